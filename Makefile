@@ -1,0 +1,36 @@
+# The dev loop. README's two commands stay the truth for a new user; this file is how they work.
+PYTHON ?= python3
+# Cargo's build cache lives outside the checkout so that fresh clones on this machine reuse it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/fleetstream/target
+export MATURIN_PEP517_ARGS ?= --profile release
+
+.PHONY: develop test test-rust test-python stubtest lint bench demo clean
+
+develop:
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-test.txt
+	$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation -e .
+
+test-rust:
+	cargo test --quiet
+
+stubtest: develop
+	$(PYTHON) -m mypy.stubtest fleetstream._core --mypy-config-file pyproject.toml --allowlist tests/stubtest_allowlist.txt
+
+test-python: develop
+	$(PYTHON) -m pytest -q
+
+test: test-rust stubtest test-python
+
+lint:
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --features python -- -D warnings
+	$(PYTHON) -m mypy
+
+bench: develop
+	$(PYTHON) benches/bench_windows.py --data-dir ../shared/data
+
+demo: develop
+	fleetstream demo
+
+clean:
+	rm -f python/fleetstream/_core*.so

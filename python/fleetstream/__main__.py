@@ -1,0 +1,3 @@
+from fleetstream.cli import main
+
+raise SystemExit(main())

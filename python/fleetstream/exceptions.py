@@ -1,0 +1,45 @@
+"""One exception tree: every error fleetstream raises is a :class:`FleetstreamError`.
+
+Errors that are about a bad value also subclass :class:`ValueError`, so generic handlers keep working.
+Messages name what was wrong and where (column, option, row, line).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FleetstreamError",
+    "SchemaError",
+    "ConfigError",
+    "ParseError",
+    "SnapshotError",
+    "OrderError",
+    "FleetstreamIOError",
+]
+
+
+class FleetstreamError(Exception):
+    """Base class of every exception raised by fleetstream."""
+
+
+class SchemaError(FleetstreamError, ValueError):
+    """A column is missing or has a type the operator cannot use."""
+
+
+class ConfigError(FleetstreamError, ValueError):
+    """An option given to a constructor is invalid."""
+
+
+class ParseError(FleetstreamError, ValueError):
+    """Text that must parse as a whole (a duration, a pattern, an instance file) is malformed."""
+
+
+class SnapshotError(FleetstreamError, ValueError):
+    """Bytes given to ``restore`` are not a snapshot of this operator, or of an incompatible version."""
+
+
+class OrderError(FleetstreamError, ValueError):
+    """Input that must arrive in time order arrived out of order."""
+
+
+class FleetstreamIOError(FleetstreamError, OSError):
+    """A file could not be read or written."""

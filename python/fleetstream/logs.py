@@ -1,0 +1,415 @@
+"""Parse raw log lines into Arrow tables: JSON lines, logfmt, regexes with named groups, and presets
+for Python ``logging``, log4j/logback and syslog (RFC 5424).
+
+Every line in comes out either as a row of ``records`` or as a row of ``rejects`` (with the line,
+its position and the reason), so ``records.num_rows + rejects.num_rows == number of lines``.
+
+>>> from fleetstream.logs import LogParser
+>>> parser = LogParser.json()
+>>> result = parser.parse([
+...     '{"ts": "2024-01-15T10:00:00Z", "level": "warn", "message": "disk full", "host": "db1"}',
+...     'oops',
+... ])
+>>> result.records.column_names
+['ts', 'level', 'service', 'message', 'host']
+>>> result.records.to_pylist()[0]["level"]
+'WARN'
+>>> result.rejects.to_pylist()
+[{'line': 'oops', 'position': 1, 'reason': 'invalid JSON: expected value at line 1 column 1'}]
+
+Output schema. ``records``: ``ts`` (timestamp[ms, tz=UTC], never null), ``level`` (upper-cased),
+``service``, ``message`` (utf8, null when absent), then one utf8 column per extra field in order of
+first appearance (JSON numbers, booleans and nested values as compact JSON text; an extra field named
+like a standard column gets a trailing ``_``). ``rejects``: ``line`` (utf8; invalid UTF-8 replaced by
+U+FFFD; null for a null input), ``position`` (int64: 0-based index for arrays and lists, 1-based line
+number for files), ``reason`` (utf8).
+
+Time formats (``time_format``): ``"auto"`` reads RFC 3339/ISO 8601 (``T`` or space, ``.`` or ``,``
+before the fraction, zone ``Z``/``+hh:mm``/``+hhmm``/``+hh``/`` UTC`` or none, meaning UTC), RFC 2822,
+and epoch numbers (JSON numbers or numeric strings) whose unit is chosen by magnitude: below 1e11
+seconds, below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds (each covers 1973..5138).
+Explicit: ``"rfc3339"`` (alias ``"iso8601"``), ``"epoch_s"``, ``"epoch_ms"``, ``"epoch_us"``,
+``"epoch_ns"``, or a chrono strftime pattern such as ``"%d/%b/%Y:%H:%M:%S %z"`` (no zone means UTC,
+no time of day means midnight). Times before 1970 or after 9999 are rejects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, NamedTuple, Protocol, Union
+
+import pyarrow as pa
+
+from fleetstream import _core
+from fleetstream.exceptions import ConfigError
+
+__all__ = ["LogParser", "ParseResult"]
+
+#: Python ``logging``'s conventional format, the default of :meth:`LogParser.python_logging`.
+PYTHON_LOGGING_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+#: The classic log4j pattern layout, the default of :meth:`LogParser.log4j`.
+LOG4J_PATTERN = "%d{yyyy-MM-dd HH:mm:ss,SSS} [%t] %-5p %c - %m%n"
+#: Lines longer than this many bytes are rejects by default.
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+#: Most extra columns created from discovered JSON/logfmt keys by default.
+DEFAULT_MAX_EXTRA_FIELDS = 1000
+
+#: A key name, or candidate key names (the first one present in a line wins).
+Keys = Union[str, Sequence[str]]
+
+
+class _ArrowArrayExportable(Protocol):
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+
+
+class _ArrowStreamExportable(Protocol):
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+
+#: What :meth:`LogParser.parse` accepts.
+Lines = Union[_ArrowArrayExportable, _ArrowStreamExportable, Iterable[Union[str, bytes, None]]]
+
+
+class ParseResult(NamedTuple):
+    """Parsed ``records`` and ``rejects`` (both ``pyarrow.Table``); unpacks as a pair."""
+
+    records: pa.Table
+    rejects: pa.Table
+
+    @property
+    def num_lines(self) -> int:
+        """Lines read: ``records.num_rows + rejects.num_rows``."""
+        return int(self.records.num_rows + self.rejects.num_rows)
+
+
+def _key_list(value: Keys, option: str) -> tuple[str, ...]:
+    keys = (value,) if isinstance(value, str) else tuple(value)
+    if not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ConfigError(f"{option} must be a key name or a non-empty list of key names, got {value!r}")
+    return keys
+
+
+def _names(value: str | Sequence[str] | None, option: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{option} must be a list of field names, got {value!r}")
+    return names
+
+
+def _count(value: int, option: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{option} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _text(value: object, option: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{option} must be a str, got {type(value).__name__}")
+    return value
+
+
+def _rebuild(format: str, options: dict[str, Any]) -> LogParser:
+    return LogParser._create(format, options)
+
+
+class LogParser:
+    """Turns raw log lines into a ``records`` table and a ``rejects`` table.
+
+    Build one with a constructor per format: :meth:`json`, :meth:`logfmt`, :meth:`regex`,
+    :meth:`python_logging`, :meth:`log4j`, :meth:`syslog`. A parser is immutable, thread-safe and
+    picklable (it pickles as its configuration); parsing releases the GIL.
+
+    >>> parser = LogParser.logfmt()
+    >>> records, rejects = parser.parse(['ts=2024-01-15T10:00:00Z level=info msg="hello world" user=ann'])
+    >>> records.to_pylist()[0]["message"], records.to_pylist()[0]["user"]
+    ('hello world', 'ann')
+    """
+
+    __slots__ = ("_format", "_options", "_native")
+
+    _format: str
+    _options: dict[str, Any]
+    _native: _core.LogParser
+
+    def __init__(self) -> None:
+        raise TypeError(
+            "create a LogParser with LogParser.json(), .logfmt(), .regex(pattern), .python_logging(), "
+            ".log4j() or .syslog()"
+        )
+
+    @classmethod
+    def _create(cls, format: str, options: dict[str, Any]) -> LogParser:
+        native_options = {
+            ("pattern" if k == "fmt" else k): list(v) if isinstance(v, tuple) else v for k, v in options.items()
+        }
+        native = _core.LogParser(format, **native_options)
+        self = object.__new__(cls)
+        object.__setattr__(self, "_format", format)
+        object.__setattr__(self, "_options", dict(options))
+        object.__setattr__(self, "_native", native)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("LogParser is immutable")
+
+    # ----------------------------------------------------------------------------------- formats
+
+    @classmethod
+    def json(
+        cls,
+        *,
+        time_field: Keys = "ts",
+        level_field: Keys = "level",
+        service_field: Keys = "service",
+        message_field: Keys = "message",
+        time_format: str = "auto",
+        required: Sequence[str] = (),
+        extra_fields: Sequence[str] | None = None,
+        max_extra_fields: int = DEFAULT_MAX_EXTRA_FIELDS,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> LogParser:
+        """JSON lines: one object per line.
+
+        Each ``*_field`` is a key or a list of candidate keys (the first one present with a non-null
+        value wins; a repeated key's last value wins). All other keys become extra columns in order
+        of first appearance, unless ``extra_fields`` lists exactly the columns to keep (then the
+        schema is fixed). A line that would create more than ``max_extra_fields`` extra columns is a
+        reject. ``required`` lists standard fields (``"level"``, ``"service"``, ``"message"``) whose
+        absence makes a line a reject; the time is always required.
+
+        >>> parser = LogParser.json(time_field=["@timestamp", "time"], message_field="msg", time_format="epoch_ms")
+        >>> parser.parse(['{"time": 1705312800123, "msg": "hi", "n": 1}']).records.to_pylist()[0]["n"]
+        '1'
+        """
+        return cls._create(
+            "json",
+            {
+                "time_field": _key_list(time_field, "time_field"),
+                "level_field": _key_list(level_field, "level_field"),
+                "service_field": _key_list(service_field, "service_field"),
+                "message_field": _key_list(message_field, "message_field"),
+                "time_format": _text(time_format, "time_format"),
+                "required": _names(required, "required") or (),
+                "extra_fields": _names(extra_fields, "extra_fields"),
+                "max_extra_fields": _count(max_extra_fields, "max_extra_fields", 0),
+                "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
+            },
+        )
+
+    @classmethod
+    def logfmt(
+        cls,
+        *,
+        time_field: Keys = ("ts", "time"),
+        level_field: Keys = "level",
+        service_field: Keys = "service",
+        message_field: Keys = ("msg", "message"),
+        time_format: str = "auto",
+        required: Sequence[str] = (),
+        extra_fields: Sequence[str] | None = None,
+        max_extra_fields: int = DEFAULT_MAX_EXTRA_FIELDS,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> LogParser:
+        """logfmt: ``key=value`` pairs (``ts=2024-01-15T10:00:00Z level=info msg="a b" user=ann``).
+
+        Quoted values use JSON/Go escapes; a bare ``key`` is a flag with value ``"true"``; ``key=``
+        is the empty string. An unterminated quote or a quote inside a key or bare value makes the
+        line a reject. Options as in :meth:`json`.
+
+        >>> LogParser.logfmt().parse(['time=1705312800 msg=ok retry']).records.to_pylist()[0]["retry"]
+        'true'
+        """
+        return cls._create(
+            "logfmt",
+            {
+                "time_field": _key_list(time_field, "time_field"),
+                "level_field": _key_list(level_field, "level_field"),
+                "service_field": _key_list(service_field, "service_field"),
+                "message_field": _key_list(message_field, "message_field"),
+                "time_format": _text(time_format, "time_format"),
+                "required": _names(required, "required") or (),
+                "extra_fields": _names(extra_fields, "extra_fields"),
+                "max_extra_fields": _count(max_extra_fields, "max_extra_fields", 0),
+                "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
+            },
+        )
+
+    @classmethod
+    def regex(
+        cls,
+        pattern: str,
+        *,
+        time_format: str = "auto",
+        required: Sequence[str] = (),
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> LogParser:
+        """A regular expression (Rust ``regex`` syntax, close to Python's without look-around or
+        back-references) with named groups: ``ts`` (required), ``level``, ``service``, ``message``;
+        every other named group is an extra column. The pattern is searched anywhere in the line
+        (like ``re.search``): anchor it with ``^...$`` to match whole lines.
+
+        >>> parser = LogParser.regex(
+        ...     r'^(?P<host>\\S+) \\S+ \\S+ \\[(?P<ts>[^\\]]+)\\] "(?P<message>[^"]*)" (?P<status>\\d+)',
+        ...     time_format="%d/%b/%Y:%H:%M:%S %z",
+        ... )
+        >>> row = parser.parse(['1.2.3.4 - - [15/Jan/2024:11:00:00 +0100] "GET / HTTP/1.1" 200 512']).records.to_pylist()[0]
+        >>> row["ts"].isoformat(), row["status"]
+        ('2024-01-15T10:00:00+00:00', '200')
+        """
+        return cls._create(
+            "regex",
+            {
+                "pattern": _text(pattern, "pattern"),
+                "time_format": _text(time_format, "time_format"),
+                "required": _names(required, "required") or (),
+                "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
+            },
+        )
+
+    @classmethod
+    def python_logging(
+        cls,
+        fmt: str = PYTHON_LOGGING_FORMAT,
+        *,
+        datefmt: str | None = None,
+        style: Literal["%", "{", "$"] = "%",
+        required: Sequence[str] = (),
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> LogParser:
+        """Lines written by Python ``logging`` with this ``fmt``/``datefmt``/``style`` (the same
+        arguments as ``logging.Formatter``).
+
+        ``%(asctime)s`` is the time (default layout ``2024-01-15 10:00:00,123``; with a ``datefmt``,
+        a ``%(msecs)d`` elsewhere in the format is added to it); without ``asctime``, ``%(created)f``
+        is. ``%(name)s`` is the service, ``%(levelname)s`` the level, ``%(message)s`` the message;
+        other attributes (``lineno``, ``threadName``, custom ones) are extra columns named after them.
+        See :attr:`pattern` for the regex it becomes.
+
+        >>> parser = LogParser.python_logging("%(asctime)s %(levelname)-8s %(name)s:%(lineno)d %(message)s")
+        >>> parser.parse(["2024-01-15 10:00:00,123 INFO     app.db:42 slow query"]).records.to_pylist()[0]["lineno"]
+        '42'
+        """
+        if style not in ("%", "{", "$"):
+            raise ConfigError(f"style must be '%', '{{' or '$', got {style!r}")
+        options: dict[str, Any] = {"fmt": _text(fmt, "fmt"), "style": style}
+        if datefmt is not None:
+            options["datefmt"] = _text(datefmt, "datefmt")
+        options["required"] = _names(required, "required") or ()
+        options["max_line_bytes"] = _count(max_line_bytes, "max_line_bytes", 1)
+        return cls._create("python_logging", options)
+
+    @classmethod
+    def log4j(
+        cls,
+        pattern: str = LOG4J_PATTERN,
+        *,
+        required: Sequence[str] = (),
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> LogParser:
+        """Lines written by log4j, log4j2 or logback with this pattern layout.
+
+        ``%d{...}`` is the time (Java date patterns are translated; ``%d``, ``%d{DEFAULT}`` and
+        ``%d{ISO8601}`` accept any ISO 8601 time), ``%p``/``%level`` the level, ``%c``/``%logger``
+        the service, ``%m``/``%msg`` the message. ``%t`` gives ``thread``, ``%X{key}`` a column named
+        ``key``, and ``%C %M %L %F %l %r %T %pid %sn %x %marker %u`` give ``class``, ``method``,
+        ``line``, ``file``, ``location``, ``relative``, ``thread_id``, ``pid``, ``sequence``, ``ndc``,
+        ``marker``, ``uuid``. Stack traces (``%ex``) are on later lines, which become rejects.
+
+        >>> records = LogParser.log4j().parse(["2024-01-15 10:00:00,123 [main] ERROR com.example.Foo - boom"]).records
+        >>> [records.to_pylist()[0][c] for c in ("level", "service", "message", "thread")]
+        ['ERROR', 'com.example.Foo', 'boom', 'main']
+        """
+        return cls._create(
+            "log4j",
+            {
+                "pattern": _text(pattern, "pattern"),
+                "required": _names(required, "required") or (),
+                "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
+            },
+        )
+
+    @classmethod
+    def syslog(
+        cls,
+        *,
+        required: Sequence[str] = (),
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> LogParser:
+        """Syslog RFC 5424: ``<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA MSG``.
+
+        APP-NAME is the service; the level is the severity from PRI (``EMERGENCY``, ``ALERT``,
+        ``CRITICAL``, ``ERROR``, ``WARNING``, ``NOTICE``, ``INFO``, ``DEBUG``); extra columns
+        ``facility`` (``kern``, ``user``, ... ``local7``), ``hostname``, ``procid``, ``msgid``,
+        ``structured_data``. A ``-`` header field is null.
+
+        >>> row = LogParser.syslog().parse(["<34>1 2024-01-15T10:00:00.003Z host su - ID47 - 'su root' failed"]).records.to_pylist()[0]
+        >>> row["level"], row["service"], row["facility"], row["procid"]
+        ('CRITICAL', 'su', 'auth', None)
+        """
+        return cls._create(
+            "syslog",
+            {"required": _names(required, "required") or (), "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1)},
+        )
+
+    # ----------------------------------------------------------------------------------- parsing
+
+    def parse(self, lines: Lines) -> ParseResult:
+        """Parse ``lines``: an Arrow string/binary array or chunked array (pyarrow, polars, anything
+        with ``__arrow_c_array__``/``__arrow_c_stream__``; a one-column table works too), or an
+        iterable of ``str``/``bytes`` (``None`` is a null line, rejected). Positions in ``rejects``
+        are 0-based indexes. One trailing ``\\n`` or ``\\r\\n`` per line is ignored.
+
+        >>> import pyarrow as pa
+        >>> parser = LogParser.logfmt()
+        >>> result = parser.parse(pa.array(["ts=1705312800 msg=a", None, ""]))
+        >>> result.num_lines, result.rejects.column("reason").to_pylist()
+        (3, ['line is null', 'empty line'])
+        """
+        records, rejects = self._native.parse(lines)
+        return ParseResult(records, rejects)
+
+    def parse_file(self, path: str | os.PathLike[str]) -> ParseResult:
+        """Parse a text file, streamed line by line (UTF-8; ``\\n`` or ``\\r\\n`` line ends; a
+        leading BOM is skipped). Positions in ``rejects`` are 1-based line numbers. A file that
+        cannot be read raises :class:`~fleetstream.FleetstreamIOError`."""
+        records, rejects = self._native.parse_file(path)
+        return ParseResult(records, rejects)
+
+    # ----------------------------------------------------------------------------------- introspection
+
+    @property
+    def format(self) -> str:
+        """``"json"``, ``"logfmt"``, ``"regex"``, ``"python_logging"``, ``"log4j"`` or ``"syslog"``."""
+        return self._format
+
+    @property
+    def pattern(self) -> str | None:
+        """The regex in use (for the presets, the translation of the layout); None for JSON/logfmt.
+
+        >>> print(LogParser.python_logging("%(asctime)s %(message)s").pattern)
+        ^(?P<g0>[+-]?\\d{4,5}\\-\\d{1,2}\\-\\d{1,2} \\d{1,2}:\\d{1,2}:\\d{1,2},\\d{3}) (?P<g1>.*)$
+        """
+        return self._native.pattern
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options this parser was built with (defaults filled in)."""
+        return dict(self._options)
+
+    def __reduce__(self) -> tuple[Any, tuple[str, dict[str, Any]]]:
+        return (_rebuild, (self._format, dict(self._options)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LogParser):
+            return NotImplemented
+        return (self._format, self._options) == (other._format, other._options)
+
+    def __hash__(self) -> int:
+        return hash((self._format, tuple(sorted(self._options.items()))))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._options.items())
+        return f"LogParser.{self._format}({args})"

@@ -1,0 +1,107 @@
+"""Spike alerts over closed windows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from fleetstream import _core
+from fleetstream._arrow import as_arrow
+from fleetstream._time import Duration, duration_ms
+from fleetstream.stream.aggregator import _keys
+
+Rule = Literal["mean", "zscore", "ewma"]
+
+
+class SpikeDetector:
+    """Raises an alert when a window's value spikes above its key's recent history.
+
+    Per key, windows are taken in time order with missing windows counted as 0. Rules:
+
+    - ``"mean"`` (default): alert when ``value > floor`` and ``value > factor * mean`` of the previous
+      ``history`` windows, once the key has ``history`` windows since its first non-empty one.
+    - ``"zscore"``: ``value > mean + threshold * stdev`` of the previous ``history`` windows.
+    - ``"ewma"``: ``value > factor * ewma`` of all previous windows (smoothing ``alpha``).
+
+    ``cooldown`` windows after an alert cannot alert for the same key. Alerts are returned as a
+    table (key columns, ``window_start``, ``window_end``, ``value``, ``baseline``, ``rule``) and, if
+    given, passed one by one (as dicts) to ``on_alert``.
+
+    >>> import fleetstream as fs, pyarrow as pa
+    >>> det = fs.SpikeDetector(value="errors", key="service", history=3, factor=3.0, floor=5)
+    >>> windows = pa.table({"service": ["api"] * 5,
+    ...                     "window_start": [0, 60_000, 120_000, 180_000, 240_000],
+    ...                     "window_end": [60_000, 120_000, 180_000, 240_000, 300_000],
+    ...                     "errors": [2, 3, 1, 40, 2]})
+    >>> det.push(windows).to_pydict()["value"]
+    [40.0]
+    """
+
+    def __init__(
+        self,
+        value: str = "errors",
+        key: str | Sequence[str] | None = None,
+        *,
+        history: int = 10,
+        factor: float = 3.0,
+        floor: float = 20,
+        rule: Rule = "mean",
+        threshold: float = 3.0,
+        alpha: float = 0.3,
+        cooldown: int = 0,
+        step: Duration | None = None,
+        on_alert: Callable[[dict[str, Any]], object] | None = None,
+    ) -> None:
+        self._native = _core.SpikeDetector(
+            value=value,
+            keys=_keys(key),
+            history=history,
+            factor=float(factor),
+            floor=float(floor),
+            rule=rule,
+            threshold=float(threshold),
+            alpha=float(alpha),
+            cooldown=cooldown,
+            step=None if step is None else duration_ms(step, "step"),
+        )
+        self.on_alert = on_alert
+
+    def push(self, windows: Any) -> pa.Table:
+        """Evaluate closed windows (as :meth:`WindowAggregator.push` returns them); returns alerts."""
+        alerts: pa.Table = self._native.push(as_arrow(windows, "SpikeDetector.push() input"))
+        if self.on_alert is not None:
+            for alert in alerts.to_pylist():
+                self.on_alert(alert)
+        return alerts
+
+    def snapshot(self) -> bytes:
+        """The complete state: configuration and per-key history."""
+        return self._native.snapshot()
+
+    @classmethod
+    def restore(cls, state: bytes, on_alert: Callable[[dict[str, Any]], object] | None = None) -> SpikeDetector:
+        """A detector that continues exactly where the one that took ``state`` was."""
+        self = cls.__new__(cls)
+        self._native = _core.SpikeDetector.restore(state)
+        self.on_alert = on_alert
+        return self
+
+    @property
+    def output_schema(self) -> pa.Schema:
+        schema: pa.Schema = self._native.output_schema().schema
+        return schema
+
+    @property
+    def tracked_keys(self) -> int:
+        """Keys the detector holds history for."""
+        return self._native.tracked_keys
+
+    def config(self) -> dict[str, Any]:
+        config: dict[str, Any] = json.loads(self._native.config_json())
+        return config
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return (SpikeDetector.restore, (self.snapshot(),))

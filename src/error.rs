@@ -1,0 +1,44 @@
+//! One error type for the whole core. `src/python/errors.rs` maps each variant to one class of the
+//! Python exception tree under `fleetstream.FleetstreamError`.
+
+use arrow_schema::ArrowError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A column is missing or has a type the operator cannot use (names the column and the type).
+    #[error("{0}")]
+    Schema(String),
+    /// An option given to a constructor is invalid (names the option and the value).
+    #[error("{0}")]
+    Config(String),
+    /// Text that had to be parsed as a whole (a duration, a pattern, a snapshot header) was malformed.
+    #[error("{0}")]
+    Parse(String),
+    /// Bytes given to `restore` are not a snapshot of this operator, or come from an incompatible version.
+    #[error("{0}")]
+    Snapshot(String),
+    /// Input that must arrive in order (spike detector windows) arrived out of order.
+    #[error("{0}")]
+    Order(String),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("Arrow error: {0}")]
+    Arrow(#[from] ArrowError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn schema(msg: impl Into<String>) -> Self {
+        Error::Schema(msg.into())
+    }
+    pub fn config(msg: impl Into<String>) -> Self {
+        Error::Config(msg.into())
+    }
+    pub fn parse(msg: impl Into<String>) -> Self {
+        Error::Parse(msg.into())
+    }
+    pub fn snapshot(msg: impl Into<String>) -> Self {
+        Error::Snapshot(msg.into())
+    }
+}

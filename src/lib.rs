@@ -1,0 +1,12 @@
+//! fleetstream's Rust core. Rooms stay independent: `logs` and `stream` never import one another;
+//! only `python` (behind the `python` feature) knows about pyo3.
+
+pub mod error;
+pub mod logs;
+pub mod stream;
+pub mod time;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{Error, Result};

@@ -1,0 +1,33 @@
+//! Arrow across the boundary without copies: anything speaking the Arrow PyCapsule interface in,
+//! pyarrow tables out.
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use pyo3::prelude::*;
+use pyo3_arrow::input::AnyRecordBatch;
+use pyo3_arrow::PyTable;
+
+/// All record batches of an Arrow-compatible object (table, batch, stream).
+pub fn batches_of(data: AnyRecordBatch) -> PyResult<Vec<RecordBatch>> {
+    let reader = data.into_reader()?;
+    let mut batches = Vec::new();
+    for batch in reader {
+        batches.push(batch.map_err(crate::Error::from)?);
+    }
+    Ok(batches)
+}
+
+/// A pyarrow.Table holding `batches` (which all have `schema`).
+pub fn to_pyarrow_table<'py>(
+    py: Python<'py>,
+    batches: Vec<RecordBatch>,
+    schema: SchemaRef,
+) -> PyResult<Bound<'py, PyAny>> {
+    PyTable::try_new(batches, schema)?.into_pyarrow(py)
+}
+
+/// A pyarrow.Table holding one batch.
+pub fn batch_to_pyarrow_table<'py>(py: Python<'py>, batch: RecordBatch) -> PyResult<Bound<'py, PyAny>> {
+    let schema = batch.schema();
+    to_pyarrow_table(py, vec![batch], schema)
+}

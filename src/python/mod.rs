@@ -1,0 +1,23 @@
+//! The only place that imports pyo3: the `fleetstream._core` module and thin wrappers over the core.
+
+use pyo3::prelude::*;
+
+mod arrow;
+mod errors;
+mod logs;
+mod stream;
+
+/// Milliseconds in a duration string such as "500ms", "5s", "1m", "2h", "1h30m".
+#[pyfunction]
+fn parse_duration(text: &str) -> PyResult<i64> {
+    Ok(crate::time::parse_duration(text)?)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
+    logs::register(m)?;
+    stream::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! Thin wrappers over `crate::stream`: the window aggregator and the spike detector.
+
+use super::arrow::{batch_to_pyarrow_table, batches_of, to_pyarrow_table};
+use crate::error::Error;
+use crate::stream::{AggKind, AggSpec, AggregatorConfig, SpikeConfig, SpikeDetector, SpikeRule, WindowAggregator, WindowSpec};
+use arrow_array::RecordBatch;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use pyo3_arrow::input::AnyRecordBatch;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyWindowAggregator>()?;
+    m.add_class::<PySpikeDetector>()?;
+    Ok(())
+}
+
+/// Side-output batches as pyarrow tables (their schemas may differ between pushes).
+fn tables<'py>(py: Python<'py>, batches: Vec<RecordBatch>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    batches.into_iter().map(|b| batch_to_pyarrow_table(py, b)).collect()
+}
+
+fn agg_kind(kind: &str, q: Option<f64>) -> PyResult<AggKind> {
+    Ok(match (kind, q) {
+        ("count", _) => AggKind::Count,
+        ("sum", _) => AggKind::Sum,
+        ("min", _) => AggKind::Min,
+        ("max", _) => AggKind::Max,
+        ("mean", _) => AggKind::Mean,
+        ("quantile", Some(q)) => AggKind::Quantile(q),
+        ("quantile", None) => return Err(Error::config("quantile needs q").into()),
+        (other, _) => return Err(Error::config(format!("unknown aggregate {other:?}")).into()),
+    })
+}
+
+#[pyclass(module = "fleetstream._core", name = "WindowAggregator")]
+pub struct PyWindowAggregator {
+    inner: WindowAggregator,
+}
+
+#[pymethods]
+impl PyWindowAggregator {
+    #[new]
+    #[pyo3(signature = (*, size, step, offset, time, keys, aggs, watermark, allowed_lateness, max_key_bytes))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        size: i64,
+        step: Option<i64>,
+        offset: i64,
+        time: String,
+        keys: Vec<String>,
+        aggs: Vec<(String, String, Option<String>, Option<f64>)>,
+        watermark: i64,
+        allowed_lateness: i64,
+        max_key_bytes: usize,
+    ) -> PyResult<Self> {
+        let window = match step {
+            None => WindowSpec::Tumbling { size, offset },
+            Some(step) => WindowSpec::Hopping { size, step, offset },
+        };
+        let aggs = aggs
+            .into_iter()
+            .map(|(name, kind, column, q)| Ok(AggSpec { name, kind: agg_kind(&kind, q)?, column }))
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut config = AggregatorConfig::new(window, time, keys, aggs);
+        config.watermark = watermark;
+        config.allowed_lateness = allowed_lateness;
+        config.max_key_bytes = max_key_bytes;
+        Ok(PyWindowAggregator { inner: WindowAggregator::new(config)? })
+    }
+
+    fn push<'py>(&mut self, py: Python<'py>, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
+        let batches = batches_of(data)?;
+        let inner = &mut self.inner;
+        let closed = py.detach(|| inner.push(&batches))?;
+        batch_to_pyarrow_table(py, closed)
+    }
+
+    fn flush<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = &mut self.inner;
+        let closed = py.detach(|| inner.flush())?;
+        batch_to_pyarrow_table(py, closed)
+    }
+
+    fn take_late<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        tables(py, self.inner.take_late())
+    }
+
+    fn take_rejects<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        tables(py, self.inner.take_rejects())
+    }
+
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &self.inner;
+        let bytes = py.detach(|| inner.snapshot())?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn restore(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
+        let inner = py.detach(|| WindowAggregator::restore(state))?;
+        Ok(PyWindowAggregator { inner })
+    }
+
+    /// The configuration as JSON (the Python layer rebuilds its spec objects from it).
+    fn config_json(&self) -> String {
+        serde_json::to_string(self.inner.config()).expect("config is plain data")
+    }
+
+    fn output_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let schema = self.inner.output_schema();
+        to_pyarrow_table(py, vec![], schema)
+    }
+
+    #[getter]
+    fn watermark(&self) -> Option<i64> {
+        self.inner.watermark()
+    }
+
+    #[getter]
+    fn open_windows(&self) -> usize {
+        self.inner.open_windows()
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("pushes", s.pushes)?;
+        d.set_item("rows_in", s.rows_in)?;
+        d.set_item("rows_rejected", s.rows_rejected)?;
+        d.set_item("rows_late", s.rows_late)?;
+        d.set_item("late_assignments", s.late_assignments)?;
+        d.set_item("windows_emitted", s.windows_emitted)?;
+        d.set_item("open_windows", self.inner.open_windows())?;
+        Ok(d)
+    }
+}
+
+#[pyclass(module = "fleetstream._core", name = "SpikeDetector")]
+pub struct PySpikeDetector {
+    inner: SpikeDetector,
+}
+
+#[pymethods]
+impl PySpikeDetector {
+    #[new]
+    #[pyo3(signature = (*, value, keys, history, factor, floor, rule, threshold, alpha, cooldown, step))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        value: String,
+        keys: Vec<String>,
+        history: usize,
+        factor: f64,
+        floor: f64,
+        rule: &str,
+        threshold: f64,
+        alpha: f64,
+        cooldown: usize,
+        step: Option<i64>,
+    ) -> PyResult<Self> {
+        let rule = match rule {
+            "mean" => SpikeRule::Mean,
+            "zscore" => SpikeRule::ZScore { threshold },
+            "ewma" => SpikeRule::Ewma { alpha },
+            other => {
+                return Err(Error::config(format!("unknown spike rule {other:?}; expected \"mean\", \"zscore\" or \"ewma\"")).into())
+            }
+        };
+        let config = SpikeConfig { value, keys, history, factor, floor, rule, cooldown, step };
+        Ok(PySpikeDetector { inner: SpikeDetector::new(config)? })
+    }
+
+    fn push<'py>(&mut self, py: Python<'py>, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
+        let batches = batches_of(data)?;
+        let inner = &mut self.inner;
+        let alerts = py.detach(|| -> crate::Result<Vec<RecordBatch>> {
+            batches.iter().map(|b| inner.push(b)).collect()
+        })?;
+        let schema = match alerts.first() {
+            Some(first) => first.schema(),
+            None => self.inner.output_schema(),
+        };
+        to_pyarrow_table(py, alerts, schema)
+    }
+
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.inner.snapshot()?))
+    }
+
+    #[staticmethod]
+    fn restore(state: &[u8]) -> PyResult<Self> {
+        Ok(PySpikeDetector { inner: SpikeDetector::restore(state)? })
+    }
+
+    fn config_json(&self) -> String {
+        serde_json::to_string(self.inner.config()).expect("config is plain data")
+    }
+
+    fn output_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_pyarrow_table(py, vec![], self.inner.output_schema())
+    }
+
+    #[getter]
+    fn tracked_keys(&self) -> usize {
+        self.inner.tracked_keys()
+    }
+}

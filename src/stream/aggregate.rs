@@ -1,0 +1,306 @@
+//! Aggregates computed per window: count, sum, min, max, mean, quantile.
+//! Each has a specification (what the user asked for), a per-batch input (the column, typed once per
+//! batch) and an accumulator (state per window, part of snapshots).
+
+use crate::error::{Error, Result};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
+use arrow_schema::DataType;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum AggKind {
+    /// Rows in the window (`column` absent) or non-null values of `column`.
+    Count,
+    Sum,
+    Min,
+    Max,
+    Mean,
+    /// Exact quantile with linear interpolation between closest ranks (numpy's default).
+    Quantile(f64),
+}
+
+impl AggKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AggKind::Count => "count",
+            AggKind::Sum => "sum",
+            AggKind::Min => "min",
+            AggKind::Max => "max",
+            AggKind::Mean => "mean",
+            AggKind::Quantile(_) => "quantile",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AggSpec {
+    /// Output column name.
+    pub name: String,
+    pub kind: AggKind,
+    pub column: Option<String>,
+}
+
+impl AggSpec {
+    pub fn validate(&self) -> Result<()> {
+        if self.name.is_empty() {
+            return Err(Error::config("aggregate output names must not be empty"));
+        }
+        match self.kind {
+            AggKind::Count => Ok(()),
+            AggKind::Quantile(q) if !(0.0..=1.0).contains(&q) => Err(Error::config(format!(
+                "aggregate {:?}: quantile must be between 0 and 1, got {q}",
+                self.name
+            ))),
+            kind if self.column.is_none() => Err(Error::config(format!(
+                "aggregate {:?}: {} needs a column",
+                self.name,
+                kind.name()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether a numeric aggregate works on integers or floats; fixed by the first batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValueType {
+    Int,
+    Float,
+}
+
+/// One aggregate's input column for one batch.
+pub enum AggInput {
+    Rows,
+    NonNull(ArrayRef),
+    Int(Int64Array),
+    Float(Float64Array),
+}
+
+impl AggInput {
+    /// Bind `spec` to `batch`, checking the column exists with a usable type. `fixed` is the value
+    /// type seen in earlier batches (a later batch may not change it).
+    pub fn bind(spec: &AggSpec, batch: &RecordBatch, fixed: Option<ValueType>) -> Result<(AggInput, Option<ValueType>)> {
+        let Some(column_name) = &spec.column else {
+            return Ok((AggInput::Rows, None));
+        };
+        let column = batch.column_by_name(column_name).ok_or_else(|| {
+            Error::schema(format!(
+                "aggregate {:?} reads column {column_name:?}, which is not in the input (columns: {})",
+                spec.name,
+                column_names(batch)
+            ))
+        })?;
+        if spec.kind == AggKind::Count {
+            return Ok((AggInput::NonNull(column.clone()), None));
+        }
+        let value_type = match column.data_type() {
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => {
+                ValueType::Int
+            }
+            DataType::UInt64 | DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(_, _) => {
+                ValueType::Float
+            }
+            DataType::Null => fixed.unwrap_or(ValueType::Int),
+            other => {
+                return Err(Error::schema(format!(
+                    "aggregate {:?} ({}) needs a numeric column, but {column_name:?} has type {other}",
+                    spec.name,
+                    spec.kind.name()
+                )))
+            }
+        };
+        // Mean and quantiles are always computed in floating point.
+        let value_type = match spec.kind {
+            AggKind::Mean | AggKind::Quantile(_) => ValueType::Float,
+            _ => value_type,
+        };
+        if let Some(previous) = fixed {
+            if previous != value_type && column.data_type() != &DataType::Null {
+                return Err(Error::schema(format!(
+                    "aggregate {:?}: column {column_name:?} changed from {} to {} between batches",
+                    spec.name,
+                    type_word(previous),
+                    type_word(value_type)
+                )));
+            }
+        }
+        let input = match value_type {
+            ValueType::Int => AggInput::Int(arrow_cast::cast(column, &DataType::Int64)?.as_primitive::<Int64Type>().clone()),
+            ValueType::Float => {
+                AggInput::Float(arrow_cast::cast(column, &DataType::Float64)?.as_primitive::<Float64Type>().clone())
+            }
+        };
+        Ok((input, Some(value_type)))
+    }
+}
+
+fn type_word(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Int => "integers",
+        ValueType::Float => "floats",
+    }
+}
+
+pub fn column_names(batch: &RecordBatch) -> String {
+    batch.schema().fields().iter().map(|f| format!("{:?}", f.name())).collect::<Vec<_>>().join(", ")
+}
+
+/// State of one aggregate in one window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Acc {
+    Count(i64),
+    /// Integer sums accumulate in i128 so that no realistic stream overflows; see `finish`.
+    SumInt { sum: i128, n: i64 },
+    SumFloat { sum: f64, n: i64 },
+    MinInt(Option<i64>),
+    MinFloat(Option<f64>),
+    MaxInt(Option<i64>),
+    MaxFloat(Option<f64>),
+    Mean { sum: f64, n: i64 },
+    Quantile(Vec<f64>),
+}
+
+impl Acc {
+    pub fn new(kind: AggKind, value_type: Option<ValueType>) -> Acc {
+        let float = value_type == Some(ValueType::Float);
+        match kind {
+            AggKind::Count => Acc::Count(0),
+            AggKind::Sum if float => Acc::SumFloat { sum: 0.0, n: 0 },
+            AggKind::Sum => Acc::SumInt { sum: 0, n: 0 },
+            AggKind::Min if float => Acc::MinFloat(None),
+            AggKind::Min => Acc::MinInt(None),
+            AggKind::Max if float => Acc::MaxFloat(None),
+            AggKind::Max => Acc::MaxInt(None),
+            AggKind::Mean => Acc::Mean { sum: 0.0, n: 0 },
+            AggKind::Quantile(_) => Acc::Quantile(Vec::new()),
+        }
+    }
+
+    #[inline]
+    pub fn update(&mut self, input: &AggInput, row: usize) {
+        match (self, input) {
+            (Acc::Count(n), AggInput::Rows) => *n += 1,
+            (Acc::Count(n), AggInput::NonNull(col)) => *n += col.is_valid(row) as i64,
+            (Acc::SumInt { sum, n }, AggInput::Int(col)) => {
+                if col.is_valid(row) {
+                    *sum += col.value(row) as i128;
+                    *n += 1;
+                }
+            }
+            (Acc::SumFloat { sum, n }, AggInput::Float(col)) | (Acc::Mean { sum, n }, AggInput::Float(col)) => {
+                if col.is_valid(row) {
+                    *sum += col.value(row);
+                    *n += 1;
+                }
+            }
+            (Acc::MinInt(m), AggInput::Int(col)) => {
+                if col.is_valid(row) {
+                    let v = col.value(row);
+                    *m = Some(m.map_or(v, |m| m.min(v)));
+                }
+            }
+            (Acc::MaxInt(m), AggInput::Int(col)) => {
+                if col.is_valid(row) {
+                    let v = col.value(row);
+                    *m = Some(m.map_or(v, |m| m.max(v)));
+                }
+            }
+            (Acc::MinFloat(m), AggInput::Float(col)) => {
+                if col.is_valid(row) {
+                    let v = col.value(row);
+                    *m = Some(m.map_or(v, |m| m.min(v)));
+                }
+            }
+            (Acc::MaxFloat(m), AggInput::Float(col)) => {
+                if col.is_valid(row) {
+                    let v = col.value(row);
+                    *m = Some(m.map_or(v, |m| m.max(v)));
+                }
+            }
+            (Acc::Quantile(values), AggInput::Float(col)) => {
+                if col.is_valid(row) {
+                    values.push(col.value(row));
+                }
+            }
+            // An all-null first batch fixes no type; values of the other type cannot reach here
+            // because `AggInput::bind` rejects a type change.
+            _ => {}
+        }
+    }
+}
+
+/// Builds the output column of one aggregate from the accumulators of closed windows.
+pub fn finish(kind: AggKind, value_type: Option<ValueType>, accs: &[&Acc]) -> ArrayRef {
+    match kind {
+        AggKind::Count => Arc::new(Int64Array::from_iter_values(accs.iter().map(|a| match a {
+            Acc::Count(n) => *n,
+            _ => 0,
+        }))),
+        AggKind::Sum | AggKind::Min | AggKind::Max if value_type != Some(ValueType::Float) => {
+            Arc::new(Int64Array::from_iter(accs.iter().map(|a| match a {
+                // A sum beyond the int64 range is reported as null rather than wrapped.
+                Acc::SumInt { sum, n } if *n > 0 => i64::try_from(*sum).ok(),
+                Acc::MinInt(m) | Acc::MaxInt(m) => *m,
+                _ => None,
+            })))
+        }
+        AggKind::Quantile(q) => Arc::new(Float64Array::from_iter(accs.iter().map(|a| match a {
+            Acc::Quantile(values) => quantile(values, q),
+            _ => None,
+        }))),
+        _ => Arc::new(Float64Array::from_iter(accs.iter().map(|a| match a {
+            Acc::SumFloat { sum, n } if *n > 0 => Some(*sum),
+            Acc::Mean { sum, n } if *n > 0 => Some(*sum / *n as f64),
+            Acc::MinFloat(m) | Acc::MaxFloat(m) => *m,
+            _ => None,
+        }))),
+    }
+}
+
+pub fn output_type(kind: AggKind, value_type: Option<ValueType>) -> DataType {
+    match kind {
+        AggKind::Count => DataType::Int64,
+        AggKind::Sum | AggKind::Min | AggKind::Max if value_type != Some(ValueType::Float) => DataType::Int64,
+        _ => DataType::Float64,
+    }
+}
+
+/// Linear interpolation between closest ranks (numpy's "linear" method).
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let position = q * (sorted.len() - 1) as f64;
+    let below = position.floor() as usize;
+    let above = position.ceil() as usize;
+    let fraction = position - below as f64;
+    Some(sorted[below] + (sorted[above] - sorted[below]) * fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_interpolates_like_numpy() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&v, 0.5), Some(2.5));
+        assert_eq!(quantile(&v, 0.0), Some(1.0));
+        assert_eq!(quantile(&v, 1.0), Some(4.0));
+        assert!((quantile(&v, 0.9).unwrap() - 3.7).abs() < 1e-12);
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn quantile_outside_unit_interval_is_rejected() {
+        let spec = AggSpec { name: "p".into(), kind: AggKind::Quantile(1.5), column: Some("x".into()) };
+        assert!(spec.validate().is_err());
+        let spec = AggSpec { name: "s".into(), kind: AggKind::Sum, column: None };
+        assert!(spec.validate().is_err());
+    }
+}

@@ -1,0 +1,173 @@
+use super::*;
+use crate::stream::aggregate::AggKind;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, TimestampMillisecondType};
+use arrow_array::{Float64Array, Int64Array, StringArray};
+
+fn batch(ts: &[Option<i64>], keys: &[Option<&str>], values: &[Option<f64>]) -> RecordBatch {
+    RecordBatch::try_from_iter(vec![
+        ("ts", Arc::new(Int64Array::from(ts.to_vec())) as ArrayRef),
+        ("service", Arc::new(StringArray::from(keys.to_vec())) as ArrayRef),
+        ("latency", Arc::new(Float64Array::from(values.to_vec())) as ArrayRef),
+    ])
+    .unwrap()
+}
+
+fn tumbling(size: i64, watermark: i64, lateness: i64) -> WindowAggregator {
+    let mut config = AggregatorConfig::new(
+        WindowSpec::Tumbling { size, offset: 0 },
+        "ts",
+        vec!["service".into()],
+        vec![
+            AggSpec { name: "n".into(), kind: AggKind::Count, column: None },
+            AggSpec { name: "total".into(), kind: AggKind::Sum, column: Some("latency".into()) },
+        ],
+    );
+    config.watermark = watermark;
+    config.allowed_lateness = lateness;
+    WindowAggregator::new(config).unwrap()
+}
+
+/// (key, window_start, count) rows of an output batch.
+fn rows(out: &RecordBatch) -> Vec<(Option<String>, i64, i64)> {
+    let keys = out.column(0).as_string::<i32>();
+    let starts = out.column(1).as_primitive::<TimestampMillisecondType>();
+    let counts = out.column(3).as_primitive::<Int64Type>();
+    (0..out.num_rows())
+        .map(|i| (keys.is_valid(i).then(|| keys.value(i).to_string()), starts.value(i), counts.value(i)))
+        .collect()
+}
+
+#[test]
+fn windows_close_when_the_watermark_passes_their_end() {
+    let mut agg = tumbling(10, 2, 0);
+    let out = agg.push(&[batch(&[Some(1), Some(5), Some(11)], &[Some("a"), Some("b"), Some("a")], &[Some(1.0); 3])]).unwrap();
+    assert_eq!(out.num_rows(), 0, "watermark 9 has not passed 10");
+    let out = agg.push(&[batch(&[Some(12)], &[Some("b")], &[Some(1.0)])]).unwrap();
+    assert_eq!(rows(&out), vec![(Some("a".into()), 0, 1), (Some("b".into()), 0, 1)]);
+    let out = agg.flush().unwrap();
+    assert_eq!(rows(&out), vec![(Some("a".into()), 10, 1), (Some("b".into()), 10, 1)]);
+}
+
+#[test]
+fn late_rows_go_to_the_side_output_not_a_wrong_window() {
+    let mut agg = tumbling(10, 0, 0);
+    agg.push(&[batch(&[Some(25), Some(3)], &[Some("a"), Some("a")], &[Some(1.0), Some(2.0)])]).unwrap();
+    let late = agg.take_late();
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].num_rows(), 1);
+    let reason = late[0].column_by_name("reason").unwrap().as_string::<i32>().value(0).to_string();
+    assert!(reason.contains("closed"), "{reason}");
+    let out = agg.flush().unwrap();
+    assert_eq!(rows(&out), vec![(Some("a".into()), 20, 1)]);
+    assert_eq!(agg.stats().rows_late, 1);
+}
+
+#[test]
+fn allowed_lateness_keeps_windows_open() {
+    let mut agg = tumbling(10, 0, 5);
+    let out = agg.push(&[batch(&[Some(1), Some(14), Some(2)], &[Some("a"); 3], &[Some(1.0); 3])]).unwrap();
+    assert_eq!(out.num_rows(), 0);
+    let out = agg.push(&[batch(&[Some(15)], &[Some("a")], &[Some(1.0)])]).unwrap();
+    assert_eq!(rows(&out), vec![(Some("a".into()), 0, 2)], "closes exactly at end + lateness");
+    assert!(agg.take_late().is_empty());
+}
+
+#[test]
+fn bad_times_are_rejected_with_reasons_and_counts_reconcile() {
+    let mut agg = tumbling(10, 0, 0);
+    agg.push(&[batch(&[None, Some(-5), Some(i64::MAX), Some(4)], &[Some("a"); 4], &[Some(1.0); 4])]).unwrap();
+    let rejects = agg.take_rejects();
+    assert_eq!(rejects[0].num_rows(), 3);
+    let reasons = rejects[0].column_by_name("reason").unwrap().as_string::<i32>();
+    assert!(reasons.value(0).contains("null"));
+    assert!(reasons.value(1).contains("before 1970"));
+    assert!(reasons.value(2).contains("9999"));
+    let out = agg.flush().unwrap();
+    assert_eq!(rows(&out), vec![(Some("a".into()), 0, 1)]);
+    assert_eq!(agg.stats().rows_in, 4);
+    assert_eq!(agg.stats().rows_rejected, 3);
+}
+
+#[test]
+fn null_keys_are_a_group_of_their_own_sorted_first() {
+    let mut agg = tumbling(10, 0, 0);
+    agg.push(&[batch(&[Some(1), Some(2), Some(3)], &[Some("b"), None, Some("a")], &[Some(1.0); 3])]).unwrap();
+    let out = agg.flush().unwrap();
+    assert_eq!(rows(&out), vec![(None, 0, 1), (Some("a".into()), 0, 1), (Some("b".into()), 0, 1)]);
+}
+
+#[test]
+fn missing_columns_and_type_changes_are_schema_errors_that_change_nothing() {
+    let mut agg = tumbling(10, 0, 0);
+    let no_ts = RecordBatch::try_from_iter(vec![("service", Arc::new(StringArray::from(vec!["a"])) as ArrayRef)]).unwrap();
+    let err = agg.push(&[no_ts]).unwrap_err().to_string();
+    assert!(err.contains("\"ts\"") && err.contains("not in the input"), "{err}");
+    agg.push(&[batch(&[Some(1)], &[Some("a")], &[Some(1.0)])]).unwrap();
+    let int_keys = RecordBatch::try_from_iter(vec![
+        ("ts", Arc::new(Int64Array::from(vec![2])) as ArrayRef),
+        ("service", Arc::new(Int64Array::from(vec![7])) as ArrayRef),
+        ("latency", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef),
+    ])
+    .unwrap();
+    let err = agg.push(&[int_keys]).unwrap_err().to_string();
+    assert!(err.contains("changed type"), "{err}");
+    assert_eq!(agg.stats().rows_in, 1);
+}
+
+#[test]
+fn snapshot_restore_resumes_exactly() {
+    let input: Vec<RecordBatch> = (0..6)
+        .map(|i| {
+            let ts: Vec<Option<i64>> = (0..50).map(|j| Some(i * 40 + (j * 7) % 45)).collect();
+            let keys: Vec<Option<&str>> = (0..50).map(|j| Some(["x", "y", "z"][j % 3])).collect();
+            let values: Vec<Option<f64>> = (0..50).map(|j| Some(j as f64)).collect();
+            batch(&ts, &keys, &values)
+        })
+        .collect();
+    let mut straight = tumbling(10, 5, 3);
+    let mut expected = Vec::new();
+    for b in &input {
+        expected.extend(rows(&straight.push(std::slice::from_ref(b)).unwrap()));
+    }
+    expected.extend(rows(&straight.flush().unwrap()));
+
+    let mut agg = tumbling(10, 5, 3);
+    let mut actual = Vec::new();
+    for b in &input {
+        actual.extend(rows(&agg.push(std::slice::from_ref(b)).unwrap()));
+        let bytes = agg.snapshot().unwrap();
+        agg = WindowAggregator::restore(&bytes).unwrap();
+        assert_eq!(agg.snapshot().unwrap(), bytes, "snapshots are deterministic");
+    }
+    actual.extend(rows(&agg.flush().unwrap()));
+    assert_eq!(actual, expected);
+    assert_eq!(agg.take_late().iter().map(|b| b.num_rows()).sum::<usize>(), straight.take_late().iter().map(|b| b.num_rows()).sum::<usize>());
+}
+
+#[test]
+fn garbage_is_not_a_snapshot() {
+    assert!(matches!(WindowAggregator::restore(b"hello world"), Err(Error::Snapshot(_))));
+    let mut bytes = tumbling(10, 0, 0).snapshot().unwrap();
+    bytes.truncate(bytes.len() / 2);
+    assert!(matches!(WindowAggregator::restore(&bytes), Err(Error::Snapshot(_))));
+}
+
+#[test]
+fn hopping_windows_count_each_event_in_every_window() {
+    let config = AggregatorConfig::new(
+        WindowSpec::Hopping { size: 30, step: 10, offset: 0 },
+        "ts",
+        vec![],
+        vec![AggSpec { name: "n".into(), kind: AggKind::Count, column: None }],
+    );
+    let mut agg = WindowAggregator::new(config).unwrap();
+    let first = agg.push(&[batch(&[Some(5), Some(15), Some(25)], &[Some("a"); 3], &[Some(1.0); 3])]).unwrap();
+    assert_eq!(first.num_rows(), 2, "windows ending at 10 and 20 close at watermark 25");
+    let rest = agg.flush().unwrap();
+    let out = arrow_select::concat::concat_batches(&first.schema(), [&first, &rest]).unwrap();
+    let starts = out.column(0).as_primitive::<TimestampMillisecondType>();
+    let counts = out.column(2).as_primitive::<Int64Type>();
+    let got: Vec<(i64, i64)> = (0..out.num_rows()).map(|i| (starts.value(i), counts.value(i))).collect();
+    assert_eq!(got, vec![(-20, 1), (-10, 2), (0, 3), (10, 2), (20, 1)]);
+}

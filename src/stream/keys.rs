@@ -1,0 +1,139 @@
+//! Group keys as bytes. One or more key columns are encoded into Arrow's row format, whose bytes
+//! compare like the key values (nulls first), so a key is one hashable, sortable byte string and
+//! decodes back into typed columns for output.
+
+use crate::error::{Error, Result};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_row::{RowConverter, Rows, SortField};
+use arrow_schema::{DataType, Field};
+
+/// Longest encoded key accepted; longer keys are rejected rows, not state that grows without bound.
+pub const DEFAULT_MAX_KEY_BYTES: usize = 64 * 1024;
+
+pub struct KeyEncoder {
+    names: Vec<String>,
+    /// Normalised key fields, fixed by the first batch (None before it).
+    fields: Option<Vec<Field>>,
+    converter: Option<RowConverter>,
+}
+
+/// Types that hold the same values share one key encoding: dictionaries by their values, and
+/// large / view strings and binaries as plain ones (polars and pyarrow export different ones).
+fn normalise(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Dictionary(_, values) => normalise(values),
+        DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+        DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
+        other => other.clone(),
+    }
+}
+
+impl KeyEncoder {
+    pub fn new(names: Vec<String>) -> Self {
+        KeyEncoder { names, fields: None, converter: None }
+    }
+
+    pub fn from_fields(names: Vec<String>, fields: Option<Vec<Field>>) -> Result<Self> {
+        let mut encoder = KeyEncoder::new(names);
+        if let Some(fields) = fields {
+            encoder.fix_fields(fields)?;
+        }
+        Ok(encoder)
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn fields(&self) -> Option<&Vec<Field>> {
+        self.fields.as_ref()
+    }
+
+    fn fix_fields(&mut self, fields: Vec<Field>) -> Result<()> {
+        let sort_fields = fields.iter().map(|f| SortField::new(f.data_type().clone())).collect();
+        self.converter = Some(RowConverter::new(sort_fields)?);
+        self.fields = Some(fields);
+        Ok(())
+    }
+
+    /// Output fields of the key columns (Utf8 placeholders before any batch was seen).
+    pub fn output_fields(&self) -> Vec<Field> {
+        match &self.fields {
+            Some(fields) => fields.clone(),
+            None => self.names.iter().map(|n| Field::new(n, DataType::Utf8, true)).collect(),
+        }
+    }
+
+    /// The key columns of `batch`, normalised and checked against earlier batches.
+    fn key_columns(&mut self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let mut columns = Vec::with_capacity(self.names.len());
+        let mut fields = Vec::with_capacity(self.names.len());
+        for name in &self.names {
+            let column = batch.column_by_name(name).ok_or_else(|| {
+                Error::schema(format!(
+                    "key column {name:?} is not in the input (columns: {})",
+                    super::aggregate::column_names(batch)
+                ))
+            })?;
+            let mut target = normalise(column.data_type());
+            if let Some(fixed) = &self.fields {
+                let expected = fixed[columns.len()].data_type();
+                // An all-null column carries no type of its own; it takes the fixed one.
+                if target == DataType::Null {
+                    target = expected.clone();
+                }
+                if &target != expected {
+                    return Err(Error::schema(format!(
+                        "key column {name:?} changed type from {expected} to {} between batches",
+                        column.data_type()
+                    )));
+                }
+            }
+            // Before any typed batch, an all-null key column is taken as strings.
+            if target == DataType::Null {
+                target = DataType::Utf8;
+            }
+            if matches!(target, DataType::Float16 | DataType::Float32 | DataType::Float64) {
+                return Err(Error::schema(format!(
+                    "key column {name:?} has floating-point type {target}; group by an integer or string key"
+                )));
+            }
+            let column = if column.data_type() == &target { column.clone() } else { arrow_cast::cast(column, &target)? };
+            fields.push(Field::new(name, target, true));
+            columns.push(column);
+        }
+        if self.fields.is_none() {
+            self.fix_fields(fields)?;
+        }
+        Ok(columns)
+    }
+
+    /// Encoded keys of every row of `batch`, or None when there are no key columns (one global key).
+    pub fn encode(&mut self, batch: &RecordBatch) -> Result<Option<Rows>> {
+        if self.names.is_empty() {
+            return Ok(None);
+        }
+        let columns = self.key_columns(batch)?;
+        match &self.converter {
+            Some(converter) => Ok(Some(converter.convert_columns(&columns)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Decode keys (in the given order) back into key columns.
+    pub fn decode<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) -> Result<Vec<ArrayRef>> {
+        let keys: Vec<&[u8]> = keys.collect();
+        match &self.converter {
+            Some(converter) => {
+                let parser = converter.parser();
+                let rows: Vec<_> = keys.iter().map(|k| parser.parse(k)).collect();
+                Ok(converter.convert_rows(rows)?)
+            }
+            None => Ok(self
+                .output_fields()
+                .iter()
+                .map(|f| arrow_array::new_null_array(f.data_type(), keys.len()))
+                .collect()),
+        }
+    }
+}

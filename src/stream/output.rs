@@ -1,0 +1,79 @@
+//! Output tables of the stream operators: window bounds as UTC millisecond timestamps, side outputs
+//! (late and rejected rows) as the original rows plus the columns that explain them.
+
+use crate::error::Result;
+use crate::time::Millis;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use std::sync::Arc;
+
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+pub fn timestamp_column(values: impl IntoIterator<Item = Millis>) -> ArrayRef {
+    Arc::new(TimestampMillisecondArray::from_iter_values(values).with_timezone("UTC"))
+}
+
+/// ISO 8601 rendering of a millisecond time, for messages.
+pub fn iso(ms: Millis) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => format!("{ms} ms"),
+    }
+}
+
+/// Rows `indices` of `batch` with `extra` columns appended.
+pub fn take_rows_with(batch: &RecordBatch, indices: &[u32], extra: Vec<(Field, ArrayRef)>) -> Result<RecordBatch> {
+    let taken = arrow_select::take::take_record_batch(batch, &UInt32Array::from(indices.to_vec()))?;
+    let mut fields: Vec<Field> = taken.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut columns: Vec<ArrayRef> = taken.columns().to_vec();
+    for (field, column) in extra {
+        fields.push(field);
+        columns.push(column);
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+/// Rejected rows: the original row, its index within the pushed batch, and the reason.
+#[derive(Default)]
+pub struct RejectCollector {
+    indices: Vec<u32>,
+    reasons: Vec<String>,
+}
+
+impl RejectCollector {
+    pub fn add(&mut self, row: usize, reason: String) {
+        self.indices.push(row as u32);
+        self.reasons.push(reason);
+    }
+
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    pub fn contains_last(&self, row: usize) -> bool {
+        self.indices.last() == Some(&(row as u32))
+    }
+
+    /// The rejected rows of `batch`, with `row_offset` added to the reported positions.
+    pub fn finish(self, batch: &RecordBatch, row_offset: i64) -> Result<Option<RecordBatch>> {
+        if self.indices.is_empty() {
+            return Ok(None);
+        }
+        let positions = Int64Array::from_iter_values(self.indices.iter().map(|&i| i as i64 + row_offset));
+        let reasons = StringArray::from(self.reasons);
+        Ok(Some(take_rows_with(
+            batch,
+            &self.indices,
+            vec![
+                (Field::new("row", DataType::Int64, false), Arc::new(positions)),
+                (Field::new("reason", DataType::Utf8, false), Arc::new(reasons)),
+            ],
+        )?))
+    }
+}

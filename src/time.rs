@@ -1,0 +1,152 @@
+//! Event time in milliseconds since the Unix epoch, durations, and the range of times we accept.
+
+use crate::error::{Error, Result};
+use arrow_array::{Array, ArrayRef, Int64Array};
+use arrow_schema::{DataType, TimeUnit};
+
+/// Milliseconds since 1970-01-01T00:00:00Z (event time) or a span of milliseconds (duration).
+pub type Millis = i64;
+
+/// Earliest accepted event time: the epoch. Earlier times in application logs are corrupt clocks.
+pub const MIN_EVENT_TIME: Millis = 0;
+/// Latest accepted event time: 9999-12-31T23:59:59.999Z. Anything later is garbage that would push
+/// the watermark past every open window.
+pub const MAX_EVENT_TIME: Millis = 253_402_300_799_999;
+
+/// Why a time cannot be used as event time, if it cannot.
+pub fn check_event_time(ts: Millis) -> Option<String> {
+    if ts < MIN_EVENT_TIME {
+        Some(format!("time {ts} ms is before 1970-01-01 (negative epoch time)"))
+    } else if ts > MAX_EVENT_TIME {
+        Some(format!("time {ts} ms is after 9999-12-31, not a plausible event time"))
+    } else {
+        None
+    }
+}
+
+/// Parse a duration such as `"500ms"`, `"5s"`, `"1m"`, `"2h"`, `"1d"`, `"1h30m"`, `"1.5s"` or a bare
+/// integer number of milliseconds (`"250"`).
+pub fn parse_duration(text: &str) -> Result<Millis> {
+    let s = text.trim();
+    let bad = |why: &str| {
+        Error::parse(format!(
+            "invalid duration {text:?}: {why} (expected e.g. \"500ms\", \"5s\", \"1m\", \"2h\", \"1d\", \"1h30m\")"
+        ))
+    };
+    if s.is_empty() {
+        return Err(bad("empty"));
+    }
+    if let Ok(ms) = s.parse::<i64>() {
+        return if ms < 0 { Err(bad("negative")) } else { Ok(ms) };
+    }
+    let bytes = s.as_bytes();
+    let mut total: f64 = 0.0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+            i += 1;
+        }
+        if start == i {
+            return Err(bad("expected a number"));
+        }
+        let number: f64 = s[start..i].parse().map_err(|_| bad("malformed number"))?;
+        while i < bytes.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        let unit_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        let factor = match &s[unit_start..i] {
+            "ms" => 1.0,
+            "s" | "sec" => 1_000.0,
+            "m" | "min" => 60_000.0,
+            "h" => 3_600_000.0,
+            "d" => 86_400_000.0,
+            "w" => 604_800_000.0,
+            "" => return Err(bad("a number without a unit")),
+            _ => return Err(bad("unknown unit")),
+        };
+        total += number * factor;
+        while i < bytes.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+    }
+    if total.fract() != 0.0 {
+        return Err(bad("not a whole number of milliseconds"));
+    }
+    if total > i64::MAX as f64 / 4.0 {
+        return Err(bad("too large"));
+    }
+    Ok(total as Millis)
+}
+
+/// Time column as milliseconds: int64 milliseconds as they are, or any Arrow timestamp unit
+/// converted (floored to the millisecond). Nulls stay null.
+pub fn time_column_millis(column: &ArrayRef, name: &str) -> Result<Int64Array> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    let floor_div = |v: i64, d: i64| v.div_euclid(d);
+    Ok(match column.data_type() {
+        DataType::Int64 => column.as_primitive::<Int64Type>().clone(),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            column.as_primitive::<TimestampMillisecondType>().reinterpret_cast::<Int64Type>()
+        }
+        DataType::Timestamp(TimeUnit::Second, _) => column
+            .as_primitive::<TimestampSecondType>()
+            .unary_opt::<_, Int64Type>(|v| v.checked_mul(1_000)),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => column
+            .as_primitive::<TimestampMicrosecondType>()
+            .unary::<_, Int64Type>(|v| floor_div(v, 1_000)),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => column
+            .as_primitive::<TimestampNanosecondType>()
+            .unary::<_, Int64Type>(|v| floor_div(v, 1_000_000)),
+        DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::UInt32 | DataType::UInt16 | DataType::UInt8 => {
+            let cast = arrow_cast::cast(column, &DataType::Int64)?;
+            cast.as_primitive::<Int64Type>().clone()
+        }
+        DataType::Null => Int64Array::new_null(column.len()),
+        other => {
+            return Err(Error::schema(format!(
+                "time column {name:?} has type {other}; expected int64 milliseconds since the epoch or an Arrow timestamp"
+            )))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms").unwrap(), 500);
+        assert_eq!(parse_duration("5s").unwrap(), 5_000);
+        assert_eq!(parse_duration("1m").unwrap(), 60_000);
+        assert_eq!(parse_duration("2h").unwrap(), 7_200_000);
+        assert_eq!(parse_duration("1d").unwrap(), 86_400_000);
+        assert_eq!(parse_duration("1h30m").unwrap(), 5_400_000);
+        assert_eq!(parse_duration("1.5s").unwrap(), 1_500);
+        assert_eq!(parse_duration("250").unwrap(), 250);
+        assert_eq!(parse_duration(" 0s ").unwrap(), 0);
+    }
+
+    #[test]
+    fn bad_durations_name_the_input() {
+        for bad in ["", "5", "-5s", "5x", "s", "0.5ms", "1.2.3s"] {
+            if bad == "5" {
+                continue; // a bare integer is milliseconds
+            }
+            let err = parse_duration(bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn event_time_range() {
+        assert!(check_event_time(0).is_none());
+        assert!(check_event_time(-1).is_some());
+        assert!(check_event_time(MAX_EVENT_TIME + 1).is_some());
+    }
+}

@@ -1,0 +1,30 @@
+"""The console script: `fleetstream demo` runs the alert pipeline on embedded defaults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from fleetstream.cli import main
+
+
+def test_demo_finds_the_injected_spikes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--events", "300000"]) == 0
+    out = capsys.readouterr().out
+    assert "reconciles: True" in out
+    alert_lines = [line for line in out.splitlines() if "errors/min" in line]
+    # The generator injects spikes in checkout (minutes 45-47) and search (minutes 80-81).
+    assert any(line.split()[0] == "checkout" and "00:45" in line for line in alert_lines), out
+    assert any(line.split()[0] == "search" and "01:20" in line for line in alert_lines), out
+    assert all(line.split()[0] in {"checkout", "search"} for line in alert_lines), out
+
+
+def test_python_dash_m_works_and_bad_arguments_exit_nonzero() -> None:
+    ok = subprocess.run([sys.executable, "-m", "fleetstream", "demo", "--events", "5000", "--format", "json"],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "alert(s) raised" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "fleetstream", "nonsense"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
