@@ -2,7 +2,10 @@
 
 use super::arrow::{batch_to_pyarrow_table, batches_of, to_pyarrow_table};
 use crate::error::Error;
-use crate::stream::{AggKind, AggSpec, AggregatorConfig, SpikeConfig, SpikeDetector, SpikeRule, WindowAggregator, WindowSpec};
+use crate::stream::{
+    AggKind, AggSpec, AggregatorConfig, EventTimeOperator, SessionConfig, Sessionizer, SpikeConfig, SpikeDetector, SpikeRule,
+    WindowAggregator, WindowSpec,
+};
 use arrow_array::RecordBatch;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -11,6 +14,7 @@ use pyo3_arrow::input::AnyRecordBatch;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyWindowAggregator>()?;
     m.add_class::<PySpikeDetector>()?;
+    m.add_class::<PySessionizer>()?;
     Ok(())
 }
 
@@ -28,8 +32,35 @@ fn agg_kind(kind: &str, q: Option<f64>) -> PyResult<AggKind> {
         ("mean", _) => AggKind::Mean,
         ("quantile", Some(q)) => AggKind::Quantile(q),
         ("quantile", None) => return Err(Error::config("quantile needs q").into()),
+        ("count_distinct", _) => AggKind::CountDistinct,
+        ("first", _) => AggKind::First,
+        ("last", _) => AggKind::Last,
         (other, _) => return Err(Error::config(format!("unknown aggregate {other:?}")).into()),
     })
+}
+
+fn push<'py, O: EventTimeOperator>(py: Python<'py>, operator: &mut O, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
+    let batches = batches_of(data)?;
+    let closed = py.detach(|| operator.push(&batches))?;
+    batch_to_pyarrow_table(py, closed)
+}
+
+fn flush<'py, O: EventTimeOperator>(py: Python<'py>, operator: &mut O) -> PyResult<Bound<'py, PyAny>> {
+    let closed = py.detach(|| operator.flush())?;
+    batch_to_pyarrow_table(py, closed)
+}
+
+fn snapshot<'py, O: EventTimeOperator>(py: Python<'py>, operator: &O) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = py.detach(|| operator.snapshot())?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+fn restore<O: EventTimeOperator>(py: Python<'_>, state: &[u8]) -> PyResult<O> {
+    Ok(py.detach(|| O::restore(state))?)
+}
+
+fn config_json<C: serde::Serialize>(config: &C) -> String {
+    serde_json::to_string(config).expect("configs are plain data")
 }
 
 #[pyclass(module = "fleetstream._core", name = "WindowAggregator")]
@@ -57,11 +88,7 @@ impl PyWindowAggregator {
             None => WindowSpec::Tumbling { size, offset },
             Some(step) => WindowSpec::Hopping { size, step, offset },
         };
-        let aggs = aggs
-            .into_iter()
-            .map(|(name, kind, column, q)| Ok(AggSpec { name, kind: agg_kind(&kind, q)?, column }))
-            .collect::<PyResult<Vec<_>>>()?;
-        let mut config = AggregatorConfig::new(window, time, keys, aggs);
+        let mut config = AggregatorConfig::new(window, time, keys, agg_specs(aggs)?);
         config.watermark = watermark;
         config.allowed_lateness = allowed_lateness;
         config.max_key_bytes = max_key_bytes;
@@ -69,16 +96,11 @@ impl PyWindowAggregator {
     }
 
     fn push<'py>(&mut self, py: Python<'py>, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
-        let batches = batches_of(data)?;
-        let inner = &mut self.inner;
-        let closed = py.detach(|| inner.push(&batches))?;
-        batch_to_pyarrow_table(py, closed)
+        push(py, &mut self.inner, data)
     }
 
     fn flush<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let inner = &mut self.inner;
-        let closed = py.detach(|| inner.flush())?;
-        batch_to_pyarrow_table(py, closed)
+        flush(py, &mut self.inner)
     }
 
     fn take_late<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
@@ -90,25 +112,21 @@ impl PyWindowAggregator {
     }
 
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let inner = &self.inner;
-        let bytes = py.detach(|| inner.snapshot())?;
-        Ok(PyBytes::new(py, &bytes))
+        snapshot(py, &self.inner)
     }
 
     #[staticmethod]
     fn restore(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
-        let inner = py.detach(|| WindowAggregator::restore(state))?;
-        Ok(PyWindowAggregator { inner })
+        Ok(Self { inner: restore(py, state)? })
     }
 
     /// The configuration as JSON (the Python layer rebuilds its spec objects from it).
     fn config_json(&self) -> String {
-        serde_json::to_string(self.inner.config()).expect("config is plain data")
+        config_json(self.inner.config())
     }
 
     fn output_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let schema = self.inner.output_schema();
-        to_pyarrow_table(py, vec![], schema)
+        to_pyarrow_table(py, vec![], self.inner.output_schema())
     }
 
     #[getter]
@@ -192,7 +210,7 @@ impl PySpikeDetector {
     }
 
     fn config_json(&self) -> String {
-        serde_json::to_string(self.inner.config()).expect("config is plain data")
+        config_json(self.inner.config())
     }
 
     fn output_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -202,5 +220,101 @@ impl PySpikeDetector {
     #[getter]
     fn tracked_keys(&self) -> usize {
         self.inner.tracked_keys()
+    }
+}
+
+fn agg_specs(aggs: Vec<(String, String, Option<String>, Option<f64>)>) -> PyResult<Vec<AggSpec>> {
+    aggs.into_iter()
+        .map(|(name, kind, column, q)| Ok(AggSpec { name, kind: agg_kind(&kind, q)?, column }))
+        .collect()
+}
+
+#[pyclass(module = "fleetstream._core", name = "Sessionizer")]
+pub struct PySessionizer {
+    inner: Sessionizer,
+}
+
+#[pymethods]
+impl PySessionizer {
+    #[new]
+    #[pyo3(signature = (*, gap, time, keys, aggs, watermark, allowed_lateness, max_duration, max_key_bytes))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        gap: i64,
+        time: String,
+        keys: Vec<String>,
+        aggs: Vec<(String, String, Option<String>, Option<f64>)>,
+        watermark: i64,
+        allowed_lateness: i64,
+        max_duration: Option<i64>,
+        max_key_bytes: usize,
+    ) -> PyResult<Self> {
+        let mut config = SessionConfig::new(gap, time, keys, agg_specs(aggs)?);
+        config.watermark = watermark;
+        config.allowed_lateness = allowed_lateness;
+        config.max_duration = max_duration;
+        config.max_key_bytes = max_key_bytes;
+        Ok(PySessionizer { inner: Sessionizer::new(config)? })
+    }
+
+    fn push<'py>(&mut self, py: Python<'py>, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
+        push(py, &mut self.inner, data)
+    }
+
+    fn flush<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        flush(py, &mut self.inner)
+    }
+
+    fn take_late<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        tables(py, self.inner.take_late())
+    }
+
+    fn take_rejects<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        tables(py, self.inner.take_rejects())
+    }
+
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        snapshot(py, &self.inner)
+    }
+
+    #[staticmethod]
+    fn restore(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
+        Ok(Self { inner: restore(py, state)? })
+    }
+
+    fn config_json(&self) -> String {
+        config_json(self.inner.config())
+    }
+
+    fn output_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_pyarrow_table(py, vec![], self.inner.output_schema())
+    }
+
+    #[getter]
+    fn watermark(&self) -> Option<i64> {
+        self.inner.watermark()
+    }
+
+    #[getter]
+    fn open_sessions(&self) -> usize {
+        self.inner.open_sessions()
+    }
+
+    #[getter]
+    fn open_keys(&self) -> usize {
+        self.inner.open_keys()
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("pushes", s.pushes)?;
+        d.set_item("rows_in", s.rows_in)?;
+        d.set_item("rows_rejected", s.rows_rejected)?;
+        d.set_item("rows_late", s.rows_late)?;
+        d.set_item("sessions_emitted", s.sessions_emitted)?;
+        d.set_item("sessions_merged", s.sessions_merged)?;
+        d.set_item("open_sessions", self.inner.open_sessions())?;
+        Ok(d)
     }
 }

@@ -6,8 +6,12 @@ use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
+use super::keys::KeyEncoder;
+use crate::time::Millis;
+use arrow_row::Rows;
 use arrow_schema::DataType;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -20,6 +24,12 @@ pub enum AggKind {
     Mean,
     /// Exact quantile with linear interpolation between closest ranks (numpy's default).
     Quantile(f64),
+    /// Distinct non-null values of a column of any type.
+    CountDistinct,
+    /// Value of the earliest event (by event time, then arrival), null included.
+    First,
+    /// Value of the latest event (by event time, then arrival), null included.
+    Last,
 }
 
 impl AggKind {
@@ -31,7 +41,15 @@ impl AggKind {
             AggKind::Max => "max",
             AggKind::Mean => "mean",
             AggKind::Quantile(_) => "quantile",
+            AggKind::CountDistinct => "count_distinct",
+            AggKind::First => "first",
+            AggKind::Last => "last",
         }
+    }
+
+    /// Kinds that keep values of any type (as Arrow row-format bytes) rather than numbers.
+    pub fn keeps_values(&self) -> bool {
+        matches!(self, AggKind::CountDistinct | AggKind::First | AggKind::Last)
     }
 }
 
@@ -77,12 +95,64 @@ pub enum AggInput {
     NonNull(ArrayRef),
     Int(Int64Array),
     Float(Float64Array),
+    /// Values as row-format bytes (see `KeyEncoder`), with the column for its nulls.
+    Encoded(Rows, ArrayRef),
+}
+
+/// One event's contribution to one aggregate.
+#[derive(Clone, Copy, Debug)]
+pub enum Value<'a> {
+    /// A row to count (row counts, and non-null values for `count(column)`).
+    Present,
+    Null,
+    Int(i64),
+    Float(f64),
+    /// Encoded value; `valid` is false for an encoded null.
+    Bytes(&'a [u8], bool),
+}
+
+/// An owned `Value`, for operators that keep events until they close.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum OwnedValue {
+    Present,
+    Null,
+    Int(i64),
+    Float(f64),
+    Bytes(Vec<u8>, bool),
+}
+
+impl OwnedValue {
+    pub fn from_value(v: Value<'_>) -> Self {
+        match v {
+            Value::Present => OwnedValue::Present,
+            Value::Null => OwnedValue::Null,
+            Value::Int(i) => OwnedValue::Int(i),
+            Value::Float(f) => OwnedValue::Float(f),
+            Value::Bytes(b, valid) => OwnedValue::Bytes(b.to_vec(), valid),
+        }
+    }
+
+    pub fn as_value(&self) -> Value<'_> {
+        match self {
+            OwnedValue::Present => Value::Present,
+            OwnedValue::Null => Value::Null,
+            OwnedValue::Int(i) => Value::Int(*i),
+            OwnedValue::Float(f) => Value::Float(*f),
+            OwnedValue::Bytes(b, valid) => Value::Bytes(b, *valid),
+        }
+    }
 }
 
 impl AggInput {
     /// Bind `spec` to `batch`, checking the column exists with a usable type. `fixed` is the value
-    /// type seen in earlier batches (a later batch may not change it).
-    pub fn bind(spec: &AggSpec, batch: &RecordBatch, fixed: Option<ValueType>) -> Result<(AggInput, Option<ValueType>)> {
+    /// type seen in earlier batches (a later batch may not change it). Value-keeping kinds encode
+    /// their column with `encoder`.
+    pub fn bind(
+        spec: &AggSpec,
+        batch: &RecordBatch,
+        fixed: Option<ValueType>,
+        encoder: Option<&mut KeyEncoder>,
+    ) -> Result<(AggInput, Option<ValueType>)> {
         let Some(column_name) = &spec.column else {
             return Ok((AggInput::Rows, None));
         };
@@ -95,6 +165,11 @@ impl AggInput {
         })?;
         if spec.kind == AggKind::Count {
             return Ok((AggInput::NonNull(column.clone()), None));
+        }
+        if spec.kind.keeps_values() {
+            let encoder = encoder.expect("value-keeping aggregates have an encoder");
+            let rows = encoder.encode(batch)?.expect("an encoder of one column");
+            return Ok((AggInput::Encoded(rows, column.clone()), None));
         }
         let value_type = match column.data_type() {
             DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => {
@@ -135,6 +210,35 @@ impl AggInput {
         };
         Ok((input, Some(value_type)))
     }
+
+    #[inline]
+    pub fn value(&self, row: usize) -> Value<'_> {
+        match self {
+            AggInput::Rows => Value::Present,
+            AggInput::NonNull(col) => {
+                if col.is_valid(row) {
+                    Value::Present
+                } else {
+                    Value::Null
+                }
+            }
+            AggInput::Int(col) => {
+                if col.is_valid(row) {
+                    Value::Int(col.value(row))
+                } else {
+                    Value::Null
+                }
+            }
+            AggInput::Float(col) => {
+                if col.is_valid(row) {
+                    Value::Float(col.value(row))
+                } else {
+                    Value::Null
+                }
+            }
+            AggInput::Encoded(rows, col) => Value::Bytes(rows.row(row).data(), col.is_valid(row)),
+        }
+    }
 }
 
 fn type_word(t: ValueType) -> &'static str {
@@ -148,7 +252,15 @@ pub fn column_names(batch: &RecordBatch) -> String {
     batch.schema().fields().iter().map(|f| format!("{:?}", f.name())).collect::<Vec<_>>().join(", ")
 }
 
-/// State of one aggregate in one window.
+/// An encoded value with the event time and arrival sequence that order it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stamped {
+    pub time: Millis,
+    pub seq: u64,
+    pub value: Vec<u8>,
+}
+
+/// State of one aggregate in one window or session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Acc {
     Count(i64),
@@ -161,6 +273,10 @@ pub enum Acc {
     MaxFloat(Option<f64>),
     Mean { sum: f64, n: i64 },
     Quantile(Vec<f64>),
+    /// Sorted, so that snapshots of equal states are equal bytes.
+    Distinct(BTreeSet<Vec<u8>>),
+    First(Option<Stamped>),
+    Last(Option<Stamped>),
 }
 
 impl Acc {
@@ -176,53 +292,45 @@ impl Acc {
             AggKind::Max => Acc::MaxInt(None),
             AggKind::Mean => Acc::Mean { sum: 0.0, n: 0 },
             AggKind::Quantile(_) => Acc::Quantile(Vec::new()),
+            AggKind::CountDistinct => Acc::Distinct(BTreeSet::new()),
+            AggKind::First => Acc::First(None),
+            AggKind::Last => Acc::Last(None),
         }
     }
 
+    /// Add one event's value; `time` and `seq` (arrival order) order first/last.
     #[inline]
-    pub fn update(&mut self, input: &AggInput, row: usize) {
-        match (self, input) {
-            (Acc::Count(n), AggInput::Rows) => *n += 1,
-            (Acc::Count(n), AggInput::NonNull(col)) => *n += col.is_valid(row) as i64,
-            (Acc::SumInt { sum, n }, AggInput::Int(col)) => {
-                if col.is_valid(row) {
-                    *sum += col.value(row) as i128;
-                    *n += 1;
+    pub fn add(&mut self, value: Value<'_>, time: Millis, seq: u64) {
+        match (self, value) {
+            (_, Value::Null) => {}
+            (Acc::Count(n), _) => *n += 1,
+            (Acc::SumInt { sum, n }, Value::Int(v)) => {
+                *sum += v as i128;
+                *n += 1;
+            }
+            (Acc::SumFloat { sum, n }, Value::Float(v)) | (Acc::Mean { sum, n }, Value::Float(v)) => {
+                *sum += v;
+                *n += 1;
+            }
+            (Acc::MinInt(m), Value::Int(v)) => *m = Some(m.map_or(v, |m| m.min(v))),
+            (Acc::MaxInt(m), Value::Int(v)) => *m = Some(m.map_or(v, |m| m.max(v))),
+            (Acc::MinFloat(m), Value::Float(v)) => *m = Some(m.map_or(v, |m| m.min(v))),
+            (Acc::MaxFloat(m), Value::Float(v)) => *m = Some(m.map_or(v, |m| m.max(v))),
+            (Acc::Quantile(values), Value::Float(v)) => values.push(v),
+            (Acc::Distinct(set), Value::Bytes(bytes, true)) => {
+                if !set.contains(bytes) {
+                    set.insert(bytes.to_vec());
                 }
             }
-            (Acc::SumFloat { sum, n }, AggInput::Float(col)) | (Acc::Mean { sum, n }, AggInput::Float(col)) => {
-                if col.is_valid(row) {
-                    *sum += col.value(row);
-                    *n += 1;
+            (Acc::Distinct(_), Value::Bytes(_, false)) => {}
+            (Acc::First(current), Value::Bytes(bytes, _)) => {
+                if current.as_ref().is_none_or(|c| (time, seq) < (c.time, c.seq)) {
+                    *current = Some(Stamped { time, seq, value: bytes.to_vec() });
                 }
             }
-            (Acc::MinInt(m), AggInput::Int(col)) => {
-                if col.is_valid(row) {
-                    let v = col.value(row);
-                    *m = Some(m.map_or(v, |m| m.min(v)));
-                }
-            }
-            (Acc::MaxInt(m), AggInput::Int(col)) => {
-                if col.is_valid(row) {
-                    let v = col.value(row);
-                    *m = Some(m.map_or(v, |m| m.max(v)));
-                }
-            }
-            (Acc::MinFloat(m), AggInput::Float(col)) => {
-                if col.is_valid(row) {
-                    let v = col.value(row);
-                    *m = Some(m.map_or(v, |m| m.min(v)));
-                }
-            }
-            (Acc::MaxFloat(m), AggInput::Float(col)) => {
-                if col.is_valid(row) {
-                    let v = col.value(row);
-                    *m = Some(m.map_or(v, |m| m.max(v)));
-                }
-            }
-            (Acc::Quantile(values), AggInput::Float(col)) => {
-                if col.is_valid(row) {
-                    values.push(col.value(row));
+            (Acc::Last(current), Value::Bytes(bytes, _)) => {
+                if current.as_ref().is_none_or(|c| (time, seq) > (c.time, c.seq)) {
+                    *current = Some(Stamped { time, seq, value: bytes.to_vec() });
                 }
             }
             // An all-null first batch fixes no type; values of the other type cannot reach here
@@ -230,15 +338,74 @@ impl Acc {
             _ => {}
         }
     }
+
+    /// Fold `other` (state of the same aggregate over other events) into `self`.
+    pub fn merge(&mut self, other: Acc) {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::SumInt { sum, n }, Acc::SumInt { sum: s2, n: n2 }) => {
+                *sum += s2;
+                *n += n2;
+            }
+            (Acc::SumFloat { sum, n }, Acc::SumFloat { sum: s2, n: n2 }) | (Acc::Mean { sum, n }, Acc::Mean { sum: s2, n: n2 }) => {
+                *sum += s2;
+                *n += n2;
+            }
+            (Acc::MinInt(a), Acc::MinInt(b)) => *a = min_opt(*a, b, |x, y| x.min(y)),
+            (Acc::MaxInt(a), Acc::MaxInt(b)) => *a = min_opt(*a, b, |x, y| x.max(y)),
+            (Acc::MinFloat(a), Acc::MinFloat(b)) => *a = min_opt(*a, b, f64::min),
+            (Acc::MaxFloat(a), Acc::MaxFloat(b)) => *a = min_opt(*a, b, f64::max),
+            (Acc::Quantile(a), Acc::Quantile(b)) => a.extend(b),
+            (Acc::Distinct(a), Acc::Distinct(b)) => a.extend(b),
+            (Acc::First(a), Acc::First(b)) => {
+                if let Some(b) = b {
+                    if a.as_ref().is_none_or(|a| (b.time, b.seq) < (a.time, a.seq)) {
+                        *a = Some(b);
+                    }
+                }
+            }
+            (Acc::Last(a), Acc::Last(b)) => {
+                if let Some(b) = b {
+                    if a.as_ref().is_none_or(|a| (b.time, b.seq) > (a.time, a.seq)) {
+                        *a = Some(b);
+                    }
+                }
+            }
+            (a, b) => debug_assert!(false, "merging different aggregates {a:?} and {b:?}"),
+        }
+    }
 }
 
-/// Builds the output column of one aggregate from the accumulators of closed windows.
-pub fn finish(kind: AggKind, value_type: Option<ValueType>, accs: &[&Acc]) -> ArrayRef {
-    match kind {
+fn min_opt<T: Copy>(a: Option<T>, b: Option<T>, pick: impl Fn(T, T) -> T) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(pick(a, b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Builds the output column of one aggregate from the accumulators of closed windows or sessions.
+/// Value-keeping kinds decode their bytes with `encoder`.
+pub fn finish(kind: AggKind, value_type: Option<ValueType>, accs: &[&Acc], encoder: Option<&KeyEncoder>) -> Result<ArrayRef> {
+    Ok(match kind {
         AggKind::Count => Arc::new(Int64Array::from_iter_values(accs.iter().map(|a| match a {
             Acc::Count(n) => *n,
             _ => 0,
         }))),
+        AggKind::CountDistinct => Arc::new(Int64Array::from_iter_values(accs.iter().map(|a| match a {
+            Acc::Distinct(set) => set.len() as i64,
+            _ => 0,
+        }))),
+        AggKind::First | AggKind::Last => {
+            let encoder = encoder.expect("value-keeping aggregates have an encoder");
+            let values: Vec<&[u8]> = accs
+                .iter()
+                .map(|a| match a {
+                    Acc::First(Some(s)) | Acc::Last(Some(s)) => s.value.as_slice(),
+                    _ => unreachable!("a closed window or session has at least one event"),
+                })
+                .collect();
+            encoder.decode(values.into_iter())?.remove(0)
+        }
         AggKind::Sum | AggKind::Min | AggKind::Max if value_type != Some(ValueType::Float) => {
             Arc::new(Int64Array::from_iter(accs.iter().map(|a| match a {
                 // A sum beyond the int64 range is reported as null rather than wrapped.
@@ -257,15 +424,26 @@ pub fn finish(kind: AggKind, value_type: Option<ValueType>, accs: &[&Acc]) -> Ar
             Acc::MinFloat(m) | Acc::MaxFloat(m) => *m,
             _ => None,
         }))),
-    }
+    })
 }
 
-pub fn output_type(kind: AggKind, value_type: Option<ValueType>) -> DataType {
+pub fn output_type(kind: AggKind, value_type: Option<ValueType>, encoder: Option<&KeyEncoder>) -> DataType {
     match kind {
-        AggKind::Count => DataType::Int64,
+        AggKind::Count | AggKind::CountDistinct => DataType::Int64,
+        AggKind::First | AggKind::Last => match encoder {
+            Some(e) => e.output_fields()[0].data_type().clone(),
+            None => DataType::Null,
+        },
         AggKind::Sum | AggKind::Min | AggKind::Max if value_type != Some(ValueType::Float) => DataType::Int64,
         _ => DataType::Float64,
     }
+}
+
+/// One value encoder per aggregate that keeps values (None for the others).
+pub fn value_encoders(aggs: &[AggSpec]) -> Vec<Option<KeyEncoder>> {
+    aggs.iter()
+        .map(|a| a.kind.keeps_values().then(|| KeyEncoder::new(vec![a.column.clone().unwrap_or_default()])))
+        .collect()
 }
 
 /// Linear interpolation between closest ranks (numpy's "linear" method).

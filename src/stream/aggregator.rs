@@ -6,13 +6,14 @@
 //! a window that is due but not yet emitted cannot receive rows (they would be late), so the
 //! concatenated output is the same for every cut.
 
-use super::aggregate::{self, Acc, AggInput, AggSpec, ValueType};
+use super::aggregate::{Acc, AggSpec};
+use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::keys::{KeyEncoder, DEFAULT_MAX_KEY_BYTES};
 use super::output::{iso, take_rows_with, timestamp_column, timestamp_type, RejectCollector};
 use super::snapshot;
 use super::window::WindowSpec;
 use crate::error::{Error, Result};
-use crate::time::{check_event_time, time_column_millis, Millis};
+use crate::time::Millis;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use hashbrown::HashMap;
@@ -104,7 +105,7 @@ struct Window {
 pub struct WindowAggregator {
     config: AggregatorConfig,
     keys: KeyEncoder,
-    value_types: Vec<Option<ValueType>>,
+    aggs: AggSet,
     max_time: Option<Millis>,
     /// Set by `flush`: end of input, every later row is late.
     finished: bool,
@@ -116,19 +117,11 @@ pub struct WindowAggregator {
     stats: AggregatorStats,
 }
 
-/// One batch, checked and typed, ready to be applied.
-struct Prepared<'a> {
-    batch: &'a RecordBatch,
-    times: arrow_array::Int64Array,
-    keys: Option<arrow_row::Rows>,
-    inputs: Vec<AggInput>,
-}
-
 #[derive(Serialize, Deserialize)]
 struct State {
     config: AggregatorConfig,
     key_fields: Option<Vec<Field>>,
-    value_types: Vec<Option<ValueType>>,
+    aggs: AggSetState,
     max_time: Option<Millis>,
     finished: bool,
     open: Vec<(Vec<u8>, Vec<Window>)>,
@@ -144,7 +137,7 @@ impl WindowAggregator {
         config.validate()?;
         Ok(WindowAggregator {
             keys: KeyEncoder::new(config.keys.clone()),
-            value_types: vec![None; config.aggs.len()],
+            aggs: AggSet::new(config.aggs.clone()),
             config,
             max_time: None,
             finished: false,
@@ -182,16 +175,15 @@ impl WindowAggregator {
     pub fn push(&mut self, batches: &[RecordBatch]) -> Result<RecordBatch> {
         self.stats.pushes += 1;
         // Check every batch before touching any state, so a bad push changes nothing.
-        let mut value_types = self.value_types.clone();
-        let mut prepared = Vec::with_capacity(batches.len());
+        let mut bound = Vec::with_capacity(batches.len());
         for batch in batches {
-            prepared.push(self.prepare(batch, &mut value_types)?);
+            bound.push(self.aggs.bind(batch, &self.config.time, &mut self.keys)?);
         }
-        self.value_types = value_types;
         let mut row_offset = 0i64;
-        for p in prepared {
-            let rows = p.batch.num_rows() as i64;
-            self.apply(p, row_offset)?;
+        for b in bound {
+            self.aggs.commit(&b);
+            let rows = b.batch.num_rows() as i64;
+            self.apply(b, row_offset)?;
             row_offset += rows;
         }
         self.close_due()
@@ -211,28 +203,7 @@ impl WindowAggregator {
         std::mem::take(&mut self.rejects)
     }
 
-    fn prepare<'a>(&mut self, batch: &'a RecordBatch, value_types: &mut [Option<ValueType>]) -> Result<Prepared<'a>> {
-        let time_name = &self.config.time;
-        let time_column = batch.column_by_name(time_name).ok_or_else(|| {
-            Error::schema(format!(
-                "time column {time_name:?} is not in the input (columns: {})",
-                aggregate::column_names(batch)
-            ))
-        })?;
-        let times = time_column_millis(time_column, time_name)?;
-        let keys = self.keys.encode(batch)?;
-        let mut inputs = Vec::with_capacity(self.config.aggs.len());
-        for (spec, value_type) in self.config.aggs.iter().zip(value_types.iter_mut()) {
-            let (input, bound_type) = AggInput::bind(spec, batch, *value_type)?;
-            if value_type.is_none() {
-                *value_type = bound_type;
-            }
-            inputs.push(input);
-        }
-        Ok(Prepared { batch, times, keys, inputs })
-    }
-
-    fn apply(&mut self, p: Prepared<'_>, row_offset: i64) -> Result<()> {
+    fn apply(&mut self, p: BoundBatch<'_>, row_offset: i64) -> Result<()> {
         let n = p.batch.num_rows();
         self.stats.rows_in += n as u64;
         let size = self.config.window.size();
@@ -240,31 +211,20 @@ impl WindowAggregator {
         let lateness = self.config.allowed_lateness;
         let max_key_bytes = self.config.max_key_bytes;
         let time_name = &self.config.time;
-        let aggs = &self.config.aggs;
-        let value_types = &self.value_types;
 
         let mut rejects = RejectCollector::default();
         let (mut late_rows, mut late_starts, mut late_watermarks) = (Vec::new(), Vec::new(), Vec::new());
         let mut max_time = self.max_time;
+        let seq_base = self.stats.rows_in - n as u64;
         let mut starts: Vec<Millis> = Vec::with_capacity(8);
         for row in 0..n {
-            if p.times.is_null(row) {
-                rejects.add(row, format!("time column {time_name:?} is null"));
-                continue;
-            }
-            let t = p.times.value(row);
-            if let Some(why) = check_event_time(t) {
-                rejects.add(row, format!("time column {time_name:?}: {why}"));
-                continue;
-            }
-            let key: &[u8] = match &p.keys {
-                Some(rows) => rows.row(row).data(),
-                None => &[],
+            let (t, key) = match p.time_and_key(row, time_name, max_key_bytes) {
+                Ok(ok) => ok,
+                Err(reason) => {
+                    rejects.add(row, reason);
+                    continue;
+                }
             };
-            if key.len() > max_key_bytes {
-                rejects.add(row, format!("key is {} bytes long, over the limit of {max_key_bytes} bytes", key.len()));
-                continue;
-            }
             let watermark = if self.finished { Some(Millis::MAX) } else { max_time.map(|m| m - bound) };
             starts.clear();
             let mut was_late = false;
@@ -290,15 +250,12 @@ impl WindowAggregator {
                         Some(i) => &mut windows[i],
                         None => {
                             self.timers.entry(start + size).or_default().push(Box::from(key));
-                            windows.push(Window {
-                                start,
-                                accs: aggs.iter().zip(value_types).map(|(a, vt)| Acc::new(a.kind, *vt)).collect(),
-                            });
+                            windows.push(Window { start, accs: self.aggs.new_accs() });
                             windows.last_mut().expect("just pushed")
                         }
                     };
                     for (acc, input) in window.accs.iter_mut().zip(&p.inputs) {
-                        acc.update(input, row);
+                        acc.add(input.value(row), t, seq_base + row as u64);
                     }
                 }
             }
@@ -373,9 +330,7 @@ impl WindowAggregator {
         let mut fields = self.keys.output_fields();
         fields.push(Field::new("window_start", timestamp_type(), false));
         fields.push(Field::new("window_end", timestamp_type(), false));
-        for (spec, vt) in self.config.aggs.iter().zip(&self.value_types) {
-            fields.push(Field::new(&spec.name, aggregate::output_type(spec.kind, *vt), true));
-        }
+        fields.extend(self.aggs.fields());
         Arc::new(Schema::new(fields))
     }
 
@@ -389,10 +344,7 @@ impl WindowAggregator {
         };
         columns.push(timestamp_column(closed.iter().map(|(end, _, _)| end - size)));
         columns.push(timestamp_column(closed.iter().map(|(end, _, _)| *end)));
-        for (i, (spec, vt)) in self.config.aggs.iter().zip(&self.value_types).enumerate() {
-            let accs: Vec<&Acc> = closed.iter().map(|(_, _, w)| &w.accs[i]).collect();
-            columns.push(aggregate::finish(spec.kind, *vt, &accs));
-        }
+        columns.extend(self.aggs.finish(closed.len(), |i| &closed[i].2.accs)?);
         // Key columns decode with nullable fields; align the declared schema with what was built.
         let fields: Vec<Field> = schema
             .fields()
@@ -414,7 +366,7 @@ impl WindowAggregator {
         let state = State {
             config: self.config.clone(),
             key_fields: self.keys.fields().cloned(),
-            value_types: self.value_types.clone(),
+            aggs: self.aggs.state(),
             max_time: self.max_time,
             finished: self.finished,
             open,
@@ -431,7 +383,7 @@ impl WindowAggregator {
         let size = state.config.window.size();
         let mut aggregator = WindowAggregator::new(state.config)?;
         aggregator.keys = KeyEncoder::from_fields(aggregator.config.keys.clone(), state.key_fields)?;
-        aggregator.value_types = state.value_types;
+        aggregator.aggs = AggSet::restore(aggregator.config.aggs.clone(), state.aggs)?;
         aggregator.max_time = state.max_time;
         aggregator.finished = state.finished;
         for (key, windows) in state.open {

@@ -1,5 +1,5 @@
 """Aggregate specifications for windows: ``count()``, ``sum(c)``, ``min(c)``, ``max(c)``, ``mean(c)``,
-``quantile(c, q)``. (This module deliberately shadows the builtins ``sum``, ``min`` and ``max``.)"""
+``quantile(c, q)``, ``count_distinct(c)``, ``first(c)``, ``last(c)``. (This module deliberately shadows the builtins ``sum``, ``min`` and ``max``.)"""
 
 from __future__ import annotations
 
@@ -64,3 +64,18 @@ def quantile(column: str, q: float) -> Agg:
     if isinstance(q, builtins.bool) or not isinstance(q, (builtins.int, builtins.float)) or not 0.0 <= q <= 1.0:
         raise ConfigError(f"quantile q must be a number between 0 and 1, got {q!r}")
     return Agg("quantile", _column("quantile", column), builtins.float(q))
+
+
+def count_distinct(column: str) -> Agg:
+    """Number of distinct non-null values of a column of any type."""
+    return Agg("count_distinct", _column("count_distinct", column))
+
+
+def first(column: str) -> Agg:
+    """Value of the earliest event (by event time, ties by arrival), null included."""
+    return Agg("first", _column("first", column))
+
+
+def last(column: str) -> Agg:
+    """Value of the latest event (by event time, ties by arrival), null included."""
+    return Agg("last", _column("last", column))

@@ -11,7 +11,7 @@ import pyarrow as pa
 from fleetstream import _core
 from fleetstream._arrow import as_arrow
 from fleetstream._time import Duration, duration_ms
-from fleetstream.stream.aggregator import _keys
+from fleetstream.stream._operator import key_columns
 
 Rule = Literal["mean", "zscore", "ewma"]
 
@@ -57,7 +57,7 @@ class SpikeDetector:
     ) -> None:
         self._native = _core.SpikeDetector(
             value=value,
-            keys=_keys(key),
+            keys=key_columns(key),
             history=history,
             factor=float(factor),
             floor=float(floor),
