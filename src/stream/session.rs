@@ -2,10 +2,14 @@
 //! one session. Out-of-order events are placed by event time: they extend sessions, or bridge two
 //! sessions and merge them.
 //!
-//! Lateness: an event is late when `time + allowed_lateness <= watermark`. Exactly those events
-//! could touch a session that has already been emitted (a session closes once
-//! `watermark >= end + gap + allowed_lateness`), so emitted sessions never change and closed
-//! sessions need no state.
+//! A session closes once `watermark >= end + gap + allowed_lateness`; after that no event may
+//! change it, and the operator forgets it. An event is late exactly when it could touch a closed
+//! session: it is not late when it lands inside the span `[start, end + gap]` of a session that is
+//! still open (nothing closed lies within `gap` of it), nor when `time + allowed_lateness` is after
+//! the watermark (every closed session ends more than `gap` earlier). Otherwise, an event at
+//! `time + allowed_lateness == watermark` is late only if it touches a session that closed at this
+//! very watermark (kept as a tombstone until the watermark moves), and one further behind is late.
+//! These decisions depend only on the events before it, never on batch cuts.
 
 use super::aggregate::{Acc, AggSpec, OwnedValue};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
@@ -125,6 +129,9 @@ pub struct Sessionizer {
     /// rescheduled lazily when their session grew, and dropped when it was merged away.
     timers: BTreeMap<Millis, Vec<(Box<[u8]>, u64)>>,
     next_uid: u64,
+    /// Keys with a session that closed when the watermark was exactly `tombstones_at`.
+    tombstones: hashbrown::HashSet<Box<[u8]>>,
+    tombstones_at: Millis,
     late: Vec<RecordBatch>,
     rejects: Vec<RecordBatch>,
     stats: SessionStats,
@@ -139,6 +146,8 @@ struct State {
     finished: bool,
     open: Vec<(Vec<u8>, Vec<Session>)>,
     next_uid: u64,
+    tombstones: Vec<Vec<u8>>,
+    tombstones_at: Millis,
     late: Vec<Vec<u8>>,
     rejects: Vec<Vec<u8>>,
     stats: SessionStats,
@@ -177,6 +186,8 @@ impl Sessionizer {
             open: HashMap::new(),
             timers: BTreeMap::new(),
             next_uid: 0,
+            tombstones: hashbrown::HashSet::new(),
+            tombstones_at: Millis::MIN,
             late: Vec::new(),
             rejects: Vec::new(),
             stats: SessionStats::default(),
@@ -258,17 +269,12 @@ impl Sessionizer {
             };
             let watermark = if self.finished { Some(Millis::MAX) } else { max_time.map(|m| m - self.config.watermark) };
             if let Some(wm) = watermark {
-                if t.saturating_add(lateness) <= wm {
+                if self.tombstones_at != wm {
+                    self.tombstones.clear();
+                }
+                if let Some(reason) = self.late_reason(key, t, wm) {
                     late_rows.push(row as u32);
-                    late_reasons.push(if wm == Millis::MAX {
-                        format!("event at {} arrived after flush() (end of input)", iso(t))
-                    } else {
-                        format!(
-                            "event at {} is not after the watermark {} minus allowed lateness ({lateness} ms): its session may already have been emitted",
-                            iso(t),
-                            iso(wm)
-                        )
-                    });
+                    late_reasons.push(reason);
                     continue;
                 }
             }
@@ -331,6 +337,36 @@ impl Sessionizer {
         Ok(())
     }
 
+    /// Why the event at `t` of `key` is late at watermark `wm`, if it is (see the module docs).
+    fn late_reason(&self, key: &[u8], t: Millis, wm: Millis) -> Option<String> {
+        let (gap, lateness) = (self.config.gap, self.config.allowed_lateness);
+        if wm == Millis::MAX {
+            return Some(format!("event at {} arrived after flush() (end of input)", iso(t)));
+        }
+        let behind = t.saturating_add(lateness) - wm;
+        if behind > 0 {
+            return None;
+        }
+        let sessions = self.open.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        let first = sessions.partition_point(|s| s.end + gap < t);
+        let touched = &sessions[first..sessions.len().min(first + 2)];
+        let touched: Vec<&Session> = touched.iter().filter(|s| s.start - gap <= t).collect();
+        let closed = |s: &Session| s.end + gap + lateness <= wm;
+        if let Some(open) = touched.first() {
+            if open.start <= t && !closed(open) {
+                return None; // inside an open session: nothing closed lies within `gap` of it
+            }
+        }
+        if behind == 0 && !self.tombstones.contains(key) && !touched.iter().any(|s| closed(s)) {
+            return None;
+        }
+        Some(format!(
+            "event at {} is not after the watermark {} minus allowed lateness ({lateness} ms) and may belong to a session already emitted",
+            iso(t),
+            iso(wm)
+        ))
+    }
+
     fn close_due(&mut self) -> Result<RecordBatch> {
         let close_delay = self.config.gap + self.config.allowed_lateness;
         let mut closed: Vec<Closed> = Vec::new();
@@ -352,6 +388,13 @@ impl Sessionizer {
                     let session = sessions.remove(i);
                     if sessions.is_empty() {
                         self.open.remove(&key);
+                    }
+                    if due == wm {
+                        if self.tombstones_at != wm {
+                            self.tombstones.clear();
+                            self.tombstones_at = wm;
+                        }
+                        self.tombstones.insert(key.clone());
                     }
                     self.split_into(&key, session, &mut closed);
                 }
@@ -432,6 +475,12 @@ impl Sessionizer {
             finished: self.finished,
             open,
             next_uid: self.next_uid,
+            tombstones: {
+                let mut keys: Vec<Vec<u8>> = self.tombstones.iter().map(|k| k.to_vec()).collect();
+                keys.sort();
+                keys
+            },
+            tombstones_at: self.tombstones_at,
             late: snapshot::batches_to_ipc(&self.late)?,
             rejects: snapshot::batches_to_ipc(&self.rejects)?,
             stats: self.stats.clone(),
@@ -447,6 +496,8 @@ impl Sessionizer {
         s.max_time = state.max_time;
         s.finished = state.finished;
         s.next_uid = state.next_uid;
+        s.tombstones = state.tombstones.into_iter().map(Vec::into_boxed_slice).collect();
+        s.tombstones_at = state.tombstones_at;
         let close_delay = s.config.gap + s.config.allowed_lateness;
         for (key, sessions) in state.open {
             let key: Box<[u8]> = key.into_boxed_slice();
