@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-__all__ = ["LogStreamSpec", "generate_log_lines"]
+__all__ = ["LogStreamSpec", "generate_clicks", "generate_log_lines"]
 
 _MESSAGES = {
     "INFO": ["request served", "cache hit", "user signed in", "order created", "job finished"],
@@ -73,3 +74,45 @@ def generate_log_lines(spec: LogStreamSpec = LogStreamSpec()) -> list[str]:
             asctime = stamp.strftime("%Y-%m-%d %H:%M:%S") + f",{ts % 1000:03d}"
             lines.append(f"{asctime} - {service} - {level} - {message}")
     return lines
+
+
+_PAGES = ["/", "/search", "/product", "/product", "/product", "/cart", "/checkout", "/account", "/help"]
+
+
+def generate_clicks(
+    events: int = 100_000,
+    users: int = 2_000,
+    *,
+    start_ms: int = 1_767_225_600_000,
+    max_disorder_ms: int = 10_000,
+    seed: int = 7,
+) -> "pa.Table":
+    """A click stream in arrival order: ``ts`` (int64 ms), ``user_id`` (int64), ``page`` (string).
+
+    Each user clicks with gaps mostly under 5 minutes, sometimes over 30 minutes (a new session),
+    and sometimes exactly 30 minutes (still the same session); arrival is up to
+    ``max_disorder_ms`` behind event time.
+    """
+    import pyarrow as pa
+
+    rng = random.Random(seed)
+    clocks = [(start_ms + rng.randrange(0, 3_600_000), user) for user in range(users)]
+    heapq.heapify(clocks)
+    rows = []
+    for _ in range(events):
+        ts, user = heapq.heappop(clocks)
+        rows.append((ts + rng.randint(0, max_disorder_ms), ts, user, rng.choice(_PAGES)))
+        roll = rng.random()
+        if roll < 0.06:
+            gap = rng.randint(31 * 60_000, 6 * 3_600_000)  # the user leaves: a new session
+        elif roll < 0.07:
+            gap = 30 * 60_000  # exactly the default gap: still one session
+        else:
+            gap = int(rng.expovariate(1 / 40_000)) + 1_000  # browsing: mostly well under 5 minutes
+        heapq.heappush(clocks, (ts + gap, user))
+    rows.sort(key=lambda r: r[0])
+    return pa.table({
+        "ts": pa.array([r[1] for r in rows], pa.int64()),
+        "user_id": pa.array([r[2] for r in rows], pa.int64()),
+        "page": pa.array([r[3] for r in rows], pa.string()),
+    })
