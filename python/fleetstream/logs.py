@@ -142,7 +142,7 @@ class LogParser:
 
     @classmethod
     def _create(cls, format: str, options: dict[str, Any]) -> LogParser:
-        native_options = {
+        native_options: dict[str, Any] = {
             ("pattern" if k == "fmt" else k): list(v) if isinstance(v, tuple) else v for k, v in options.items()
         }
         native = _core.LogParser(format, **native_options)
@@ -174,11 +174,12 @@ class LogParser:
         """JSON lines: one object per line.
 
         Each ``*_field`` is a key or a list of candidate keys (the first one present with a non-null
-        value wins; a repeated key's last value wins). All other keys become extra columns in order
-        of first appearance, unless ``extra_fields`` lists exactly the columns to keep (then the
-        schema is fixed). A line that would create more than ``max_extra_fields`` extra columns is a
-        reject. ``required`` lists standard fields (``"level"``, ``"service"``, ``"message"``) whose
-        absence makes a line a reject; the time is always required.
+        value wins; a repeated key's last value wins). All other keys (keys listed in a ``*_field``
+        never do) become extra columns in order of first appearance, unless ``extra_fields`` lists
+        exactly the columns to keep (then the schema is fixed). A line that would create more than
+        ``max_extra_fields`` extra columns is a reject. ``required`` lists standard fields
+        (``"level"``, ``"service"``, ``"message"``) whose absence makes a line a reject; the time is
+        always required.
 
         >>> parser = LogParser.json(time_field=["@timestamp", "time"], message_field="msg", time_format="epoch_ms")
         >>> parser.parse(['{"time": 1705312800123, "msg": "hi", "n": 1}']).records.to_pylist()[0]["n"]
@@ -255,7 +256,8 @@ class LogParser:
         ...     r'^(?P<host>\\S+) \\S+ \\S+ \\[(?P<ts>[^\\]]+)\\] "(?P<message>[^"]*)" (?P<status>\\d+)',
         ...     time_format="%d/%b/%Y:%H:%M:%S %z",
         ... )
-        >>> row = parser.parse(['1.2.3.4 - - [15/Jan/2024:11:00:00 +0100] "GET / HTTP/1.1" 200 512']).records.to_pylist()[0]
+        >>> result = parser.parse(['1.2.3.4 - - [15/Jan/2024:11:00:00 +0100] "GET / HTTP/1.1" 200 512'])
+        >>> row = result.records.to_pylist()[0]
         >>> row["ts"].isoformat(), row["status"]
         ('2024-01-15T10:00:00+00:00', '200')
         """
@@ -345,13 +347,17 @@ class LogParser:
         ``facility`` (``kern``, ``user``, ... ``local7``), ``hostname``, ``procid``, ``msgid``,
         ``structured_data``. A ``-`` header field is null.
 
-        >>> row = LogParser.syslog().parse(["<34>1 2024-01-15T10:00:00.003Z host su - ID47 - 'su root' failed"]).records.to_pylist()[0]
+        >>> result = LogParser.syslog().parse(["<34>1 2024-01-15T10:00:00.003Z host su - ID47 - 'su root' failed"])
+        >>> row = result.records.to_pylist()[0]
         >>> row["level"], row["service"], row["facility"], row["procid"]
         ('CRITICAL', 'su', 'auth', None)
         """
         return cls._create(
             "syslog",
-            {"required": _names(required, "required") or (), "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1)},
+            {
+                "required": _names(required, "required") or (),
+                "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
+            },
         )
 
     # ----------------------------------------------------------------------------------- parsing

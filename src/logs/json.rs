@@ -1,5 +1,5 @@
 //! JSON lines: one object per line. Configured keys give the time, level, service and message;
-//! every other key becomes an extra column (strings as they are, other scalars and nested values as
+//! every key not configured for those becomes an extra column (strings as they are, other scalars and nested values as
 //! compact JSON text, `null` as null). Key order is kept; for a repeated key the last value wins.
 
 use super::{Fields, Role, RoleKeys, TimeValue};

@@ -8,6 +8,7 @@
 //! extra fields as utf8 columns in order of first appearance. Rejects: `line`, `position`, `reason`.
 //! No line is dropped: every line in is either a record or a reject.
 
+mod config;
 pub mod input;
 pub mod json;
 pub mod log4j;
@@ -16,6 +17,7 @@ pub mod output;
 pub mod pattern;
 pub mod python_logging;
 pub mod reader;
+mod session;
 pub mod syslog;
 pub mod timestamp;
 
@@ -23,149 +25,15 @@ use crate::error::{Error, Result};
 use crate::time::{check_event_time, Millis};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+pub use config::{FormatConfig, ParserConfig, Role, RoleKeys, MAX_LINE_BYTES_LIMIT};
 use json::JsonFormat;
 use logfmt::LogfmtFormat;
-use output::{truncate, ExtraColumns, Record, RecordsBuilder, RejectsBuilder};
+use output::{truncate, ExtraColumns, Record};
 use pattern::PatternFormat;
-use reader::{Line, LineReader};
+pub use session::{open_file, ParseSession};
 use std::borrow::Cow;
 use std::path::Path;
 use timestamp::TimeFormat;
-
-/// The standard fields, in output order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Time = 0,
-    Level = 1,
-    Service = 2,
-    Message = 3,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Time, Role::Level, Role::Service, Role::Message];
-
-    pub fn column(self) -> &'static str {
-        output::STANDARD_COLUMNS[self as usize]
-    }
-
-    fn from_name(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.column() == name)
-    }
-}
-
-/// Which keys (JSON, logfmt) hold each standard field; for each, the first key present in a line
-/// (and not null) wins. Candidate keys never become extra columns.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RoleKeys {
-    pub time: Vec<String>,
-    pub level: Vec<String>,
-    pub service: Vec<String>,
-    pub message: Vec<String>,
-}
-
-fn strings(names: &[&str]) -> Vec<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-impl RoleKeys {
-    pub fn json_defaults() -> Self {
-        RoleKeys {
-            time: strings(&["ts"]),
-            level: strings(&["level"]),
-            service: strings(&["service"]),
-            message: strings(&["message"]),
-        }
-    }
-
-    pub fn logfmt_defaults() -> Self {
-        RoleKeys {
-            time: strings(&["ts", "time"]),
-            level: strings(&["level"]),
-            service: strings(&["service"]),
-            message: strings(&["msg", "message"]),
-        }
-    }
-
-    pub fn get(&self, role: Role) -> &[String] {
-        match role {
-            Role::Time => &self.time,
-            Role::Level => &self.level,
-            Role::Service => &self.service,
-            Role::Message => &self.message,
-        }
-    }
-
-    fn validate(&self, format: &str) -> Result<()> {
-        let mut seen: Vec<(&str, Role)> = Vec::new();
-        for role in Role::ALL {
-            let keys = self.get(role);
-            if keys.is_empty() {
-                return Err(Error::config(format!(
-                    "{format}: {}_field needs at least one key name",
-                    role.column()
-                )));
-            }
-            for key in keys {
-                if key.is_empty() {
-                    return Err(Error::config(format!(
-                        "{format}: {}_field contains an empty key name",
-                        role.column()
-                    )));
-                }
-                if let Some((_, other)) = seen.iter().find(|(k, _)| k == key) {
-                    return Err(Error::config(format!(
-                        "{format}: key {key:?} is given for both {}_field and {}_field",
-                        other.column(),
-                        role.column()
-                    )));
-                }
-                seen.push((key, role));
-            }
-        }
-        Ok(())
-    }
-
-    /// For each role, the index of the entry that fills it. A repeated key's last value counts
-    /// (as in most JSON readers); the first candidate key whose value is not null wins.
-    pub(crate) fn select(&self, entries: &[(&str, bool)]) -> [Option<usize>; 4] {
-        Role::ALL.map(|role| {
-            self.get(role).iter().find_map(|candidate| {
-                let last = entries.iter().rposition(|(key, _)| key == candidate)?;
-                (!entries[last].1).then_some(last)
-            })
-        })
-    }
-
-    /// Whether `key` is a candidate for any standard field (such keys never become extra columns).
-    pub(crate) fn is_candidate(&self, key: &str) -> bool {
-        Role::ALL
-            .iter()
-            .any(|&role| self.get(role).iter().any(|k| k == key))
-    }
-
-    fn describe(&self, role: Role) -> String {
-        let keys = self.get(role);
-        if keys.len() == 1 {
-            format!("key {:?}", keys[0])
-        } else {
-            let quoted: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
-            format!("keys {}", quoted.join(", "))
-        }
-    }
-
-    /// Why a role has no value: no candidate key at all, or only null ones.
-    pub(crate) fn missing<'k>(
-        &self,
-        role: Role,
-        mut present: impl Iterator<Item = &'k str>,
-    ) -> String {
-        let keys = self.get(role);
-        match present.find(|k| keys.iter().any(|c| c == k)) {
-            Some(key) => format!("key {key:?} is null"),
-            None => format!("no {}", self.describe(role)),
-        }
-    }
-}
 
 /// What a format found in one line, before the time is read.
 #[derive(Debug, Default)]
@@ -203,62 +71,6 @@ enum Format {
     Json(JsonFormat),
     Logfmt(LogfmtFormat),
     Pattern(PatternFormat),
-}
-
-/// The line format and its options.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FormatConfig {
-    Json(RoleKeys),
-    Logfmt(RoleKeys),
-    /// A regex with named groups (`ts` required; `level`, `service`, `message`; others are extras).
-    Regex(String),
-    /// A Python `logging` format string; `datefmt` as given to `logging.Formatter`; style `%`, `{` or `$`.
-    PythonLogging {
-        fmt: String,
-        datefmt: Option<String>,
-        style: String,
-    },
-    /// A log4j/logback pattern layout.
-    Log4j(String),
-    /// Syslog RFC 5424.
-    Syslog,
-}
-
-/// Everything a [`LogParser`] needs; immutable once built.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParserConfig {
-    pub format: FormatConfig,
-    /// `"auto"`, `"rfc3339"`, `"epoch_s"`, `"epoch_ms"`, ... or a strftime pattern (see [`timestamp`]).
-    /// Only for JSON, logfmt and regex; the presets know their time layout.
-    pub time_format: Option<String>,
-    /// Standard fields (`level`, `service`, `message`) whose absence makes a line a reject.
-    pub required: Vec<String>,
-    /// Exactly these extra columns, in this order (others dropped); `None` keeps every field seen.
-    pub extra_fields: Option<Vec<String>>,
-    /// With `extra_fields: None`, the most extra columns to create; a line that would add more is
-    /// rejected (this bounds memory on input with unbounded key sets).
-    pub max_extra_fields: usize,
-    /// Lines longer than this are rejected (the rejects table keeps their first 1 KiB).
-    pub max_line_bytes: usize,
-    /// Rows per output record batch.
-    pub batch_rows: usize,
-}
-
-/// Lines longer than 1 GiB are always rejected (Arrow utf8 columns hold at most 2 GiB per batch).
-pub const MAX_LINE_BYTES_LIMIT: usize = 1 << 30;
-
-impl ParserConfig {
-    pub fn new(format: FormatConfig) -> Self {
-        ParserConfig {
-            format,
-            time_format: None,
-            required: Vec::new(),
-            extra_fields: None,
-            max_extra_fields: 1000,
-            max_line_bytes: 64 << 20,
-            batch_rows: 65_536,
-        }
-    }
 }
 
 /// A configured parser. Cheap to share between threads; parsing state lives in a [`ParseSession`].
@@ -441,11 +253,7 @@ impl LogParser {
     }
 
     pub fn session(&self) -> ParseSession<'_> {
-        ParseSession {
-            parser: self,
-            records: RecordsBuilder::new(self.columns.clone(), self.config.batch_rows),
-            rejects: RejectsBuilder::new(self.config.batch_rows),
-        }
+        ParseSession::new(self)
     }
 
     /// Parse `(position, line)` pairs; a trailing `\n` or `\r\n` on a line is ignored.
@@ -463,7 +271,7 @@ impl LogParser {
     /// Parse a text file line by line (positions are 1-based line numbers).
     pub fn parse_file(&self, path: impl AsRef<Path>) -> Result<ParsedLogs> {
         let mut session = self.session();
-        let mut lines = open_lines(path.as_ref(), self.config.max_line_bytes)?;
+        let mut lines = session::open_lines(path.as_ref(), self.config.max_line_bytes)?;
         while let Some(()) = session.push_next(&mut lines, path.as_ref())? {}
         session.finish()
     }
@@ -552,35 +360,6 @@ impl LogParser {
     }
 }
 
-fn open_lines(
-    path: &Path,
-    max_line_bytes: usize,
-) -> Result<LineReader<std::io::BufReader<std::fs::File>>> {
-    let file = std::fs::File::open(path).map_err(|source| io_error(path, source))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(io_error(path, std::io::Error::other("is a directory")));
-    }
-    Ok(LineReader::new(
-        std::io::BufReader::with_capacity(1 << 20, file),
-        max_line_bytes,
-    ))
-}
-
-fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// Opens `path` for [`ParseSession::push_next`].
-pub fn open_file(
-    path: &Path,
-    parser: &LogParser,
-) -> Result<LineReader<std::io::BufReader<std::fs::File>>> {
-    open_lines(path, parser.config.max_line_bytes)
-}
-
 fn uppercase(level: Cow<'_, str>) -> Cow<'_, str> {
     if level
         .bytes()
@@ -597,107 +376,6 @@ fn uppercase(level: Cow<'_, str>) -> Cow<'_, str> {
 /// A value for a reason: quoted, at most 80 characters.
 fn show(text: &str) -> String {
     format!("{:?}", truncate(text, 80))
-}
-
-/// Bytes of a too-long line kept in the rejects table.
-const TOO_LONG_KEEP: usize = 1024;
-
-/// Incremental parsing: push lines (from any source, in any number of calls), then `finish`.
-pub struct ParseSession<'p> {
-    parser: &'p LogParser,
-    records: RecordsBuilder,
-    rejects: RejectsBuilder,
-}
-
-impl ParseSession<'_> {
-    /// Lines pushed so far.
-    pub fn lines(&self) -> usize {
-        self.records.rows() + self.rejects.rows()
-    }
-
-    pub fn records(&self) -> usize {
-        self.records.rows()
-    }
-
-    pub fn rejects(&self) -> usize {
-        self.rejects.rows()
-    }
-
-    /// One line (`None` for a null value in the input). A trailing `\n` or `\r\n` is ignored.
-    pub fn push(&mut self, position: i64, line: Option<&[u8]>) -> Result<()> {
-        let Some(mut bytes) = line else {
-            return self.rejects.push(None, position, "line is null");
-        };
-        if let Some(rest) = bytes.strip_suffix(b"\n") {
-            bytes = rest.strip_suffix(b"\r").unwrap_or(rest);
-        }
-        let max = self.parser.config.max_line_bytes;
-        if bytes.len() > max {
-            return self.push_too_long(position, &bytes[..max], bytes.len() as u64);
-        }
-        let text = match std::str::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => {
-                return self.rejects.push(
-                    Some(bytes),
-                    position,
-                    &format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                )
-            }
-        };
-        if text.trim().is_empty() {
-            return self.rejects.push(Some(bytes), position, "empty line");
-        }
-        match self.parser.parse_line(text) {
-            Ok(record) => match self.records.check_columns(&record) {
-                None => self.records.push(record),
-                Some(why) => self.rejects.push(Some(bytes), position, &why),
-            },
-            Err(why) => self.rejects.push(Some(bytes), position, &why),
-        }
-    }
-
-    /// A line of `len` bytes, over `max_line_bytes`, of which `head` was kept.
-    pub fn push_too_long(&mut self, position: i64, head: &[u8], len: u64) -> Result<()> {
-        let mut keep = &head[..head.len().min(TOO_LONG_KEEP)];
-        // Do not cut a UTF-8 character in half.
-        while !keep.is_empty() && std::str::from_utf8(keep).is_err_and(|e| e.error_len().is_none())
-        {
-            keep = &keep[..keep.len() - 1];
-        }
-        let why = format!(
-            "line is {len} bytes, over max_line_bytes={} (the line column holds its first {} bytes)",
-            self.parser.config.max_line_bytes,
-            keep.len()
-        );
-        self.rejects.push(Some(keep), position, &why)
-    }
-
-    /// Read and push the next line of a file; `None` at the end.
-    pub fn push_next<R: std::io::BufRead>(
-        &mut self,
-        lines: &mut LineReader<R>,
-        path: &Path,
-    ) -> Result<Option<()>> {
-        match lines.next_line().map_err(|e| io_error(path, e))? {
-            None => Ok(None),
-            Some((position, Line::Text(bytes))) => self.push(position, Some(bytes)).map(Some),
-            Some((position, Line::TooLong(head, len))) => {
-                self.push_too_long(position, head, len).map(Some)
-            }
-        }
-    }
-
-    pub fn finish(self) -> Result<ParsedLogs> {
-        let (schema, records) = self.records.finish()?;
-        let (rejects_schema, rejects) = self.rejects.finish()?;
-        Ok(ParsedLogs {
-            schema,
-            records,
-            rejects_schema,
-            rejects,
-        })
-    }
 }
 
 #[cfg(test)]

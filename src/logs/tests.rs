@@ -1,5 +1,6 @@
 //! End-to-end tests of `LogParser`: lines in, both tables out.
 
+use super::config::strings;
 use super::*;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
@@ -440,7 +441,7 @@ fn config_errors_are_typed() {
                 level: strings(&["ts"]),
                 ..RoleKeys::json_defaults()
             })),
-            "key \"ts\" is given for both ts_field and level_field",
+            "key \"ts\" is given for both time_field and level_field",
         ),
         (
             ParserConfig::new(FormatConfig::Json(RoleKeys {

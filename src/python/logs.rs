@@ -81,12 +81,12 @@ fn tables<'py>(py: Python<'py>, parsed: ParsedLogs) -> PyResult<Bound<'py, PyTup
 impl PyLogParser {
     fn parse_arrow(&self, py: Python<'_>, lines: &Bound<'_, PyAny>) -> PyResult<ParsedLogs> {
         let any: AnyArray = lines.extract()?;
-        let mut reader = any.into_reader()?;
+        let reader = any.into_reader()?;
         check_line_type(reader.field().data_type())?;
         let mut session = self.inner.session();
         let mut position: i64 = 0;
         // Chunks are pulled with the GIL held (a producer may be Python code), parsed without it.
-        while let Some(array) = reader.next() {
+        for array in reader {
             let array = array.map_err(Error::from)?;
             py.detach(|| -> PyResult<()> {
                 let mut offset = 0;
@@ -113,7 +113,6 @@ impl PyLogParser {
         let mut session = self.inner.session();
         let mut chunk = Chunk::default();
         let mut position: i64 = 0;
-        let mut index: usize = 0;
         let flush = |chunk: &mut Chunk,
                      session: &mut ParseSession<'_>,
                      position: &mut i64|
@@ -124,7 +123,7 @@ impl PyLogParser {
             chunk.ends.clear();
             Ok(())
         };
-        for item in iter {
+        for (index, item) in iter.enumerate() {
             let item = item?;
             if let Ok(s) = item.cast::<PyString>() {
                 str_bytes(py, s, &mut chunk.data)?;
@@ -143,7 +142,6 @@ impl PyLogParser {
                     type_name(&item)
                 )));
             }
-            index += 1;
             if chunk.ends.len() >= CHECK_EVERY || chunk.data.len() >= CHUNK_BYTES {
                 flush(&mut chunk, &mut session, &mut position)?;
                 py.check_signals()?;
