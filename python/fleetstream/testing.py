@@ -7,6 +7,10 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["LogStreamSpec", "generate_clicks", "generate_log_lines"]
 

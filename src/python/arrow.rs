@@ -7,12 +7,17 @@ use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
 
-/// All record batches of an Arrow-compatible object (table, batch, stream).
+/// All record batches of an Arrow-compatible object (table, batch, stream). An empty table still
+/// gives one empty batch, so its schema is checked like any other input.
 pub fn batches_of(data: AnyRecordBatch) -> PyResult<Vec<RecordBatch>> {
     let reader = data.into_reader()?;
+    let schema = reader.schema();
     let mut batches = Vec::new();
     for batch in reader {
         batches.push(batch.map_err(crate::Error::from)?);
+    }
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
     }
     Ok(batches)
 }

@@ -200,6 +200,12 @@ impl PySpikeDetector {
         to_pyarrow_table(py, alerts, schema)
     }
 
+    /// End of input. Alerts are decided as each window arrives, so there is nothing left to emit:
+    /// an empty alerts table, for symmetry with the other operators.
+    fn flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_pyarrow_table(py, vec![], self.inner.output_schema())
+    }
+
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         Ok(PyBytes::new(py, &self.inner.snapshot()?))
     }

@@ -317,24 +317,18 @@ impl Acc {
             (Acc::MinFloat(m), Value::Float(v)) => *m = Some(m.map_or(v, |m| m.min(v))),
             (Acc::MaxFloat(m), Value::Float(v)) => *m = Some(m.map_or(v, |m| m.max(v))),
             (Acc::Quantile(values), Value::Float(v)) => values.push(v),
-            (Acc::Distinct(set), Value::Bytes(bytes, true)) => {
-                if !set.contains(bytes) {
-                    set.insert(bytes.to_vec());
-                }
+            (Acc::Distinct(set), Value::Bytes(bytes, true)) if !set.contains(bytes) => {
+                set.insert(bytes.to_vec());
             }
-            (Acc::Distinct(_), Value::Bytes(_, false)) => {}
-            (Acc::First(current), Value::Bytes(bytes, _)) => {
-                if current.as_ref().is_none_or(|c| (time, seq) < (c.time, c.seq)) {
-                    *current = Some(Stamped { time, seq, value: bytes.to_vec() });
-                }
+            (Acc::First(current), Value::Bytes(bytes, _)) if current.as_ref().is_none_or(|c| (time, seq) < (c.time, c.seq)) => {
+                *current = Some(Stamped { time, seq, value: bytes.to_vec() });
             }
-            (Acc::Last(current), Value::Bytes(bytes, _)) => {
-                if current.as_ref().is_none_or(|c| (time, seq) > (c.time, c.seq)) {
-                    *current = Some(Stamped { time, seq, value: bytes.to_vec() });
-                }
+            (Acc::Last(current), Value::Bytes(bytes, _)) if current.as_ref().is_none_or(|c| (time, seq) > (c.time, c.seq)) => {
+                *current = Some(Stamped { time, seq, value: bytes.to_vec() });
             }
-            // An all-null first batch fixes no type; values of the other type cannot reach here
-            // because `AggInput::bind` rejects a type change.
+            // Values that change nothing (a known distinct value, a later first), and values of the
+            // other numeric type, which cannot reach here because `AggInput::bind` rejects a type
+            // change (an all-null first batch fixes no type).
             _ => {}
         }
     }

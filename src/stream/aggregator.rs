@@ -9,7 +9,7 @@
 use super::aggregate::{Acc, AggSpec};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::keys::{KeyEncoder, DEFAULT_MAX_KEY_BYTES};
-use super::output::{iso, take_rows_with, timestamp_column, timestamp_type, RejectCollector};
+use super::output::{iso, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
 use super::snapshot;
 use super::window::WindowSpec;
 use crate::error::{Error, Result};
@@ -112,8 +112,7 @@ pub struct WindowAggregator {
     open: HashMap<Box<[u8]>, Vec<Window>>,
     /// Window end -> keys that have an open window ending then.
     timers: BTreeMap<Millis, Vec<Box<[u8]>>>,
-    late: Vec<RecordBatch>,
-    rejects: Vec<RecordBatch>,
+    side: SideOutputs,
     stats: AggregatorStats,
 }
 
@@ -125,8 +124,7 @@ struct State {
     max_time: Option<Millis>,
     finished: bool,
     open: Vec<(Vec<u8>, Vec<Window>)>,
-    late: Vec<Vec<u8>>,
-    rejects: Vec<Vec<u8>>,
+    side: SideState,
     stats: AggregatorStats,
 }
 
@@ -143,8 +141,11 @@ impl WindowAggregator {
             finished: false,
             open: HashMap::new(),
             timers: BTreeMap::new(),
-            late: Vec::new(),
-            rejects: Vec::new(),
+            side: SideOutputs::new(vec![
+                Field::new("window_start", timestamp_type(), false),
+                Field::new("window_end", timestamp_type(), false),
+                Field::new("reason", DataType::Utf8, false),
+            ]),
             stats: AggregatorStats::default(),
         })
     }
@@ -196,15 +197,16 @@ impl WindowAggregator {
     }
 
     pub fn take_late(&mut self) -> Vec<RecordBatch> {
-        std::mem::take(&mut self.late)
+        self.side.take_late()
     }
 
     pub fn take_rejects(&mut self) -> Vec<RecordBatch> {
-        std::mem::take(&mut self.rejects)
+        self.side.take_rejects()
     }
 
     fn apply(&mut self, p: BoundBatch<'_>, row_offset: i64) -> Result<()> {
         let n = p.batch.num_rows();
+        self.side.saw_input(p.batch);
         self.stats.rows_in += n as u64;
         let size = self.config.window.size();
         let bound = self.config.watermark;
@@ -265,7 +267,7 @@ impl WindowAggregator {
         self.stats.rows_rejected += rejects.len() as u64;
         self.stats.late_assignments += late_rows.len() as u64;
         if let Some(rejected) = rejects.finish(p.batch, row_offset)? {
-            self.rejects.push(rejected);
+            self.side.rejects.push(rejected);
         }
         if !late_rows.is_empty() {
             let reasons: StringArray = late_starts
@@ -294,7 +296,7 @@ impl WindowAggregator {
                     (Field::new("reason", DataType::Utf8, false), Arc::new(reasons)),
                 ],
             )?;
-            self.late.push(late);
+            self.side.late.push(late);
         }
         Ok(())
     }
@@ -370,8 +372,7 @@ impl WindowAggregator {
             max_time: self.max_time,
             finished: self.finished,
             open,
-            late: snapshot::batches_to_ipc(&self.late)?,
-            rejects: snapshot::batches_to_ipc(&self.rejects)?,
+            side: self.side.state()?,
             stats: self.stats.clone(),
         };
         snapshot::encode(SNAPSHOT_TAG, &state)
@@ -393,8 +394,7 @@ impl WindowAggregator {
             }
             aggregator.open.insert(key, windows);
         }
-        aggregator.late = snapshot::batches_from_ipc(&state.late)?;
-        aggregator.rejects = snapshot::batches_from_ipc(&state.rejects)?;
+        aggregator.side.restore(state.side)?;
         aggregator.stats = state.stats;
         Ok(aggregator)
     }

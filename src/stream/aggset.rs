@@ -3,7 +3,7 @@
 //! and the sessionizer, including the checks every input row goes through.
 
 use super::aggregate::{self, Acc, AggInput, AggSpec, ValueType};
-use super::keys::KeyEncoder;
+use super::keys::{key_data_len, KeyEncoder};
 use crate::error::{Error, Result};
 use crate::time::{check_event_time, time_column_millis, Millis};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
@@ -29,6 +29,7 @@ pub struct BoundBatch<'a> {
     pub batch: &'a RecordBatch,
     pub times: Int64Array,
     pub keys: Option<Rows>,
+    key_columns: Vec<ArrayRef>,
     pub inputs: Vec<AggInput>,
     value_types: Vec<Option<ValueType>>,
 }
@@ -56,7 +57,10 @@ impl AggSet {
             ))
         })?;
         let times = time_column_millis(time_column, time)?;
-        let encoded_keys = keys.encode(batch)?;
+        let (encoded_keys, key_columns) = match keys.encode_with_columns(batch)? {
+            Some((rows, columns)) => (Some(rows), columns),
+            None => (None, Vec::new()),
+        };
         let mut value_types = self.value_types.clone();
         let mut inputs = Vec::with_capacity(self.specs.len());
         for ((spec, value_type), encoder) in self.specs.iter().zip(value_types.iter_mut()).zip(&mut self.encoders) {
@@ -66,7 +70,7 @@ impl AggSet {
             }
             inputs.push(input);
         }
-        Ok(BoundBatch { batch, times, keys: encoded_keys, inputs, value_types })
+        Ok(BoundBatch { batch, times, keys: encoded_keys, key_columns, inputs, value_types })
     }
 
     pub fn commit(&mut self, bound: &BoundBatch<'_>) {
@@ -137,8 +141,12 @@ impl BoundBatch<'_> {
             Some(rows) => rows.row(row).data(),
             None => &[],
         };
+        // The encoded key is never shorter than its data, so the data is only measured for long keys.
         if key.len() > max_key_bytes {
-            return Err(format!("key is {} bytes long, over the limit of {max_key_bytes} bytes", key.len()));
+            let data = key_data_len(&self.key_columns, row, key.len());
+            if data > max_key_bytes {
+                return Err(format!("key is {data} bytes long, over the limit of {max_key_bytes} bytes"));
+            }
         }
         Ok((t, key))
     }

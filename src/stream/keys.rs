@@ -3,7 +3,7 @@
 //! decodes back into typed columns for output.
 
 use crate::error::{Error, Result};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::{DataType, Field};
 
@@ -110,12 +110,17 @@ impl KeyEncoder {
 
     /// Encoded keys of every row of `batch`, or None when there are no key columns (one global key).
     pub fn encode(&mut self, batch: &RecordBatch) -> Result<Option<Rows>> {
+        Ok(self.encode_with_columns(batch)?.map(|(rows, _)| rows))
+    }
+
+    /// Like `encode`, also returning the (normalised) key columns.
+    pub fn encode_with_columns(&mut self, batch: &RecordBatch) -> Result<Option<(Rows, Vec<ArrayRef>)>> {
         if self.names.is_empty() {
             return Ok(None);
         }
         let columns = self.key_columns(batch)?;
         match &self.converter {
-            Some(converter) => Ok(Some(converter.convert_columns(&columns)?)),
+            Some(converter) => Ok(Some((converter.convert_columns(&columns)?, columns))),
             None => Ok(None),
         }
     }
@@ -136,4 +141,25 @@ impl KeyEncoder {
                 .collect()),
         }
     }
+}
+
+/// Bytes of key data in `row` (string and binary lengths, fixed widths), as users count a key's
+/// size; the encoded form is a little longer. Nested types count their encoded length `encoded`.
+pub fn key_data_len(columns: &[ArrayRef], row: usize, encoded: usize) -> usize {
+    use arrow_array::cast::AsArray;
+    let mut total = 0;
+    for column in columns {
+        if column.is_null(row) {
+            continue;
+        }
+        total += match column.data_type() {
+            DataType::Utf8 => column.as_string::<i32>().value(row).len(),
+            DataType::Binary => column.as_binary::<i32>().value(row).len(),
+            other => match other.primitive_width() {
+                Some(width) => width,
+                None => return encoded,
+            },
+        };
+    }
+    total
 }

@@ -77,3 +77,87 @@ impl RejectCollector {
         )?))
     }
 }
+
+/// The late and rejected rows an operator holds until they are taken. When there are none, taking
+/// them still gives an empty table with the right columns (once an input schema is known).
+pub struct SideOutputs {
+    pub late: Vec<RecordBatch>,
+    pub rejects: Vec<RecordBatch>,
+    /// Columns appended to late rows (e.g. window bounds and the reason).
+    late_fields: Vec<Field>,
+    input_schema: Option<arrow_schema::SchemaRef>,
+}
+
+impl SideOutputs {
+    pub fn new(late_fields: Vec<Field>) -> Self {
+        SideOutputs { late: Vec::new(), rejects: Vec::new(), late_fields, input_schema: None }
+    }
+
+    pub fn saw_input(&mut self, batch: &RecordBatch) {
+        if self.input_schema.as_ref() != Some(&batch.schema()) {
+            self.input_schema = Some(batch.schema());
+        }
+    }
+
+    fn empty(&self, extra: &[Field]) -> Vec<RecordBatch> {
+        match &self.input_schema {
+            Some(schema) => {
+                let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+                fields.extend(extra.iter().cloned());
+                vec![RecordBatch::new_empty(Arc::new(Schema::new(fields)))]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    pub fn take_late(&mut self) -> Vec<RecordBatch> {
+        let late = std::mem::take(&mut self.late);
+        if late.is_empty() {
+            self.empty(&self.late_fields)
+        } else {
+            late
+        }
+    }
+
+    pub fn take_rejects(&mut self) -> Vec<RecordBatch> {
+        let rejects = std::mem::take(&mut self.rejects);
+        if rejects.is_empty() {
+            self.empty(&[Field::new("row", DataType::Int64, false), Field::new("reason", DataType::Utf8, false)])
+        } else {
+            rejects
+        }
+    }
+}
+
+/// What a snapshot keeps of `SideOutputs`: pending rows and the input schema, as Arrow IPC.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SideState {
+    late: Vec<Vec<u8>>,
+    rejects: Vec<Vec<u8>>,
+    input_schema: Option<Vec<u8>>,
+}
+
+impl SideOutputs {
+    pub fn state(&self) -> Result<SideState> {
+        use super::snapshot::batches_to_ipc;
+        Ok(SideState {
+            late: batches_to_ipc(&self.late)?,
+            rejects: batches_to_ipc(&self.rejects)?,
+            input_schema: match &self.input_schema {
+                Some(schema) => batches_to_ipc(&[RecordBatch::new_empty(schema.clone())])?.pop(),
+                None => None,
+            },
+        })
+    }
+
+    pub fn restore(&mut self, state: SideState) -> Result<()> {
+        use super::snapshot::batches_from_ipc;
+        self.late = batches_from_ipc(&state.late)?;
+        self.rejects = batches_from_ipc(&state.rejects)?;
+        self.input_schema = match state.input_schema {
+            Some(ipc) => batches_from_ipc(&[ipc])?.first().map(|b| b.schema()),
+            None => None,
+        };
+        Ok(())
+    }
+}

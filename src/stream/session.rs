@@ -14,7 +14,7 @@
 use super::aggregate::{Acc, AggSpec, OwnedValue};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::keys::{KeyEncoder, DEFAULT_MAX_KEY_BYTES};
-use super::output::{iso, take_rows_with, timestamp_column, timestamp_type, RejectCollector};
+use super::output::{iso, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
 use super::snapshot;
 use crate::error::{Error, Result};
 use crate::time::Millis;
@@ -127,13 +127,12 @@ pub struct Sessionizer {
     open: HashMap<Box<[u8]>, Vec<Session>>,
     /// Close time (`end + gap + allowed_lateness` when scheduled) -> session. Entries are
     /// rescheduled lazily when their session grew, and dropped when it was merged away.
-    timers: BTreeMap<Millis, Vec<(Box<[u8]>, u64)>>,
+    timers: BTreeMap<Millis, Vec<SessionRef>>,
     next_uid: u64,
     /// Keys with a session that closed when the watermark was exactly `tombstones_at`.
     tombstones: hashbrown::HashSet<Box<[u8]>>,
     tombstones_at: Millis,
-    late: Vec<RecordBatch>,
-    rejects: Vec<RecordBatch>,
+    side: SideOutputs,
     stats: SessionStats,
 }
 
@@ -148,12 +147,14 @@ struct State {
     next_uid: u64,
     tombstones: Vec<Vec<u8>>,
     tombstones_at: Millis,
-    late: Vec<Vec<u8>>,
-    rejects: Vec<Vec<u8>>,
+    side: SideState,
     stats: SessionStats,
 }
 
 const SNAPSHOT_TAG: &[u8; 4] = b"FSSS";
+
+/// A session by key and uid, as timers hold it.
+type SessionRef = (Box<[u8]>, u64);
 
 /// A closed (possibly split) session ready for output.
 struct Closed {
@@ -188,8 +189,7 @@ impl Sessionizer {
             next_uid: 0,
             tombstones: hashbrown::HashSet::new(),
             tombstones_at: Millis::MIN,
-            late: Vec::new(),
-            rejects: Vec::new(),
+            side: SideOutputs::new(vec![Field::new("reason", DataType::Utf8, false)]),
             stats: SessionStats::default(),
         })
     }
@@ -241,15 +241,16 @@ impl Sessionizer {
     }
 
     pub fn take_late(&mut self) -> Vec<RecordBatch> {
-        std::mem::take(&mut self.late)
+        self.side.take_late()
     }
 
     pub fn take_rejects(&mut self) -> Vec<RecordBatch> {
-        std::mem::take(&mut self.rejects)
+        self.side.take_rejects()
     }
 
     fn apply(&mut self, p: BoundBatch<'_>, row_offset: i64) -> Result<()> {
         let n = p.batch.num_rows();
+        self.side.saw_input(p.batch);
         let seq_base = self.stats.rows_in;
         self.stats.rows_in += n as u64;
         let gap = self.config.gap;
@@ -328,11 +329,11 @@ impl Sessionizer {
         self.stats.rows_rejected += rejects.len() as u64;
         self.stats.rows_late += late_rows.len() as u64;
         if let Some(rejected) = rejects.finish(p.batch, row_offset)? {
-            self.rejects.push(rejected);
+            self.side.rejects.push(rejected);
         }
         if !late_rows.is_empty() {
             let reasons: ArrayRef = Arc::new(StringArray::from(late_reasons));
-            self.late.push(take_rows_with(p.batch, &late_rows, vec![(Field::new("reason", DataType::Utf8, false), reasons)])?);
+            self.side.late.push(take_rows_with(p.batch, &late_rows, vec![(Field::new("reason", DataType::Utf8, false), reasons)])?);
         }
         Ok(())
     }
@@ -481,8 +482,7 @@ impl Sessionizer {
                 keys
             },
             tombstones_at: self.tombstones_at,
-            late: snapshot::batches_to_ipc(&self.late)?,
-            rejects: snapshot::batches_to_ipc(&self.rejects)?,
+            side: self.side.state()?,
             stats: self.stats.clone(),
         };
         snapshot::encode(SNAPSHOT_TAG, &state)
@@ -506,8 +506,7 @@ impl Sessionizer {
             }
             s.open.insert(key, sessions);
         }
-        s.late = snapshot::batches_from_ipc(&state.late)?;
-        s.rejects = snapshot::batches_from_ipc(&state.rejects)?;
+        s.side.restore(state.side)?;
         s.stats = state.stats;
         Ok(s)
     }

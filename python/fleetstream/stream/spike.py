@@ -77,6 +77,11 @@ class SpikeDetector:
                 self.on_alert(alert)
         return alerts
 
+    def flush(self) -> pa.Table:
+        """End of input: an empty alerts table (every window is decided as it arrives)."""
+        alerts: pa.Table = self._native.flush()
+        return alerts
+
     def snapshot(self) -> bytes:
         """The complete state: configuration and per-key history."""
         return self._native.snapshot()

@@ -70,7 +70,9 @@ fn allowed_lateness_keeps_windows_open() {
     assert_eq!(out.num_rows(), 0);
     let out = agg.push(&[batch(&[Some(15)], &[Some("a")], &[Some(1.0)])]).unwrap();
     assert_eq!(rows(&out), vec![(Some("a".into()), 0, 2)], "closes exactly at end + lateness");
-    assert!(agg.take_late().is_empty());
+    let late = agg.take_late();
+    assert_eq!(late.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    assert_eq!(late[0].schema().field(late[0].num_columns() - 1).name(), "reason", "empty, with the late columns");
 }
 
 #[test]

@@ -94,7 +94,7 @@ fn events_behind_the_watermark_are_late_and_change_nothing_emitted() {
 fn ids_and_output_do_not_depend_on_batch_cuts_or_snapshots() {
     let events: Vec<(i64, &str)> = (0..200).map(|i| ((i * 37) % 400 + (i / 7) * 5, ["u", "v", "w"][i as usize % 3])).collect();
     let mut whole = sessionizer(1_000, None);
-    let mut expected = run(&mut whole, &[events.clone()]);
+    let mut expected = run(&mut whole, std::slice::from_ref(&events));
     expected.sort();
     for cut in [1, 3, 17, 64] {
         let mut s = sessionizer(1_000, None);
