@@ -9,7 +9,7 @@
 use super::aggregate::{Acc, AggSpec};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::keys::{KeyEncoder, DEFAULT_MAX_KEY_BYTES};
-use super::output::{iso, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
+use super::output::{iso, output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
 use super::snapshot;
 use super::window::WindowSpec;
 use crate::error::{Error, Result};
@@ -175,17 +175,8 @@ impl WindowAggregator {
     /// Apply `batches` in order; returns the windows they closed.
     pub fn push(&mut self, batches: &[RecordBatch]) -> Result<RecordBatch> {
         self.stats.pushes += 1;
-        // Check every batch before touching any state, so a bad push changes nothing.
-        let mut bound = Vec::with_capacity(batches.len());
-        for batch in batches {
-            bound.push(self.aggs.bind(batch, &self.config.time, &mut self.keys)?);
-        }
-        let mut row_offset = 0i64;
-        for b in bound {
-            self.aggs.commit(&b);
-            let rows = b.batch.num_rows() as i64;
-            self.apply(b, row_offset)?;
-            row_offset += rows;
+        for (bound, row_offset) in self.aggs.bind_all(batches, &self.config.time, &mut self.keys)? {
+            self.apply(bound, row_offset)?;
         }
         self.close_due()
     }
@@ -348,14 +339,7 @@ impl WindowAggregator {
         columns.push(timestamp_column(closed.iter().map(|(end, _, _)| *end)));
         columns.extend(self.aggs.finish(closed.len(), |i| &closed[i].2.accs)?);
         // Key columns decode with nullable fields; align the declared schema with what was built.
-        let fields: Vec<Field> = schema
-            .fields()
-            .iter()
-            .zip(&columns)
-            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-            .collect();
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(closed.len()));
-        Ok(RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)?)
+        output_batch(&schema, columns, closed.len())
     }
 
     pub fn snapshot(&self) -> Result<Vec<u8>> {

@@ -73,7 +73,31 @@ impl AggSet {
         Ok(BoundBatch { batch, times, keys: encoded_keys, key_columns, inputs, value_types })
     }
 
-    pub fn commit(&mut self, bound: &BoundBatch<'_>) {
+    /// Bind every batch of a push before any is applied, so a bad batch changes nothing; returns
+    /// them (types committed) with the row offset of each within the push.
+    pub fn bind_all<'a>(&mut self, batches: &'a [RecordBatch], time: &str, keys: &mut KeyEncoder) -> Result<Vec<(BoundBatch<'a>, i64)>> {
+        let before = self.value_types.clone();
+        let mut bound = Vec::with_capacity(batches.len());
+        let mut row_offset = 0i64;
+        for batch in batches {
+            // Each batch's types are committed before the next is bound, so a later batch of the
+            // same push cannot change them; a failure restores what earlier pushes fixed.
+            match self.bind(batch, time, keys) {
+                Ok(b) => {
+                    self.commit(&b);
+                    bound.push((b, row_offset));
+                    row_offset += batch.num_rows() as i64;
+                }
+                Err(error) => {
+                    self.value_types = before;
+                    return Err(error);
+                }
+            }
+        }
+        Ok(bound)
+    }
+
+    fn commit(&mut self, bound: &BoundBatch<'_>) {
         for (mine, theirs) in self.value_types.iter_mut().zip(&bound.value_types) {
             if mine.is_none() {
                 *mine = *theirs;

@@ -161,3 +161,16 @@ impl SideOutputs {
         Ok(())
     }
 }
+
+/// A result batch of `rows` rows with `schema`'s names and the types the built `columns` have
+/// (decoded key columns may be more precise than a schema declared before the first batch).
+pub fn output_batch(schema: &Schema, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)?)
+}

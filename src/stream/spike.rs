@@ -3,7 +3,7 @@
 
 use super::aggregate::column_names;
 use super::keys::KeyEncoder;
-use super::output::{iso, timestamp_column, timestamp_type};
+use super::output::{iso, output_batch, timestamp_column, timestamp_type};
 use super::snapshot;
 use crate::error::{Error, Result};
 use crate::time::{time_column_millis, Millis};
@@ -292,14 +292,7 @@ impl SpikeDetector {
         columns.push(Arc::new(Float64Array::from_iter_values(alerts.iter().map(|a| a.baseline))));
         columns.push(Arc::new(StringArray::from_iter_values(alerts.iter().map(|_| self.config.rule.name()))));
         let schema = self.output_schema();
-        let fields: Vec<Field> = schema
-            .fields()
-            .iter()
-            .zip(&columns)
-            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-            .collect();
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(alerts.len()));
-        Ok(RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)?)
+        output_batch(&schema, columns, alerts.len())
     }
 
     pub fn snapshot(&self) -> Result<Vec<u8>> {

@@ -173,3 +173,30 @@ fn hopping_windows_count_each_event_in_every_window() {
     let got: Vec<(i64, i64)> = (0..out.num_rows()).map(|i| (starts.value(i), counts.value(i))).collect();
     assert_eq!(got, vec![(-20, 1), (-10, 2), (0, 3), (10, 2), (20, 1)]);
 }
+
+#[test]
+fn a_type_change_within_one_push_is_an_error_not_silently_ignored_values() {
+    let config = AggregatorConfig::new(
+        WindowSpec::Tumbling { size: 10, offset: 0 },
+        "ts",
+        vec![],
+        vec![AggSpec { name: "s".into(), kind: AggKind::Sum, column: Some("v".into()) }],
+    );
+    let mut agg = WindowAggregator::new(config).unwrap();
+    let ints = RecordBatch::try_from_iter(vec![
+        ("ts", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+        ("v", Arc::new(Int64Array::from(vec![5])) as ArrayRef),
+    ])
+    .unwrap();
+    let floats = RecordBatch::try_from_iter(vec![
+        ("ts", Arc::new(Int64Array::from(vec![2])) as ArrayRef),
+        ("v", Arc::new(Float64Array::from(vec![0.5])) as ArrayRef),
+    ])
+    .unwrap();
+    let err = agg.push(&[ints.clone(), floats]).unwrap_err().to_string();
+    assert!(err.contains("changed from integers to floats"), "{err}");
+    assert_eq!(agg.stats().rows_in, 0, "nothing of the failed push was applied");
+    agg.push(&[ints]).unwrap();
+    let out = agg.flush().unwrap();
+    assert_eq!(out.column(2).as_primitive::<Int64Type>().value(0), 5);
+}
