@@ -14,7 +14,7 @@ use super::snapshot;
 use super::window::WindowSpec;
 use crate::error::{Error, Result};
 use crate::time::Millis;
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@ use super::*;
 use crate::stream::aggregate::AggKind;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
-use arrow_array::{Float64Array, Int64Array, StringArray};
+use arrow_array::{Array, Float64Array, Int64Array, StringArray};
 
 fn batch(ts: &[Option<i64>], keys: &[Option<&str>], values: &[Option<f64>]) -> RecordBatch {
     RecordBatch::try_from_iter(vec![
