@@ -260,12 +260,15 @@ pub struct Stamped {
     pub value: Vec<u8>,
 }
 
-/// State of one aggregate in one window or session.
+/// The accumulators of one window or session, inline for the usual one or two aggregates.
+pub type Accs = smallvec::SmallVec<[Acc; 2]>;
+
+/// State of one aggregate in one window or session (kept small: it is stored per open group).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Acc {
     Count(i64),
-    /// Integer sums accumulate in i128 so that no realistic stream overflows; see `finish`.
-    SumInt { sum: i128, n: i64 },
+    /// An integer sum that left the int64 range is reported as null, never wrapped.
+    SumInt { sum: i64, n: i64, overflow: bool },
     SumFloat { sum: f64, n: i64 },
     MinInt(Option<i64>),
     MinFloat(Option<f64>),
@@ -275,8 +278,8 @@ pub enum Acc {
     Quantile(Vec<f64>),
     /// Sorted, so that snapshots of equal states are equal bytes.
     Distinct(BTreeSet<Vec<u8>>),
-    First(Option<Stamped>),
-    Last(Option<Stamped>),
+    First(Option<Box<Stamped>>),
+    Last(Option<Box<Stamped>>),
 }
 
 impl Acc {
@@ -285,7 +288,7 @@ impl Acc {
         match kind {
             AggKind::Count => Acc::Count(0),
             AggKind::Sum if float => Acc::SumFloat { sum: 0.0, n: 0 },
-            AggKind::Sum => Acc::SumInt { sum: 0, n: 0 },
+            AggKind::Sum => Acc::SumInt { sum: 0, n: 0, overflow: false },
             AggKind::Min if float => Acc::MinFloat(None),
             AggKind::Min => Acc::MinInt(None),
             AggKind::Max if float => Acc::MaxFloat(None),
@@ -304,8 +307,10 @@ impl Acc {
         match (self, value) {
             (_, Value::Null) => {}
             (Acc::Count(n), _) => *n += 1,
-            (Acc::SumInt { sum, n }, Value::Int(v)) => {
-                *sum += v as i128;
+            (Acc::SumInt { sum, n, overflow }, Value::Int(v)) => {
+                let (total, overflowed) = sum.overflowing_add(v);
+                *sum = total;
+                *overflow |= overflowed;
                 *n += 1;
             }
             (Acc::SumFloat { sum, n }, Value::Float(v)) | (Acc::Mean { sum, n }, Value::Float(v)) => {
@@ -321,10 +326,10 @@ impl Acc {
                 set.insert(bytes.to_vec());
             }
             (Acc::First(current), Value::Bytes(bytes, _)) if current.as_ref().is_none_or(|c| (time, seq) < (c.time, c.seq)) => {
-                *current = Some(Stamped { time, seq, value: bytes.to_vec() });
+                *current = Some(Box::new(Stamped { time, seq, value: bytes.to_vec() }));
             }
             (Acc::Last(current), Value::Bytes(bytes, _)) if current.as_ref().is_none_or(|c| (time, seq) > (c.time, c.seq)) => {
-                *current = Some(Stamped { time, seq, value: bytes.to_vec() });
+                *current = Some(Box::new(Stamped { time, seq, value: bytes.to_vec() }));
             }
             // Values that change nothing (a known distinct value, a later first), and values of the
             // other numeric type, which cannot reach here because `AggInput::bind` rejects a type
@@ -337,8 +342,10 @@ impl Acc {
     pub fn merge(&mut self, other: Acc) {
         match (self, other) {
             (Acc::Count(a), Acc::Count(b)) => *a += b,
-            (Acc::SumInt { sum, n }, Acc::SumInt { sum: s2, n: n2 }) => {
-                *sum += s2;
+            (Acc::SumInt { sum, n, overflow }, Acc::SumInt { sum: s2, n: n2, overflow: o2 }) => {
+                let (total, overflowed) = sum.overflowing_add(s2);
+                *sum = total;
+                *overflow |= overflowed || o2;
                 *n += n2;
             }
             (Acc::SumFloat { sum, n }, Acc::SumFloat { sum: s2, n: n2 }) | (Acc::Mean { sum, n }, Acc::Mean { sum: s2, n: n2 }) => {
@@ -403,7 +410,7 @@ pub fn finish(kind: AggKind, value_type: Option<ValueType>, accs: &[&Acc], encod
         AggKind::Sum | AggKind::Min | AggKind::Max if value_type != Some(ValueType::Float) => {
             Arc::new(Int64Array::from_iter(accs.iter().map(|a| match a {
                 // A sum beyond the int64 range is reported as null rather than wrapped.
-                Acc::SumInt { sum, n } if *n > 0 => i64::try_from(*sum).ok(),
+                Acc::SumInt { sum, n, overflow: false } if *n > 0 => Some(*sum),
                 Acc::MinInt(m) | Acc::MaxInt(m) => *m,
                 _ => None,
             })))

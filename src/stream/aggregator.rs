@@ -6,7 +6,7 @@
 //! a window that is due but not yet emitted cannot receive rows (they would be late), so the
 //! concatenated output is the same for every cut.
 
-use super::aggregate::{Acc, AggSpec};
+use super::aggregate::{Accs, AggSpec};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::keys::{KeyEncoder, DEFAULT_MAX_KEY_BYTES};
 use super::output::{iso, output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
@@ -99,7 +99,7 @@ pub struct AggregatorStats {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Window {
     start: Millis,
-    accs: Vec<Acc>,
+    accs: Accs,
 }
 
 pub struct WindowAggregator {

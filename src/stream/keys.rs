@@ -7,6 +7,9 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::{DataType, Field};
 
+/// An encoded key; short keys (ids, short names) live inline, with no allocation or pointer to chase.
+pub type KeyBytes = smallvec::SmallVec<[u8; 16]>;
+
 /// Longest encoded key accepted; longer keys are rejected rows, not state that grows without bound.
 pub const DEFAULT_MAX_KEY_BYTES: usize = 64 * 1024;
 

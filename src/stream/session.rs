@@ -11,9 +11,9 @@
 //! very watermark (kept as a tombstone until the watermark moves), and one further behind is late.
 //! These decisions depend only on the events before it, never on batch cuts.
 
-use super::aggregate::{Acc, AggSpec, OwnedValue};
+use super::aggregate::{Accs, AggSpec, OwnedValue};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
-use super::keys::{KeyEncoder, DEFAULT_MAX_KEY_BYTES};
+use super::keys::{KeyBytes, KeyEncoder, DEFAULT_MAX_KEY_BYTES};
 use super::output::{iso, output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
 use super::snapshot;
 use crate::error::{Error, Result};
@@ -22,6 +22,7 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -113,7 +114,7 @@ struct Session {
     uid: u64,
     start: Millis,
     end: Millis,
-    accs: Vec<Acc>,
+    accs: Accs,
     kept: Vec<KeptEvent>,
 }
 
@@ -124,13 +125,14 @@ pub struct Sessionizer {
     max_time: Option<Millis>,
     finished: bool,
     /// Open sessions per key, sorted by start, more than `gap` apart.
-    open: HashMap<Box<[u8]>, Vec<Session>>,
-    /// Close time (`end + gap + allowed_lateness` when scheduled) -> session. Entries are
-    /// rescheduled lazily when their session grew, and dropped when it was merged away.
-    timers: BTreeMap<Millis, Vec<SessionRef>>,
+    open: HashMap<KeyBytes, Sessions>,
+    /// Sessions by the close time (`end + gap + allowed_lateness`) they had when scheduled, in
+    /// buckets of `TIMER_BUCKET_MS` (appending and draining a bucket is cheap and cache-friendly).
+    /// Entries are rescheduled lazily when their session grew, dropped when it was merged away.
+    timers: BTreeMap<Millis, Vec<Timer>>,
     next_uid: u64,
     /// Keys with a session that closed when the watermark was exactly `tombstones_at`.
-    tombstones: hashbrown::HashSet<Box<[u8]>>,
+    tombstones: hashbrown::HashSet<KeyBytes>,
     tombstones_at: Millis,
     side: SideOutputs,
     stats: SessionStats,
@@ -153,15 +155,25 @@ struct State {
 
 const SNAPSHOT_TAG: &[u8; 4] = b"FSSS";
 
-/// A session by key and uid, as timers hold it.
-type SessionRef = (Box<[u8]>, u64);
+/// A key's open sessions: nearly always one, kept inline.
+type Sessions = SmallVec<[Session; 1]>;
+
+/// When to look at a session: (close time, session uid, key).
+#[derive(Clone, Debug)]
+struct Timer(Millis, u64, KeyBytes);
+
+const TIMER_BUCKET_MS: Millis = 1024;
+
+fn schedule(timers: &mut BTreeMap<Millis, Vec<Timer>>, timer: Timer) {
+    timers.entry(timer.0.div_euclid(TIMER_BUCKET_MS)).or_default().push(timer);
+}
 
 /// A closed (possibly split) session ready for output.
 struct Closed {
-    key: Box<[u8]>,
+    key: KeyBytes,
     start: Millis,
     end: Millis,
-    accs: Vec<Acc>,
+    accs: Accs,
 }
 
 /// Stable 64-bit id of a session: FNV-1a over the encoded key and the start time. The same input
@@ -216,7 +228,7 @@ impl Sessionizer {
     }
 
     pub fn open_sessions(&self) -> usize {
-        self.open.values().map(Vec::len).sum()
+        self.open.values().map(|s| s.len()).sum()
     }
 
     pub fn push(&mut self, batches: &[RecordBatch]) -> Result<RecordBatch> {
@@ -262,7 +274,7 @@ impl Sessionizer {
             };
             let watermark = if self.finished { Some(Millis::MAX) } else { max_time.map(|m| m - self.config.watermark) };
             if let Some(wm) = watermark {
-                if self.tombstones_at != wm {
+                if self.tombstones_at != wm && !self.tombstones.is_empty() {
                     self.tombstones.clear();
                 }
                 if let Some(reason) = self.late_reason(key, t, wm) {
@@ -274,7 +286,7 @@ impl Sessionizer {
             let seq = seq_base + row as u64;
             let sessions = match self.open.get_mut(key) {
                 Some(sessions) => sessions,
-                None => self.open.entry(Box::from(key)).or_default(),
+                None => self.open.entry(KeyBytes::from_slice(key)).or_default(),
             };
             // Sessions are sorted and more than `gap` apart, so an event touches at most two.
             let first = sessions.partition_point(|s| s.end + gap < t);
@@ -300,7 +312,7 @@ impl Sessionizer {
                 let uid = self.next_uid;
                 self.next_uid += 1;
                 sessions.insert(first, Session { uid, start: t, end: t, accs: self.aggs.new_accs(), kept: Vec::new() });
-                self.timers.entry(t + close_delay).or_default().push((Box::from(key), uid));
+                schedule(&mut self.timers, Timer(t + close_delay, uid, KeyBytes::from_slice(key)));
                 first
             };
             let session = &mut sessions[index];
@@ -340,7 +352,7 @@ impl Sessionizer {
         if behind > 0 {
             return None;
         }
-        let sessions = self.open.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        let sessions = self.open.get(key).map(|s| s.as_slice()).unwrap_or(&[]);
         let first = sessions.partition_point(|s| s.end + gap < t);
         let touched = &sessions[first..sessions.len().min(first + 2)];
         let touched: Vec<&Session> = touched.iter().filter(|s| s.start - gap <= t).collect();
@@ -364,18 +376,22 @@ impl Sessionizer {
         let close_delay = self.config.gap + self.config.allowed_lateness;
         let mut closed: Vec<Closed> = Vec::new();
         if let Some(wm) = self.watermark() {
+            let mut not_yet = Vec::new();
             while let Some(entry) = self.timers.first_entry() {
-                if *entry.key() > wm {
+                if *entry.key() * TIMER_BUCKET_MS > wm {
                     break;
                 }
-                let (_, entries) = entry.remove_entry();
-                for (key, uid) in entries {
+                for Timer(scheduled, uid, key) in entry.remove() {
+                    if scheduled > wm {
+                        not_yet.push(Timer(scheduled, uid, key));
+                        continue;
+                    }
                     let Some(sessions) = self.open.get_mut(&key) else { continue };
                     let Some(i) = sessions.iter().position(|s| s.uid == uid) else { continue };
                     let due = sessions[i].end + close_delay;
                     if due > wm {
                         // The session grew since this timer was set: look again when it is due.
-                        self.timers.entry(due).or_default().push((key, uid));
+                        not_yet.push(Timer(due, uid, key));
                         continue;
                     }
                     let session = sessions.remove(i);
@@ -392,6 +408,9 @@ impl Sessionizer {
                     self.split_into(&key, session, &mut closed);
                 }
             }
+            for timer in not_yet {
+                schedule(&mut self.timers, timer);
+            }
         }
         closed.sort_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
         self.stats.sessions_emitted += closed.len() as u64;
@@ -401,7 +420,7 @@ impl Sessionizer {
     /// A closed session as output rows: itself, or its pieces when it is longer than `max_duration`.
     fn split_into(&self, key: &[u8], session: Session, out: &mut Vec<Closed>) {
         let Some(max_duration) = self.config.max_duration else {
-            out.push(Closed { key: Box::from(key), start: session.start, end: session.end, accs: session.accs });
+            out.push(Closed { key: KeyBytes::from_slice(key), start: session.start, end: session.end, accs: session.accs });
             return;
         };
         let mut events = session.kept;
@@ -412,7 +431,7 @@ impl Sessionizer {
                 out.push(current.take().expect("checked"));
             }
             let piece = current.get_or_insert_with(|| Closed {
-                key: Box::from(key),
+                key: KeyBytes::from_slice(key),
                 start: event.time,
                 end: event.time,
                 accs: self.aggs.new_accs(),
@@ -451,7 +470,7 @@ impl Sessionizer {
     }
 
     pub fn snapshot(&self) -> Result<Vec<u8>> {
-        let mut open: Vec<(Vec<u8>, Vec<Session>)> = self.open.iter().map(|(k, s)| (k.to_vec(), s.clone())).collect();
+        let mut open: Vec<(Vec<u8>, Vec<Session>)> = self.open.iter().map(|(k, s)| (k.to_vec(), s.to_vec())).collect();
         open.sort_by(|a, b| a.0.cmp(&b.0));
         let state = State {
             config: self.config.clone(),
@@ -481,15 +500,15 @@ impl Sessionizer {
         s.max_time = state.max_time;
         s.finished = state.finished;
         s.next_uid = state.next_uid;
-        s.tombstones = state.tombstones.into_iter().map(Vec::into_boxed_slice).collect();
+        s.tombstones = state.tombstones.into_iter().map(KeyBytes::from_vec).collect();
         s.tombstones_at = state.tombstones_at;
         let close_delay = s.config.gap + s.config.allowed_lateness;
         for (key, sessions) in state.open {
-            let key: Box<[u8]> = key.into_boxed_slice();
+            let key = KeyBytes::from_vec(key);
             for session in &sessions {
-                s.timers.entry(session.end + close_delay).or_default().push((key.clone(), session.uid));
+                schedule(&mut s.timers, Timer(session.end + close_delay, session.uid, key.clone()));
             }
-            s.open.insert(key, sessions);
+            s.open.insert(key, Sessions::from_vec(sessions));
         }
         s.side.restore(state.side)?;
         s.stats = state.stats;
