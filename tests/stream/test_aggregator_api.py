@@ -172,6 +172,14 @@ def test_snapshot_pickle_and_restore_resume_exactly() -> None:
     assert restored.flush().equals(expected)
 
 
+def test_repr_names_the_configuration() -> None:
+    agg = fs.WindowAggregator(window=fs.Hopping("5m", "1m"), key="service", watermark="5s")
+    assert repr(agg) == (
+        "WindowAggregator(window=Hopping(size_ms=300000, step_ms=60000, offset_ms=0), time='ts', "
+        "key=['service'], watermark=5000ms, allowed_lateness=0ms)"
+    )
+
+
 def test_restoring_garbage_raises_snapshot_error() -> None:
     with pytest.raises(fs.SnapshotError, match="not a WindowAggregator snapshot"):
         fs.WindowAggregator.restore(b"not a snapshot")

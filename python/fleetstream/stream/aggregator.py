@@ -67,4 +67,8 @@ class WindowAggregator(EventTimeOperator):
 
     def __repr__(self) -> str:
         c = self.config()
-        return f"WindowAggregator(window={c['window']}, time={c['time']!r}, key={c['keys']!r}, watermark={c['watermark']}ms)"
+        kind, spec = next(iter(c["window"].items()))
+        window = (f"Tumbling(size_ms={spec['size']}, offset_ms={spec['offset']})" if kind == "Tumbling"
+                  else f"Hopping(size_ms={spec['size']}, step_ms={spec['step']}, offset_ms={spec['offset']})")
+        return (f"WindowAggregator(window={window}, time={c['time']!r}, key={c['keys']!r}, "
+                f"watermark={c['watermark']}ms, allowed_lateness={c['allowed_lateness']}ms)")
