@@ -9,11 +9,15 @@ from fleetstream.exceptions import (
     ConfigError,
     FleetstreamError,
     FleetstreamIOError,
+    KafkaDeliveryError,
+    KafkaError,
+    KafkaFencedError,
     OrderError,
     ParseError,
     SchemaError,
     SnapshotError,
 )
+from fleetstream.kafka import KafkaBatch, KafkaSink, KafkaSource, TransactionalLoop
 from fleetstream.logs import LogParser, ParseResult
 from fleetstream.stream import (
     Agg,
@@ -35,6 +39,12 @@ __all__ = [
     "FleetstreamError",
     "FleetstreamIOError",
     "Hopping",
+    "KafkaBatch",
+    "KafkaDeliveryError",
+    "KafkaError",
+    "KafkaFencedError",
+    "KafkaSink",
+    "KafkaSource",
     "LogParser",
     "OrderError",
     "ParseError",
@@ -42,6 +52,7 @@ __all__ = [
     "SchemaError",
     "SnapshotError",
     "SpikeDetector",
+    "TransactionalLoop",
     "Tumbling",
     "WindowAggregator",
     "__version__",

@@ -4,6 +4,8 @@ use pyo3::prelude::*;
 
 mod arrow;
 mod errors;
+mod gil;
+mod kafka;
 mod logs;
 mod stream;
 
@@ -19,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
     logs::register(m)?;
     stream::register(m)?;
+    kafka::register(m)?;
     Ok(())
 }
