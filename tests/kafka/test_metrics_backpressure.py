@@ -71,7 +71,7 @@ def test_pipeline_metrics_over_http(broker: LocalBroker, tmp_path: Path) -> None
     try:
         counts = pipeline.run()
         assert counts["messages"] == 5_000
-        assert counts["lines"] + 0 >= 4_990 and counts["parse_rejects"] > 0
+        assert counts["lines"] == 5_000 and counts["parse_rejects"] > 0
         body = urllib.request.urlopen(f"http://127.0.0.1:{metrics.port}/metrics", timeout=5).read().decode()
     finally:
         metrics.close()

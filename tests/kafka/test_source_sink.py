@@ -178,3 +178,35 @@ def test_bad_config_is_a_config_error(broker: LocalBroker) -> None:
         fs.KafkaSource("t", "g", {"bootstrap.servers": broker.bootstrap}, schema={"x": "decimal"})
     with pytest.raises(fs.ConfigError):
         fs.KafkaSource("t", "g", {})
+
+
+def test_ctrl_c_interrupts_a_long_poll_promptly(broker: LocalBroker, make_topic) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    topic = make_topic(1)
+    script = f"""
+import sys, fleetstream as fs
+source = fs.KafkaSource({topic!r}, "ctrl-c", {{"bootstrap.servers": {broker.bootstrap!r}, "session.timeout.ms": 6000}},
+                        format="text")
+print("polling", flush=True)
+try:
+    source.poll(max_wait="60s")
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(3)
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "polling"
+        time.sleep(1.0)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 3
+        assert time.monotonic() - sent < 2.0
+        assert process.stdout.read().strip() == "interrupted"
+    finally:
+        if process.poll() is None:
+            process.kill()
