@@ -6,6 +6,7 @@ pub mod error;
 pub mod kafka;
 pub mod logs;
 pub mod offsets;
+pub mod pipeline;
 pub mod stream;
 pub mod time;
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 __all__ = [
     "__version__", "parse_duration", "LogParser", "WindowAggregator", "SpikeDetector",
-    "KafkaSource", "KafkaSink", "kafka_create_topics",
+    "KafkaSource", "KafkaSink", "kafka_create_topics", "AlertsOperator",
 ]
 
 __version__: str
@@ -155,3 +155,24 @@ class KafkaSink:
     @property
     def topic(self) -> str: ...
     def stats(self) -> dict[str, Any]: ...
+
+@final
+class AlertsOperator:
+    def __new__(
+        cls,
+        *,
+        log_format: str,
+        window_ms: int,
+        watermark_ms: int,
+        history: int,
+        factor: float,
+        floor: float,
+        checkpoint: bytes | None = None,
+    ) -> AlertsOperator: ...
+    def push(self, lines: Any, next_offset: int) -> tuple[pa.RecordBatch, pa.RecordBatch, dict[str, int]]: ...
+    def flush(self) -> tuple[pa.RecordBatch, pa.RecordBatch, dict[str, int]]: ...
+    def checkpoint(self) -> bytes: ...
+    @property
+    def next_offset(self) -> int | None: ...
+    @property
+    def watermark(self) -> int | None: ...

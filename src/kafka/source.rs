@@ -7,7 +7,7 @@ use super::decode::{BatchBuilder, MetaColumns, PayloadFormat};
 use super::{client_config, kafka_error, offsets_of, partitions_of, tpl_of};
 use crate::error::{Error, Result};
 use crate::offsets::{Offsets, TopicPartition};
-use arrow_array::{BooleanArray, RecordBatch};
+use arrow_array::RecordBatch;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance};
 use rdkafka::error::KafkaError;
@@ -53,8 +53,11 @@ pub struct SourceStats {
 #[derive(Default)]
 struct Shared {
     hook: Mutex<Option<RebalanceHook>>,
-    /// Partitions revoked since the current batch started (their buffered rows are dropped).
+    /// Partitions revoked and not yet applied to the batch being built (their buffered rows are dropped).
     revoked: Mutex<BTreeSet<TopicPartition>>,
+    /// Next offsets of rows handed out in returned batches (what `position` reports). Here rather than
+    /// in `State` so the revoke hook forgets a partition's position before an assign hook seeks it.
+    positions: Mutex<Offsets>,
     assignment: Mutex<BTreeSet<TopicPartition>>,
     /// Fatal or persistent client errors seen by librdkafka's error callback.
     errors: Mutex<Vec<(Option<RDKafkaErrorCode>, String)>>,
@@ -88,8 +91,10 @@ impl ConsumerContext for SourceContext {
             }
             let mut assignment = self.shared.assignment.lock().unwrap();
             let mut revoked = self.shared.revoked.lock().unwrap();
+            let mut positions = self.shared.positions.lock().unwrap();
             for tp in parts {
                 assignment.remove(&tp);
+                positions.remove(&tp);
                 revoked.insert(tp);
             }
         }
@@ -101,10 +106,8 @@ impl ConsumerContext for SourceContext {
             *self.shared.rebalances.lock().unwrap() += 1;
             {
                 let mut assignment = self.shared.assignment.lock().unwrap();
-                let mut revoked = self.shared.revoked.lock().unwrap();
                 for tp in &parts {
                     assignment.insert(tp.clone());
-                    revoked.remove(tp);
                 }
             }
             let hook = self.shared.hook.lock().unwrap().clone();
@@ -147,8 +150,6 @@ pub struct PolledBatch {
 
 struct State {
     builder: BatchBuilder,
-    /// Next offsets of rows handed out in returned batches (what `position` reports).
-    positions: Offsets,
     /// Next offsets of rows still in the builder.
     pending: Offsets,
     high_watermarks: HashMap<TopicPartition, i64>,
@@ -198,7 +199,6 @@ impl KafkaSource {
             shared,
             state: Mutex::new(State {
                 builder,
-                positions: Offsets::new(),
                 pending: Offsets::new(),
                 high_watermarks: HashMap::new(),
                 stats: SourceStats::default(),
@@ -224,7 +224,6 @@ impl KafkaSource {
         interrupted: &mut dyn FnMut() -> Result<()>,
     ) -> Result<PolledBatch> {
         let deadline = Instant::now() + max_wait;
-        self.shared.revoked.lock().unwrap().clear();
         let mut messages = 0usize;
         loop {
             let now = Instant::now();
@@ -235,6 +234,10 @@ impl KafkaSource {
             // The rebalance hook may run inside this poll (and call `position`, `commit`, `seek`):
             // no lock is held across it.
             let polled = self.consumer.poll(slice);
+            // Rows buffered before a revocation belong to the partition's next owner (or to this
+            // member again, from its committed or sought offset): drop them. Messages returned after
+            // the rebalance in the same poll belong to the new assignment.
+            self.apply_revocations();
             match polled {
                 None => {
                     self.check_client_errors()?;
@@ -265,35 +268,14 @@ impl KafkaSource {
         let mut state = self.state.lock().unwrap();
         let state = &mut *state;
         let bytes = state.builder.bytes();
-        let (mut records, mut rejects, partitions) = state.builder.finish()?;
-        let revoked = std::mem::take(&mut *self.shared.revoked.lock().unwrap());
-        if !revoked.is_empty() {
-            // Rows of partitions revoked mid-batch belong to their new owner, who reads them from the
-            // committed offset; handing them out here would count them twice.
-            let revoked_parts: BTreeSet<i32> = revoked
-                .iter()
-                .filter(|tp| self.topics.contains(&tp.topic))
-                .map(|tp| tp.partition)
-                .collect();
-            if self.topics.len() == 1 {
-                let keep: BooleanArray = partitions.iter().map(|p| Some(!revoked_parts.contains(p))).collect();
-                records = arrow_select::filter::filter_record_batch(&records, &keep)?;
-                let reject_parts = rejects.column(1).as_any().downcast_ref::<arrow_array::Int32Array>().unwrap();
-                let keep: BooleanArray = reject_parts.iter().map(|p| Some(!revoked_parts.contains(&p.unwrap_or(-1)))).collect();
-                rejects = arrow_select::filter::filter_record_batch(&rejects, &keep)?;
-            }
-            for tp in &revoked {
-                state.pending.remove(tp);
-                state.positions.remove(tp);
-                state.high_watermarks.remove(tp);
-            }
-        }
+        let (records, rejects) = state.builder.finish()?;
         let pending = std::mem::take(&mut state.pending);
+        let mut positions = self.shared.positions.lock().unwrap();
         for (tp, next) in pending.iter() {
-            state.positions.set(tp.clone(), next);
+            positions.set(tp.clone(), next);
         }
         // High watermarks from fetch responses (ListOffsets is not trusted: some brokers get it wrong).
-        for tp in state.positions.0.keys() {
+        for tp in positions.0.keys() {
             if let Some(high) = cached_high_watermark(&self.consumer, tp) {
                 state.high_watermarks.insert(tp.clone(), high);
             }
@@ -303,7 +285,20 @@ impl KafkaSource {
         state.stats.rows += records.num_rows() as u64;
         state.stats.rejected += rejects.num_rows() as u64;
         state.stats.batches += 1;
-        Ok(PolledBatch { records, rejects, offsets: state.positions.clone(), messages, bytes })
+        Ok(PolledBatch { records, rejects, offsets: positions.clone(), messages, bytes })
+    }
+
+    fn apply_revocations(&self) {
+        let revoked = std::mem::take(&mut *self.shared.revoked.lock().unwrap());
+        if revoked.is_empty() {
+            return;
+        }
+        let mut state = self.state.lock().unwrap();
+        state.builder.drop_partitions(&revoked);
+        for tp in &revoked {
+            state.pending.remove(tp);
+            state.high_watermarks.remove(tp);
+        }
     }
 
     fn check_client_errors(&self) -> Result<()> {
@@ -358,23 +353,24 @@ impl KafkaSource {
             None => false,
         };
         if deferred {
-            let mut state = self.state.lock().unwrap();
-            state.positions.set(tp.clone(), offset);
-            state.pending.remove(tp);
+            self.shared.positions.lock().unwrap().set(tp.clone(), offset);
             return Ok(());
         }
         self.consumer
             .seek(&tp.topic, tp.partition, Offset::Offset(offset), timeout)
             .map_err(|e| kafka_error(&format!("seeking {tp} to offset {offset}"), e))?;
+        self.apply_revocations();
         let mut state = self.state.lock().unwrap();
-        state.positions.set(tp.clone(), offset);
+        // Rows already buffered for this partition are superseded by the seek.
+        state.builder.drop_partitions(&BTreeSet::from([tp.clone()]));
         state.pending.remove(tp);
+        self.shared.positions.lock().unwrap().set(tp.clone(), offset);
         Ok(())
     }
 
     /// Next offset to read per partition that has been read from (or sought) in this assignment.
     pub fn position(&self) -> Offsets {
-        self.state.lock().unwrap().positions.clone()
+        self.shared.positions.lock().unwrap().clone()
     }
 
     pub fn assignment(&self) -> Vec<TopicPartition> {
@@ -399,8 +395,8 @@ impl KafkaSource {
         let state = self.state.lock().unwrap();
         let mut stats = state.stats.clone();
         stats.rebalances = *self.shared.rebalances.lock().unwrap();
-        stats.lag = state
-            .positions
+        let positions = self.shared.positions.lock().unwrap();
+        stats.lag = positions
             .iter()
             .map(|(tp, next)| (tp.clone(), next, state.high_watermarks.get(tp).copied().unwrap_or(next)))
             .collect();

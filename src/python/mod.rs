@@ -7,6 +7,7 @@ mod errors;
 mod gil;
 mod kafka;
 mod logs;
+mod pipeline;
 mod stream;
 
 /// Milliseconds in a duration string such as "500ms", "5s", "1m", "2h", "1h30m".
@@ -22,5 +23,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logs::register(m)?;
     stream::register(m)?;
     kafka::register(m)?;
+    pipeline::register(m)?;
     Ok(())
 }

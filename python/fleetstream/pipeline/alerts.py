@@ -1,8 +1,8 @@
 """The error-log alerts pipeline on Kafka: raw log lines in, spike alerts out.
 
-consume (KafkaSource, text) -> parse (LogParser) -> keep ERROR -> count per service in tumbling
-windows (WindowAggregator) -> spike alerts (SpikeDetector) -> produce (KafkaSink, JSON keyed by
-service). Every stage runs in the Rust core on whole Arrow batches; this module only composes them.
+consume (KafkaSource, text) -> per partition, the Rust operator ``src/pipeline/alerts.rs`` (parse,
+keep ERROR, count per service in tumbling windows, spike alerts) -> produce (KafkaSink, JSON keyed by
+service). Every stage runs in the Rust core on whole Arrow batches; this module wires Kafka to it.
 
 State is kept per input partition (one aggregator and one detector each), so the result does not
 depend on which group member owns which partition: members split the partitions, and state moves
@@ -25,12 +25,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fleetstream import _core
 from fleetstream._time import Duration, duration_ms
+from fleetstream.exceptions import ConfigError
 from fleetstream.kafka import KafkaBatch, KafkaSink, KafkaSource
 from fleetstream.kafka.source import Partition
-from fleetstream.logs import LogParser
 from fleetstream.pipeline.checkpoint import Checkpoint, CheckpointStore
-from fleetstream.stream import SpikeDetector, Tumbling, WindowAggregator, count
 
 
 @dataclass
@@ -56,19 +56,18 @@ class AlertsConfig:
     producer_config: Mapping[str, object] = field(default_factory=dict)
 
 
-@dataclass
-class _PartitionState:
-    agg: WindowAggregator
-    detector: SpikeDetector
-
-
 class AlertsPipeline:
     def __init__(self, config: AlertsConfig, metrics: Any | None = None) -> None:
         self.config = config
         self.metrics = metrics
-        self.parser = LogParser.python_logging() if config.log_format == "python" else LogParser.json()
+        if config.log_format not in ("python", "json"):
+            raise ConfigError(f"log_format must be \"python\" or \"json\", got {config.log_format!r}")
+        self._operator_options: dict[str, Any] = dict(
+            log_format=config.log_format, window_ms=duration_ms(config.window, "window"),
+            watermark_ms=duration_ms(config.watermark, "watermark"), history=config.history,
+            factor=float(config.factor), floor=float(config.floor))
         self.store = CheckpointStore(config.state_dir, config.group)
-        self.states: dict[Partition, _PartitionState] = {}
+        self.states: dict[Partition, _core.AlertsOperator] = {}
         self.counts = {"messages": 0, "lines": 0, "parse_rejects": 0, "errors": 0, "late": 0, "windows": 0,
                        "alerts": 0, "checkpoints": 0, "restored": 0}
         self.stop_event = threading.Event()
@@ -85,23 +84,17 @@ class AlertsPipeline:
                         if config.windows_topic else None)
 
     # -- state per partition -------------------------------------------------------------------
-    def _fresh(self) -> _PartitionState:
-        c = self.config
-        agg = WindowAggregator(window=Tumbling(c.window), time="ts", key="service",
-                               aggs={"errors": count()}, watermark=c.watermark)
-        detector = SpikeDetector(value="errors", key="service", history=c.history, factor=c.factor, floor=c.floor)
-        return _PartitionState(agg, detector)
+    def _operator(self, checkpoint: bytes | None = None) -> _core.AlertsOperator:
+        return _core.AlertsOperator(**self._operator_options, checkpoint=checkpoint)
 
     def _on_assign(self, partitions: list[Partition]) -> None:
         self._last_input = time.monotonic()  # idle time counts from the (re)assignment
         for topic, partition in partitions:
             checkpoint = self.store.load(topic, partition)
             if checkpoint is None:
-                self.states[(topic, partition)] = self._fresh()
+                self.states[(topic, partition)] = self._operator()
                 continue
-            agg_state, detector_state = checkpoint.parts
-            self.states[(topic, partition)] = _PartitionState(
-                WindowAggregator.restore(agg_state), SpikeDetector.restore(detector_state))
+            self.states[(topic, partition)] = self._operator(checkpoint.parts[0])
             self.source.seek(topic, partition, checkpoint.next_offset)
             self.counts["restored"] += 1
 
@@ -115,54 +108,54 @@ class AlertsPipeline:
         self.alerts.flush()
         if self.windows is not None:
             self.windows.flush()
-        positions = self.source.position()
         committed = {}
         for tp in partitions if partitions is not None else list(self.states):
-            state = self.states.get(tp)
-            if state is None or tp not in positions:
+            operator = self.states.get(tp)
+            if operator is None or operator.next_offset is None:
                 continue
-            self.store.save(tp[0], tp[1], Checkpoint(positions[tp], (state.agg.snapshot(), state.detector.snapshot())))
-            committed[tp] = positions[tp]
+            # The operator's blob holds its state and next offset together; the header repeats the offset.
+            self.store.save(tp[0], tp[1], Checkpoint(operator.next_offset, (operator.checkpoint(),)))
+            committed[tp] = operator.next_offset
         if committed:
             # The group's committed offsets follow the checkpoints (for lag tools); recovery uses the checkpoints.
             self.source.commit(committed)
             self.counts["checkpoints"] += 1
 
     # -- processing ------------------------------------------------------------------------------
-    def _emit(self, windows: list[pa.Table], alerts: list[pa.Table]) -> None:
-        windows = [w for w in windows if w.num_rows]
-        alerts = [a for a in alerts if a.num_rows]
-        if self.windows is not None and windows:
-            self.windows.send(pa.concat_tables(windows))
-        if alerts:
-            table = pa.concat_tables(alerts)
-            self.alerts.send(table)
-            self.counts["alerts"] += table.num_rows
-        self.counts["windows"] += sum(w.num_rows for w in windows)
+    def _emit(self, windows: list[pa.RecordBatch], alerts: list[pa.RecordBatch]) -> None:
+        for batch in windows:
+            if batch.num_rows:
+                self.counts["windows"] += batch.num_rows
+                if self.windows is not None:
+                    self.windows.send(batch)
+        for batch in alerts:
+            if batch.num_rows:
+                self.counts["alerts"] += batch.num_rows
+                self.alerts.send(batch)
+
+    def _count(self, counts: Mapping[str, int]) -> None:
+        for name, value in counts.items():
+            self.counts[name] += value
 
     def process(self, batch: KafkaBatch) -> None:
         started = time.perf_counter()
         records = batch.records
         self.counts["messages"] += batch.messages
-        windows: list[pa.Table] = []
-        alerts: list[pa.Table] = []
+        windows: list[pa.RecordBatch] = []
+        alerts: list[pa.RecordBatch] = []
         partitions = pc.unique(records["_partition"]).to_pylist() if records.num_rows else []
         for partition in partitions:
             tp = (self.config.topic, partition)
-            state = self.states.get(tp)
-            if state is None:  # not ours any more (revoked mid-poll): the new owner reads it
+            operator = self.states.get(tp)
+            if operator is None:  # not ours any more (revoked mid-poll): the new owner reads it
                 continue
             lines = records.filter(pc.equal(records["_partition"], partition)).column("value")
-            parsed = self.parser.parse(lines)
-            self.counts["lines"] += len(lines)
-            self.counts["parse_rejects"] += parsed.rejects.num_rows
-            errors = parsed.records.filter(pc.equal(parsed.records["level"], "ERROR"))
-            self.counts["errors"] += errors.num_rows
-            closed = state.agg.push(errors)
-            self.counts["late"] += state.agg.take_late().num_rows
+            closed, raised, counts = operator.push(lines, batch.offsets[tp])
+            self._count(counts)
             windows.append(closed)
-            alerts.append(state.detector.push(closed))
-        # Text the source could not decode is a reject too (counted, never silently dropped).
+            alerts.append(raised)
+        # Text the source could not decode (invalid UTF-8) is a reject too: counted, never silently dropped.
+        self.counts["lines"] += batch.rejects.num_rows
         self.counts["parse_rejects"] += batch.rejects.num_rows
         self._emit(windows, alerts)
         if self.metrics is not None:
@@ -170,12 +163,12 @@ class AlertsPipeline:
 
     def flush(self) -> None:
         """Close every open window (end of input), emit, and checkpoint."""
-        windows: list[pa.Table] = []
-        alerts: list[pa.Table] = []
-        for state in self.states.values():
-            closed = state.agg.flush()
+        windows: list[pa.RecordBatch] = []
+        alerts: list[pa.RecordBatch] = []
+        for operator in self.states.values():
+            closed, raised, _ = operator.flush()
             windows.append(closed)
-            alerts.append(state.detector.push(closed))
+            alerts.append(raised)
         self._emit(windows, alerts)
         self.checkpoint()
 

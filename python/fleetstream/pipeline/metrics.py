@@ -76,7 +76,7 @@ class PipelineMetrics:
             self.messages_out.labels(sink.topic).inc(max(0, s["sent"] - sent))
             self.bytes_out.labels(sink.topic).inc(max(0, s["bytes"] - sent_bytes))
             self._sink_last[sink.topic] = (s["sent"], s["bytes"])
-        watermarks = [st.agg.watermark for st in pipeline.states.values() if st.agg.watermark is not None]
+        watermarks = [op.watermark for op in pipeline.states.values() if op.watermark is not None]
         if watermarks:
             self.watermark_delay.set(time.time() - min(watermarks) / 1000)
 
