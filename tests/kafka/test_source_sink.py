@@ -210,3 +210,16 @@ except KeyboardInterrupt:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_source_on_an_unreachable_broker_raises_a_typed_error() -> None:
+    source = fs.KafkaSource("logs", unique("g"), {"bootstrap.servers": "127.0.0.1:1", "session.timeout.ms": 6000},
+                            format="text")
+    try:
+        with pytest.raises(fs.KafkaError) as error:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                source.poll(max_wait="500ms")
+        assert error.value.code in {"AllBrokersDown", "BrokerTransportFailure"}
+    finally:
+        source.close()
