@@ -51,7 +51,7 @@ fn bytes_of(column: &dyn Array, name: &str) -> Result<Vec<Option<Vec<u8>>>> {
     let out = match column.data_type() {
         DataType::Binary => column.as_binary::<i32>().iter().map(|v| v.map(<[u8]>::to_vec)).collect(),
         DataType::LargeBinary => column.as_binary::<i64>().iter().map(|v| v.map(<[u8]>::to_vec)).collect(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) | _ => {
+        _ => {
             let text = arrow_cast::cast(column, &DataType::Utf8)
                 .map_err(|e| Error::schema(format!("column {name:?} cannot be sent as bytes: {e}")))?;
             text.as_string::<i32>().iter().map(|v| v.map(|s| s.as_bytes().to_vec())).collect()

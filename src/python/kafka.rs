@@ -37,6 +37,9 @@ fn kafka_create_topics(py: Python<'_>, bootstrap: String, topics: Vec<(String, i
     py.detach(|| kafka::admin::create_topics(&bootstrap, &topics, ms(timeout_ms))).map_err(PyErr::from)
 }
 
+/// (records, rejects, next offsets) of one poll.
+type Polled<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<(String, i32, i64)>);
+
 #[pyclass(module = "fleetstream._core", name = "KafkaSource")]
 pub struct PyKafkaSource {
     inner: Arc<KafkaSource>,
@@ -61,6 +64,7 @@ impl PyKafkaSource {
 impl PyKafkaSource {
     #[new]
     #[pyo3(signature = (topics, group_id, *, config, format, schema, columns, max_message_bytes))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         topics: Vec<String>,
@@ -127,12 +131,7 @@ impl PyKafkaSource {
     }
 
     /// (records, rejects, offsets): up to `max_rows` messages polled for at most `max_wait_ms`.
-    fn poll<'py>(
-        &self,
-        py: Python<'py>,
-        max_rows: usize,
-        max_wait_ms: u64,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<(String, i32, i64)>)> {
+    fn poll<'py>(&self, py: Python<'py>, max_rows: usize, max_wait_ms: u64) -> PyResult<Polled<'py>> {
         let inner = self.inner.clone();
         let polled = detach_interruptible(py, move |check| inner.poll_batch(max_rows, ms(max_wait_ms), check));
         self.raise_callback_error()?;

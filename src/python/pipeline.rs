@@ -36,6 +36,7 @@ fn spec(log_format: String, window_ms: i64, watermark_ms: i64, history: usize, f
 impl PyAlertsOperator {
     #[new]
     #[pyo3(signature = (*, log_format, window_ms, watermark_ms, history, factor, floor, checkpoint=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         log_format: String,
