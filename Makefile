@@ -4,7 +4,7 @@ PYTHON ?= python3
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/fleetstream/target
 export MATURIN_PEP517_ARGS ?= --profile release
 
-.PHONY: develop test test-rust test-python stubtest lint bench demo clean
+.PHONY: develop test test-rust test-python stubtest lint bench bench-kafka demo clean
 
 develop:
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-test.txt
@@ -28,6 +28,10 @@ lint:
 
 bench: develop
 	$(PYTHON) benches/bench_windows.py --data-dir ../shared/data
+
+# 1M JSON log messages through the local Tansu broker: fleetstream vs confluent-kafka read-only and Python.
+bench-kafka: develop
+	$(PYTHON) benches/bench_kafka.py --messages 1000000
 
 demo: develop
 	fleetstream demo

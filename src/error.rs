@@ -22,6 +22,19 @@ pub enum Error {
     Order(String),
     #[error("I/O error on {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// Kafka reported an error (unreachable broker, unknown topic, failed commit or seek). `code` is
+    /// librdkafka's error name when there is one.
+    #[error("{message}")]
+    Kafka { message: String, code: Option<String> },
+    /// Messages could not be delivered (too large, unknown topic, timed out).
+    #[error("{message}")]
+    KafkaDelivery { message: String, code: Option<String> },
+    /// A newer producer with the same transactional.id fenced this one: it is a zombie and must stop.
+    #[error("{0}")]
+    KafkaFenced(String),
+    /// A long native loop was asked to stop (Ctrl-C); the Python layer raises the signal's exception.
+    #[error("interrupted")]
+    Interrupted,
     #[error("Arrow error: {0}")]
     Arrow(#[from] ArrowError),
 }
@@ -37,6 +50,9 @@ impl Error {
     }
     pub fn parse(msg: impl Into<String>) -> Self {
         Error::Parse(msg.into())
+    }
+    pub fn kafka(msg: impl Into<String>) -> Self {
+        Error::Kafka { message: msg.into(), code: None }
     }
     pub fn snapshot(msg: impl Into<String>) -> Self {
         Error::Snapshot(msg.into())

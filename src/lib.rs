@@ -1,8 +1,12 @@
-//! fleetstream's Rust core. Rooms stay independent: `logs` and `stream` never import one another;
+//! fleetstream's Rust core. Rooms stay independent: `logs`, `stream` and `kafka` never import one
+//! another (`pipeline` composes them);
 //! only `python` (behind the `python` feature) knows about pyo3.
 
 pub mod error;
+pub mod kafka;
 pub mod logs;
+pub mod offsets;
+pub mod pipeline;
 pub mod stream;
 pub mod time;
 

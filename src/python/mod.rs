@@ -4,7 +4,10 @@ use pyo3::prelude::*;
 
 mod arrow;
 mod errors;
+mod gil;
+mod kafka;
 mod logs;
+mod pipeline;
 mod stream;
 
 /// Milliseconds in a duration string such as "500ms", "5s", "1m", "2h", "1h30m".
@@ -19,5 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
     logs::register(m)?;
     stream::register(m)?;
+    kafka::register(m)?;
+    pipeline::register(m)?;
     Ok(())
 }

@@ -1,0 +1,85 @@
+"""KafkaSink: Arrow batches to Kafka messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from fleetstream import _core
+from fleetstream._arrow import as_arrow
+from fleetstream._time import Duration, duration_ms
+from fleetstream.kafka._config import settings
+from fleetstream.kafka.source import KafkaSource, Partition
+
+
+class KafkaSink:
+    """Send the rows of Arrow tables / batches to ``topic``, one message per row.
+
+    ``format="json"`` sends each row as a JSON object, ``"raw"`` sends the ``value`` column (bytes or
+    text); ``key`` names the column used as message key (partitioning). The producer is idempotent by
+    default; at most ``max_in_flight`` messages wait for acknowledgement, beyond that :meth:`send`
+    blocks (Ctrl-C-able). Delivery failures raise :class:`~fleetstream.KafkaDeliveryError` (from
+    :meth:`send` or :meth:`flush`); a missing topic or unreachable broker raises
+    :class:`~fleetstream.KafkaError` when the sink is created.
+
+    With ``config["transactional.id"]`` the sink is transactional: :meth:`begin_transaction`,
+    :meth:`send`, :meth:`send_offsets_to_transaction`, :meth:`commit_transaction` /
+    :meth:`abort_transaction`. A newer sink with the same id fences this one: its calls then raise
+    :class:`~fleetstream.KafkaFencedError`.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        config: Mapping[str, object] | None = None,
+        *,
+        brokers: str | None = None,
+        format: str = "json",
+        key: str | None = None,
+        max_in_flight: int = 100_000,
+        timeout: Duration = "10s",
+    ) -> None:
+        self.topic = topic
+        self._native = _core.KafkaSink(
+            topic, config=settings(config, brokers), format=format, key=key, max_in_flight=max_in_flight,
+            timeout_ms=duration_ms(timeout, "timeout"),
+        )
+
+    def send(self, data: Any) -> int:
+        """Send every row; returns how many messages were queued."""
+        return self._native.send(as_arrow(data, "KafkaSink.send input"))
+
+    def flush(self, timeout: Duration = "30s") -> None:
+        """Wait until every message is acknowledged; raises delivery failures."""
+        self._native.flush(duration_ms(timeout, "timeout"))
+
+    def begin_transaction(self) -> None:
+        self._native.begin_transaction()
+
+    def send_offsets_to_transaction(self, offsets: Mapping[Partition, int], source: KafkaSource,
+                                    timeout: Duration = "10s") -> None:
+        """Commit ``source``'s consumed ``offsets`` atomically with this transaction's messages."""
+        self._native.send_offsets_to_transaction(
+            [(t, p, o) for (t, p), o in offsets.items()], source.native, duration_ms(timeout, "timeout"))
+
+    def commit_transaction(self, timeout: Duration = "30s") -> None:
+        self._native.commit_transaction(duration_ms(timeout, "timeout"))
+
+    def abort_transaction(self, timeout: Duration = "30s") -> None:
+        self._native.abort_transaction(duration_ms(timeout, "timeout"))
+
+    def stats(self) -> dict[str, Any]:
+        """sent, bytes, delivered, failed, in_flight, and ``ends``: [(partition, last delivered offset + 1)]."""
+        return dict(self._native.stats())
+
+    def close(self, timeout: Duration = "30s") -> None:
+        self.flush(timeout)
+
+    def __enter__(self) -> KafkaSink:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.close()
