@@ -20,6 +20,9 @@ pub enum Error {
     /// Input that must arrive in order (spike detector windows) arrived out of order.
     #[error("{0}")]
     Order(String),
+    /// A routing problem no solution can satisfy as given (names the client or vehicle type at fault).
+    #[error("{0}")]
+    Infeasible(String),
     #[error("I/O error on {path}: {source}")]
     Io { path: String, source: std::io::Error },
     #[error("Arrow error: {0}")]
@@ -37,6 +40,9 @@ impl Error {
     }
     pub fn parse(msg: impl Into<String>) -> Self {
         Error::Parse(msg.into())
+    }
+    pub fn infeasible(msg: impl Into<String>) -> Self {
+        Error::Infeasible(msg.into())
     }
     pub fn snapshot(msg: impl Into<String>) -> Self {
         Error::Snapshot(msg.into())

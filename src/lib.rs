@@ -1,8 +1,9 @@
-//! fleetstream's Rust core. Rooms stay independent: `logs` and `stream` never import one another;
+//! fleetstream's Rust core. Rooms stay independent: `logs`, `stream` and `routing` never import one another;
 //! only `python` (behind the `python` feature) knows about pyo3.
 
 pub mod error;
 pub mod logs;
+pub mod routing;
 pub mod stream;
 pub mod time;
 
