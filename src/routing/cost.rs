@@ -64,12 +64,12 @@ impl PenaltyManager {
             feasible: [0; 3],
             seen: 0,
             target: 0.5,
-            interval: 50,
+            interval: 25,
         }
     }
 
     pub fn penalties(&self) -> Penalties {
-        let p = |v: f64| (v.round() as i64).clamp(1, 1_000_000);
+        let p = |v: f64| (v.round() as i64).clamp(1, 1_000_000_000);
         Penalties {
             load: p(self.values[0]),
             time_warp: p(self.values[1]),
@@ -89,7 +89,8 @@ impl PenaltyManager {
         for k in 0..3 {
             let share = self.feasible[k] as f64 / self.seen as f64;
             if share < self.target - 0.05 {
-                self.values[k] = (self.values[k] * 1.25).min(1e6);
+                let factor = if share < 0.1 { 2.0 } else { 1.25 };
+                self.values[k] = (self.values[k] * factor).min(1e9);
             } else if share > self.target + 0.05 {
                 self.values[k] = (self.values[k] * 0.85).max(1.0);
             }
@@ -111,7 +112,7 @@ mod tests {
             time_warp: 10,
             distance: 10,
         });
-        for _ in 0..50 {
+        for _ in 0..25 {
             m.register(false, true, true);
         }
         let p = m.penalties();

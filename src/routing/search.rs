@@ -120,7 +120,7 @@ fn initial_penalties(data: &ProblemData) -> Penalties {
         .sum::<f64>()
         / data.num_clients().max(1) as f64;
     let avg_dur = tsum / pairs;
-    let p = |v: f64| (v.round() as i64).clamp(1, 100_000);
+    let p = |v: f64| (v.round() as i64).clamp(1, 1_000_000_000);
     Penalties {
         load: p(avg_edge / demand.max(1.0)),
         time_warp: p(avg_edge / avg_dur.max(1.0)),
@@ -300,11 +300,18 @@ fn worker(
         ls.run(&mut rng);
         let (load_ok, tw_ok, dist_ok) = ls.violations();
         let feasible = load_ok && tw_ok && dist_ok;
-        if !feasible && rng.below(2) == 0 {
+        if !feasible && (rng.below(2) == 0 || !best_eval.feasible) {
+            // Repair: the same descent at 10x, then 100x, the penalties.
             let p = ls.pen;
-            ls.pen = p.scaled(10);
-            ls.refresh_costs();
-            ls.run(&mut rng);
+            for factor in [10, 100] {
+                ls.pen = p.scaled(factor);
+                ls.refresh_costs();
+                ls.run(&mut rng);
+                let (a, b, c) = ls.violations();
+                if a && b && c {
+                    break;
+                }
+            }
             ls.pen = p;
             ls.refresh_costs();
         }

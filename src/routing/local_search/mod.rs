@@ -12,12 +12,13 @@ mod two_opt_star;
 
 use super::cost::Penalties;
 use super::problem::{ProblemData, INF};
+
 use super::rng::Rng;
 use super::segment::{DurSeg, LoadSeg};
 use super::solution::{Route, Solution};
 
-/// A cost so large that the move is never taken (hard constraints: skills).
-pub const FORBIDDEN: i64 = INF;
+/// A cost so large that the move is never taken (hard constraints: skills, required clients).
+pub const FORBIDDEN: i64 = 1 << 56;
 const NONE: u32 = u32::MAX;
 
 pub struct LsRoute {
@@ -76,6 +77,8 @@ pub struct LocalSearch<'a> {
     client_loads: Vec<LoadSeg>,
     /// Moves applied in the current `run`, to bound pathological cycling.
     moves: usize,
+    /// `counter` when SWAP* last examined the route pairs.
+    swap_star_stamp: u64,
 }
 
 impl<'a> LocalSearch<'a> {
@@ -124,6 +127,7 @@ impl<'a> LocalSearch<'a> {
             client_segs,
             client_loads,
             moves: 0,
+            swap_star_stamp: 0,
         };
         for r in 0..ls.routes.len() {
             ls.update(r);
@@ -448,8 +452,8 @@ impl<'a> LocalSearch<'a> {
             .enumerate()
             .filter(|(i, _)| self.pos[nd + i].0 == NONE)
             .map(|(_, c)| if c.required { FORBIDDEN } else { c.prize })
-            .sum();
-        routes + left
+            .fold(0i64, |a, b| a.saturating_add(b));
+        routes.saturating_add(left)
     }
 
     /// Whether the current routes respect capacity, time and distance limits (by the segments).

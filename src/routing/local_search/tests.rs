@@ -132,6 +132,7 @@ fn local_search_reaches_a_local_optimum_for_every_operator() {
                 assert!(!or_opt::or_opt(&mut ls, u, v), "or-opt {u} {v}");
                 assert!(!two_opt::two_opt(&mut ls, u, v), "2-opt {u} {v}");
                 assert!(!two_opt_star::two_opt_star(&mut ls, u, v), "2-opt* {u} {v}");
+                assert!(!swap_star::swap_star(&mut ls), "SWAP*");
             }
         }
     }
