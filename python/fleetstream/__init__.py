@@ -1,4 +1,4 @@
-"""fleetstream: fast, typed stream processing for Python, with a Rust core.
+"""fleetstream: fast, typed stream processing and vehicle routing for Python, with a Rust core.
 
 >>> import fleetstream as fs
 >>> agg = fs.WindowAggregator(window=fs.Tumbling("1m"), key="service", aggs={"errors": fs.count()})
@@ -9,11 +9,13 @@ from fleetstream.exceptions import (
     ConfigError,
     FleetstreamError,
     FleetstreamIOError,
+    InfeasibleProblemError,
     OrderError,
     ParseError,
     SchemaError,
     SnapshotError,
 )
+from fleetstream import routing
 from fleetstream.logs import LogParser, ParseResult
 from fleetstream.stream import (
     Agg,
@@ -35,6 +37,7 @@ __all__ = [
     "FleetstreamError",
     "FleetstreamIOError",
     "Hopping",
+    "InfeasibleProblemError",
     "LogParser",
     "OrderError",
     "ParseError",
@@ -50,5 +53,6 @@ __all__ = [
     "mean",
     "min",
     "quantile",
+    "routing",
     "sum",
 ]

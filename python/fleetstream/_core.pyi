@@ -4,12 +4,22 @@ Checked against the built module by ``python -m mypy.stubtest fleetstream._core`
 """
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, final
 
 import pyarrow as pa
 
-__all__ = ["__version__", "parse_duration", "LogParser", "WindowAggregator", "SpikeDetector"]
+__all__ = [
+    "__version__",
+    "parse_duration",
+    "LogParser",
+    "WindowAggregator",
+    "SpikeDetector",
+    "RoutingProblem",
+    "RoutingSolution",
+    "routing_matrices",
+    "read_vrplib",
+]
 
 __version__: str
 
@@ -98,3 +108,69 @@ class SpikeDetector:
     def output_schema(self) -> pa.Table: ...
     @property
     def tracked_keys(self) -> int: ...
+
+
+def routing_matrices(
+    points: Sequence[tuple[float, float]], geometry: str, speeds: Sequence[float | None]
+) -> tuple[list[int], list[list[int]]]: ...
+def read_vrplib(path: str | os.PathLike[str], round: str = "round") -> tuple[RoutingProblem, str, int]: ...
+
+@final
+class RoutingProblem:
+    """Native routing problem; build it with fleetstream.routing.Model."""
+
+    def __new__(
+        cls,
+        depots: Sequence[tuple[float, float, int, int]],
+        clients: Sequence[tuple[float, float, Sequence[int], Sequence[int], int, Sequence[tuple[int, int]], int, bool, int]],
+        vehicle_types: Sequence[
+            tuple[int, Sequence[int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int], int, int]
+        ],
+        profiles: Sequence[tuple[Sequence[int], Sequence[int]]],
+    ) -> RoutingProblem: ...
+    @property
+    def num_depots(self) -> int: ...
+    @property
+    def num_clients(self) -> int: ...
+    @property
+    def num_vehicles(self) -> int: ...
+    @property
+    def num_dims(self) -> int: ...
+    def coordinates(self) -> list[tuple[float, float]]: ...
+    def vehicle_depots(self) -> list[tuple[int, int]]: ...
+    def solve(
+        self,
+        *,
+        seed: int = 1,
+        threads: int = 1,
+        max_runtime: float | None = None,
+        max_iterations: int | None = None,
+        no_improvement: int | None = None,
+        initial: Sequence[tuple[int, Sequence[int]]] | None = None,
+        callback: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> RoutingSolution: ...
+    def evaluate(self, routes: Sequence[tuple[int, Sequence[int]]]) -> RoutingSolution: ...
+
+@final
+class RoutingSolution:
+    @property
+    def cost(self) -> int: ...
+    @property
+    def feasible(self) -> bool: ...
+    @property
+    def distance(self) -> int: ...
+    @property
+    def duration(self) -> int: ...
+    @property
+    def uncollected_prizes(self) -> int: ...
+    @property
+    def missing(self) -> list[int]: ...
+    @property
+    def iterations(self) -> int: ...
+    @property
+    def runtime(self) -> float: ...
+    @property
+    def interrupted(self) -> bool: ...
+    def routes(self) -> list[tuple[int, list[int]]]: ...
+    def schedule(self) -> list[dict[str, Any]]: ...
+    def to_vrplib(self, cost: float) -> str: ...

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 mod arrow;
 mod errors;
 mod logs;
+mod routing;
 mod stream;
 
 /// Milliseconds in a duration string such as "500ms", "5s", "1m", "2h", "1h30m".
@@ -19,5 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_duration, m)?)?;
     logs::register(m)?;
     stream::register(m)?;
+    routing::register(m)?;
     Ok(())
 }
