@@ -79,6 +79,7 @@ impl PenaltyManager {
 
     /// Records one local optimum; returns true when the penalties changed.
     pub fn register(&mut self, load_ok: bool, tw_ok: bool, dist_ok: bool) -> bool {
+        let before = self.penalties();
         for (k, ok) in [load_ok, tw_ok, dist_ok].into_iter().enumerate() {
             self.feasible[k] += ok as u32;
         }
@@ -97,7 +98,7 @@ impl PenaltyManager {
         }
         self.feasible = [0; 3];
         self.seen = 0;
-        true
+        self.penalties() != before
     }
 }
 

@@ -305,7 +305,7 @@ fn worker(
             let p = ls.pen;
             for factor in [10, 100] {
                 ls.pen = p.scaled(factor);
-                ls.refresh_costs();
+                ls.refresh_costs(true);
                 ls.run(&mut rng);
                 let (a, b, c) = ls.violations();
                 if a && b && c {
@@ -313,7 +313,7 @@ fn worker(
                 }
             }
             ls.pen = p;
-            ls.refresh_costs();
+            ls.refresh_costs(false);
         }
         let cand_cost = ls.cost();
         let (l2, t2, d2) = ls.violations();
@@ -344,7 +344,7 @@ fn worker(
         if manager.register(load_ok, tw_ok, dist_ok) {
             ls.pen = manager.penalties();
             ls.load(&current);
-            ls.refresh_costs();
+            ls.refresh_costs(true);
             current_cost = ls.cost();
         }
     }

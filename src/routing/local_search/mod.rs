@@ -431,11 +431,25 @@ impl<'a> LocalSearch<'a> {
         }
     }
 
-    /// Re-prices every used route after the penalties changed.
-    pub fn refresh_costs(&mut self) {
+    /// Re-prices every used route after the penalties changed (segments do not depend on them).
+    /// With `retest`, routes count as modified so the next `run` re-examines every pair.
+    pub fn refresh_costs(&mut self, retest: bool) {
+        let data = self.data;
         for r in 0..self.routes.len() {
-            if !self.routes[r].is_empty() {
-                self.update(r);
+            let route = &self.routes[r];
+            if route.is_empty() {
+                continue;
+            }
+            let vt = &data.vehicle_types[route.vt];
+            let l = route.last();
+            let cost = self.pen.route_cost(vt, route.dist_pre[l], &route.dur_pre[l], &route.load_pre[l], false);
+            let cost = if route.skills_pre[l] & !vt.skills != 0 { cost + FORBIDDEN } else { cost };
+            self.counter += 1;
+            let counter = self.counter;
+            let route = &mut self.routes[r];
+            route.cost = cost;
+            if retest {
+                route.modified = counter;
             }
         }
     }
@@ -594,7 +608,8 @@ impl<'a> LocalSearch<'a> {
                         improved = true;
                     }
                 }
-                if self.position(u).is_some() && relocate::to_empty_route(self, u) {
+                let fresh = self.position(u).is_some_and(|(r, _)| self.routes[r].modified > last_test);
+                if fresh && relocate::to_empty_route(self, u) {
                     improved = true;
                 }
             }
