@@ -4,7 +4,7 @@ PYTHON ?= python3
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/fleetstream/target
 export MATURIN_PEP517_ARGS ?= --profile release
 
-.PHONY: develop test test-rust test-python stubtest lint bench demo clean
+.PHONY: develop test test-rust test-python stubtest lint bench bench-routing demo clean
 
 develop:
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-test.txt
@@ -28,6 +28,10 @@ lint:
 
 bench: develop
 	$(PYTHON) benches/bench_windows.py --data-dir ../shared/data
+
+# Solomon + X instances, 10 s each, side by side with PyVRP and OR-Tools (pip install pyvrp ortools).
+bench-routing: develop
+	$(PYTHON) benches/bench_routing.py --data-dir ../shared/data/vrp --time-limit 10
 
 demo: develop
 	fleetstream demo

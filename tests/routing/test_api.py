@@ -152,3 +152,22 @@ def test_insert_keeps_driven_stops_and_serves_new_orders() -> None:
     rows = {r["name"]: r for r in updated.stops().to_pylist()}
     assert rows["late-1"]["arrival"] is not None and rows["late-2"]["start"].hour >= 12
     assert math.isfinite(updated.cost)
+
+
+def test_ctrl_c_returns_the_best_solution_so_far() -> None:
+    import _thread
+    import threading
+    import time
+
+    model = berlin_day(45)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    started = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.warns(RuntimeWarning, match="interrupted"):
+            result = fs.routing.solve(model, time_limit="30s")
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - started < 5
+    assert result.interrupted and result.feasible
+    assert sorted(c for r in result.routes for c in r) == list(range(45))

@@ -99,9 +99,11 @@ class Result:
 
     def summary(self) -> str:
         lines = [repr(self)]
+        km = _is_latlon(self.source) or (hasattr(self.source, "geometry") and getattr(self.source, "geometry") == "matrix")
         for k, p in enumerate(self.plans):
+            d = f"{p.distance / 1000:.1f} km" if km else f"distance {p.distance / self._distance_scale():g}"
             lines.append(f"  route {k}: vehicle type {p.vehicle_type}, {len(p.clients)} stops, "
-                         f"{_fmt_time(self, p.start_time)}-{_fmt_time(self, p.end_time)}, distance {p.distance / self._distance_scale():g}")
+                         f"{_fmt_time(self, p.start_time)}-{_fmt_time(self, p.end_time)}, {d}")
         return "\n".join(lines)
 
     # -- tables and exports -----------------------------------------------------------------------

@@ -95,9 +95,18 @@ def _progress_callback(progress: Progress, stop: Stop) -> tuple[Callable[[dict[s
             bar.n = int(100 * info["fraction"])
         else:
             bar.n = info["iterations"]
-        bar.set_postfix(iterations=info["iterations"], best=info["best_cost"], refresh=False)
+        best = info["best_cost"]
+        bar.set_postfix(iterations=info["iterations"], best="-" if best is None else f"{best:.6g}", refresh=False)
         bar.refresh()
     return update, bar.close
+
+
+def _in_user_units(callback: Callable[[dict[str, Any]], Any], scale: float) -> Callable[[dict[str, Any]], Any]:
+    def report(info: dict[str, Any]) -> Any:
+        if info.get("best_cost") is not None:
+            info["best_cost"] = info["best_cost"] / scale
+        return callback(info)
+    return report
 
 
 def solve(problem: Model | Instance, stop: Stop | None = None, *, time_limit: Span | None = None,
@@ -135,14 +144,15 @@ def solve(problem: Model | Instance, stop: Stop | None = None, *, time_limit: Sp
         raise ConfigError(f"solve() expects a fleetstream.routing.Model or Instance, got {type(problem).__name__}")
     nd = native_problem.num_depots
     init = None if initial is None else [(vt, [c + nd for c in clients]) for vt, clients in initial]
-    callback, close = _progress_callback(progress, criteria)
+    user_callback, close = _progress_callback(progress, criteria)
+    callback = None if user_callback is None else _in_user_units(user_callback, scale)
     try:
         native = native_problem.solve(seed=seed, threads=threads, max_runtime=criteria.max_runtime,
                                       max_iterations=criteria.max_iterations, no_improvement=criteria.no_improvement,
                                       initial=init, callback=callback)
     finally:
         close()
-    if native.interrupted and callback is not progress:
+    if native.interrupted and user_callback is not progress:
         warnings.warn("routing search interrupted: returning the best solution found so far", RuntimeWarning, stacklevel=2)
     return Result._from_native(problem, native_problem, native, scale)
 
