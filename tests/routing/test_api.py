@@ -171,3 +171,33 @@ def test_ctrl_c_returns_the_best_solution_so_far() -> None:
     assert time.perf_counter() - started < 5
     assert result.interrupted and result.feasible
     assert sorted(c for r in result.routes for c in r) == list(range(45))
+
+
+def test_two_depots_two_dimensions_pickups_and_user_matrices() -> None:
+    m = fs.routing.Model()
+    west = m.add_depot(x=0, y=0)
+    east = m.add_depot(x=100, y=0)
+    m.add_vehicle_type(count=2, capacity=[10, 3], start=west)
+    m.add_vehicle_type(count=2, capacity=[10, 3], start=east, end=east)
+    rng = random.Random(5)
+    for i in range(16):
+        x = rng.choice([rng.uniform(0, 20), rng.uniform(80, 100)])
+        m.add_client(x=x, y=rng.uniform(-10, 10), demand=[2, 0], pickup=[0, 1] if i % 4 == 0 else None)
+    result = fs.routing.solve(m, max_iterations=200, seed=3)
+    assert result.feasible
+    assert sorted(c for r in result.routes for c in r) == list(range(16))
+    assert result.stops()["load"].type == pa.list_(pa.int64())
+    # each vehicle stays on its side of the map
+    coords = result.problem.coordinates()
+    for p in result.plans:
+        xs = [coords[c + 2][0] for c in p.clients]
+        assert all(x < 50 for x in xs) or all(x > 50 for x in xs), (p.vehicle_type, xs)
+
+    # the same problem through user-given matrices (read as metres: cost is per km) gives the same cost
+    n = 18
+    d = [[int(round(math.dist(coords[i], coords[j]))) for j in range(n)] for i in range(n)]
+    m.set_matrices(d)
+    again = fs.routing.solve(m, max_iterations=200, seed=3)
+    assert again.feasible and again.cost * 1000 == pytest.approx(result.cost, rel=0.02)
+    with pytest.raises(fs.ConfigError, match="square"):
+        m.set_matrices([[0, 1], [1]])
