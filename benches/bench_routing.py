@@ -111,7 +111,8 @@ def run_ortools(path: Path, rounding: str, limit: float) -> float | None:
     dem = routing.RegisterUnaryTransitVector([demand.get(i + 1, 0) for i in range(n)])
     routing.AddDimensionWithVehicleCapacity(dem, 0, [cap] * vehicles, True, "load")
     if tw:
-        svc = [int(round(service.get(i + 1, 0) * factor)) for i in range(n)]
+        default_service = float(header.get("SERVICE_TIME", "0").split()[0])  # Solomon files give it once
+        svc = [0] + [int(round(service.get(i + 1, default_service) * factor)) for i in range(1, n)]
         time_cb = routing.RegisterTransitMatrix([[svc[i] + dist[i][j] for j in range(n)] for i in range(n)])
         horizon = int(tw[1][1] * factor)
         routing.AddDimension(time_cb, horizon, horizon, False, "time")
