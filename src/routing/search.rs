@@ -63,6 +63,7 @@ pub struct SolveResult {
 
 /// Each client's nearest clients by a time-window-aware proximity (Vidal et al. 2013's granular
 /// neighbourhood): distance plus weighted unavoidable waiting and time warp.
+#[allow(clippy::needless_range_loop)] // i is a location: it indexes the matrices and the output
 pub fn neighbours(data: &ProblemData, k: usize) -> Vec<Vec<usize>> {
     let nd = data.num_depots();
     let n = data.num_locations();

@@ -397,6 +397,7 @@ impl<'a> LocalSearch<'a> {
 
     /// Loads a solution given per route slot (as `snapshot` returns it). Routes whose clients are
     /// unchanged keep their caches and "modified" stamps, so the next `run` only re-examines the rest.
+    #[allow(clippy::needless_range_loop)] // r indexes both the routes and the slots
     pub fn load(&mut self, slots: &[Vec<usize>]) {
         for r in 0..self.routes.len() {
             if self.clients_of(r) != slots[r].as_slice() {
