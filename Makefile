@@ -4,7 +4,7 @@ PYTHON ?= python3
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/fleetstream/target
 export MATURIN_PEP517_ARGS ?= --profile release
 
-.PHONY: develop test test-rust test-python stubtest lint bench bench-kafka demo clean
+.PHONY: develop test test-rust test-python stubtest lint bench bench-kafka bench-routing demo clean
 
 develop:
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-test.txt
@@ -32,6 +32,10 @@ bench: develop
 # 1M JSON log messages through the local Tansu broker: fleetstream vs confluent-kafka read-only and Python.
 bench-kafka: develop
 	$(PYTHON) benches/bench_kafka.py --messages 1000000
+
+# Solomon + X instances, 10 s each, side by side with PyVRP and OR-Tools (pip install pyvrp ortools).
+bench-routing: develop
+	$(PYTHON) benches/bench_routing.py --data-dir ../shared/data/vrp --time-limit 10
 
 demo: develop
 	fleetstream demo

@@ -20,6 +20,9 @@ pub enum Error {
     /// Input that must arrive in order (spike detector windows) arrived out of order.
     #[error("{0}")]
     Order(String),
+    /// A routing problem no solution can satisfy as given (names the client or vehicle type at fault).
+    #[error("{0}")]
+    Infeasible(String),
     #[error("I/O error on {path}: {source}")]
     Io { path: String, source: std::io::Error },
     /// Kafka reported an error (unreachable broker, unknown topic, failed commit or seek). `code` is
@@ -53,6 +56,10 @@ impl Error {
     }
     pub fn kafka(msg: impl Into<String>) -> Self {
         Error::Kafka { message: msg.into(), code: None }
+    }
+
+    pub fn infeasible(msg: impl Into<String>) -> Self {
+        Error::Infeasible(msg.into())
     }
     pub fn snapshot(msg: impl Into<String>) -> Self {
         Error::Snapshot(msg.into())

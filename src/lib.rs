@@ -1,5 +1,5 @@
-//! fleetstream's Rust core. Rooms stay independent: `logs`, `stream` and `kafka` never import one
-//! another (`pipeline` composes them);
+//! fleetstream's Rust core. Rooms stay independent: `logs`, `stream`, `kafka` and `routing` never import
+//! one another (`pipeline` composes them);
 //! only `python` (behind the `python` feature) knows about pyo3.
 
 pub mod error;
@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod logs;
 pub mod offsets;
 pub mod pipeline;
+pub mod routing;
 pub mod stream;
 pub mod time;
 

@@ -19,6 +19,8 @@ def test_demo_finds_the_injected_spikes(capsys: pytest.CaptureFixture[str]) -> N
     assert any(line.split()[0] == "checkout" and "00:45" in line for line in alert_lines), out
     assert any(line.split()[0] == "search" and "01:20" in line for line in alert_lines), out
     assert all(line.split()[0] in {"checkout", "search"} for line in alert_lines), out
+    assert "deliveries around a Berlin hub" in out and "feasible: True" in out, out
+    assert "stop table: 60 rows" in out, out
 
 
 def test_python_dash_m_works_and_bad_arguments_exit_nonzero() -> None:

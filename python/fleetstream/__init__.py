@@ -1,4 +1,4 @@
-"""fleetstream: fast, typed stream processing for Python, with a Rust core.
+"""fleetstream: fast, typed stream processing and vehicle routing for Python, with a Rust core.
 
 >>> import fleetstream as fs
 >>> agg = fs.WindowAggregator(window=fs.Tumbling("1m"), key="service", aggs={"errors": fs.count()})
@@ -12,12 +12,14 @@ from fleetstream.exceptions import (
     KafkaDeliveryError,
     KafkaError,
     KafkaFencedError,
+    InfeasibleProblemError,
     OrderError,
     ParseError,
     SchemaError,
     SnapshotError,
 )
 from fleetstream.kafka import KafkaBatch, KafkaSink, KafkaSource, TransactionalLoop
+from fleetstream import routing
 from fleetstream.logs import LogParser, ParseResult
 from fleetstream.stream import (
     Agg,
@@ -49,6 +51,7 @@ __all__ = [
     "KafkaFencedError",
     "KafkaSink",
     "KafkaSource",
+    "InfeasibleProblemError",
     "LogParser",
     "OrderError",
     "ParseError",
@@ -69,5 +72,6 @@ __all__ = [
     "mean",
     "min",
     "quantile",
+    "routing",
     "sum",
 ]

@@ -58,6 +58,8 @@ def _demo(args: argparse.Namespace) -> int:
         start = row["window_start"].strftime("%Y-%m-%d %H:%M")
         print(f"  {row['service']:<10} {start} UTC  {row['value']:>5.0f} errors/min  (baseline {row['baseline']:.1f}, rule {row['rule']})")
     _demo_sessions(args)
+    if args.orders > 0:
+        _routing_demo(args)
     return 0
 
 
@@ -133,14 +135,34 @@ def _alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _routing_demo(args: argparse.Namespace) -> None:
+    import fleetstream as fs
+    from fleetstream.routing._demo import delivery_day
+
+    model = delivery_day(clients=args.orders, seed=args.seed)
+    print(f"\nplanning a generated day of {args.orders} deliveries around a Berlin hub "
+          f"({args.route_seconds:g} s time limit, seed {args.seed}) ...")
+    result = fs.routing.solve(model, time_limit=args.route_seconds, seed=args.seed)
+    stops = result.stops()
+    print(f"{result.num_routes} van(s), {result.distance / 1000:.1f} km, cost {result.cost:.2f}, "
+          f"feasible: {result.feasible}, {result.iterations} iterations in {result.runtime:.1f} s")
+    for k, plan in enumerate(result.plans):
+        first, last = plan.start_time, plan.end_time
+        print(f"  van {k + 1:<2} {len(plan.clients):>3} stops  {first // 3600:02d}:{first % 3600 // 60:02d}-"
+              f"{last // 3600:02d}:{last % 3600 // 60:02d}  {plan.distance / 1000:6.1f} km  peak load {max(l[0] for l in plan.load) if plan.load else 0}")
+    print(f"stop table: {stops.num_rows} rows ({', '.join(stops.column_names)})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fleetstream", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the error-log alert pipeline on generated logs (no services needed)")
+    demo = commands.add_parser("demo", help="run the error-log alert pipeline on generated logs, then plan a generated day of deliveries")
     demo.add_argument("--events", type=int, default=300_000, help="log lines to generate (default 300000)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--format", choices=["python", "json"], default="python", help="log line format")
     demo.add_argument("--clicks", type=int, default=200_000, help="click events to sessionize (default 200000)")
+    demo.add_argument("--orders", type=int, default=60, help="deliveries in the routing part (0 skips it)")
+    demo.add_argument("--route-seconds", type=float, default=2.0, help="time limit for planning the routes")
     demo.set_defaults(run=_demo)
     alerts = commands.add_parser("alerts", help="error-log spike alerts from a Kafka topic of log lines to a Kafka topic")
     alerts.add_argument("--brokers", required=True, help="bootstrap servers, host:port[,host:port]")

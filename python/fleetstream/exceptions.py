@@ -13,6 +13,7 @@ __all__ = [
     "ParseError",
     "SnapshotError",
     "OrderError",
+    "InfeasibleProblemError",
     "FleetstreamIOError",
     "KafkaError",
     "KafkaDeliveryError",
@@ -42,6 +43,10 @@ class SnapshotError(FleetstreamError, ValueError):
 
 class OrderError(FleetstreamError, ValueError):
     """Input that must arrive in time order arrived out of order."""
+
+
+class InfeasibleProblemError(FleetstreamError, ValueError):
+    """A routing problem no solution can satisfy as given (the message names the client at fault)."""
 
 
 class FleetstreamIOError(FleetstreamError, OSError):

@@ -17,6 +17,7 @@ fn class_name(error: &Error) -> &'static str {
         Error::Parse(_) => "ParseError",
         Error::Snapshot(_) => "SnapshotError",
         Error::Order(_) => "OrderError",
+        Error::Infeasible(_) => "InfeasibleProblemError",
         Error::Io { .. } => "FleetstreamIOError",
         Error::Kafka { .. } => "KafkaError",
         Error::KafkaDelivery { .. } => "KafkaDeliveryError",

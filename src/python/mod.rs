@@ -8,6 +8,7 @@ mod gil;
 mod kafka;
 mod logs;
 mod pipeline;
+mod routing;
 mod stream;
 
 /// Milliseconds in a duration string such as "500ms", "5s", "1m", "2h", "1h30m".
@@ -24,5 +25,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stream::register(m)?;
     kafka::register(m)?;
     pipeline::register(m)?;
+    routing::register(m)?;
     Ok(())
 }

@@ -1,0 +1,252 @@
+"""Solve results: cost, feasibility, routes, the stop table, VRPLIB/GeoJSON export and a map plot."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from fleetstream import _core
+
+if TYPE_CHECKING:
+    from fleetstream.routing._model import Model
+    from fleetstream.routing._vrplib import Instance
+
+
+@dataclass
+class RoutePlan:
+    """One vehicle's route: clients in visiting order with their times (internal units)."""
+
+    vehicle_type: int
+    clients: list[int]
+    arrival: list[int]
+    start: list[int]
+    departure: list[int]
+    load: list[list[int]]
+    distance: int
+    duration: int
+    start_time: int
+    end_time: int
+    #: clients already driven when this plan was re-optimised (see ``insert``)
+    fixed: int = 0
+
+
+@dataclass
+class Result:
+    """What ``solve`` returns. ``cost`` is in the problem's cost units (the instance's own for VRPLIB
+    files, e.g. DIMACS distance / 10); ``routes`` lists client indices per used vehicle."""
+
+    source: Model | Instance
+    problem: _core.RoutingProblem
+    native: _core.RoutingSolution
+    plans: list[RoutePlan]
+    cost: float
+    feasible: bool
+    iterations: int = 0
+    runtime: float = 0.0
+    interrupted: bool = False
+    missing: list[int] = field(default_factory=list)
+
+    @classmethod
+    def _from_native(cls, source: Model | Instance, problem: _core.RoutingProblem, native: _core.RoutingSolution,
+                     scale: float) -> Result:
+        nd = native_depots(source)
+        plans = [
+            RoutePlan(
+                vehicle_type=r["vehicle_type"], clients=[loc - nd for loc in r["locations"]], arrival=r["arrival"],
+                start=r["start"], departure=r["departure"], load=r["load"], distance=r["distance"],
+                duration=r["duration"], start_time=r["start_time"], end_time=r["end_time"])
+            for r in native.schedule()
+        ]
+        return cls(source=source, problem=problem, native=native, plans=plans, cost=native.cost / scale, feasible=native.feasible,
+                   iterations=native.iterations, runtime=native.runtime, interrupted=native.interrupted,
+                   missing=native.missing)
+
+    # -- summaries --------------------------------------------------------------------------------
+    @property
+    def routes(self) -> list[list[int]]:
+        return [p.clients for p in self.plans]
+
+    @property
+    def num_routes(self) -> int:
+        return len(self.plans)
+
+    @property
+    def distance(self) -> float:
+        """Total distance: metres for lat/lon models, the instance's units for VRPLIB files."""
+        return sum(p.distance for p in self.plans) / self._distance_scale()
+
+    @property
+    def unassigned(self) -> list[int]:
+        """Clients no route visits (required ones are listed in ``missing`` and make it infeasible)."""
+        seen = {c for p in self.plans for c in p.clients}
+        return [c for c in range(self._num_clients()) if c not in seen]
+
+    def _num_clients(self) -> int:
+        from fleetstream.routing._model import Model
+        return self.source.num_clients if isinstance(self.source, Model) else self.source.problem.num_clients
+
+    def _distance_scale(self) -> float:
+        from fleetstream.routing._model import Model
+        return 1.0 if isinstance(self.source, Model) else float(self.source.scale)
+
+    def __repr__(self) -> str:
+        return (f"Result(cost={self.cost:.6g}, feasible={self.feasible}, routes={self.num_routes}, "
+                f"clients={sum(len(p.clients) for p in self.plans)}, iterations={self.iterations}, "
+                f"runtime={self.runtime:.2f}s)")
+
+    def summary(self) -> str:
+        lines = [repr(self)]
+        km = _is_latlon(self.source) or (hasattr(self.source, "geometry") and getattr(self.source, "geometry") == "matrix")
+        for k, p in enumerate(self.plans):
+            d = f"{p.distance / 1000:.1f} km" if km else f"distance {p.distance / self._distance_scale():g}"
+            lines.append(f"  route {k}: vehicle type {p.vehicle_type}, {len(p.clients)} stops, "
+                         f"{_fmt_time(self, p.start_time)}-{_fmt_time(self, p.end_time)}, {d}")
+        return "\n".join(lines)
+
+    # -- tables and exports -----------------------------------------------------------------------
+    def stops(self) -> pa.Table:
+        """One row per visit: route, vehicle_type, seq, client, name, arrival, start, departure, load.
+
+        Times are ``time32[s]`` of the day for lat/lon models (``duration[s]`` past midnight if a
+        route runs beyond it), numbers in the instance's units for VRPLIB files and planar models.
+        """
+        from fleetstream.routing._model import Model
+        rows: dict[str, list[Any]] = {k: [] for k in ("route", "vehicle_type", "seq", "client", "name", "arrival", "start", "departure", "load")}
+        for k, p in enumerate(self.plans):
+            for s, c in enumerate(p.clients):
+                rows["route"].append(k)
+                rows["vehicle_type"].append(p.vehicle_type)
+                rows["seq"].append(s + 1)
+                rows["client"].append(c)
+                rows["name"].append(self.source.client_name(c) if isinstance(self.source, Model) else None)
+                rows["arrival"].append(p.arrival[s])
+                rows["start"].append(p.start[s])
+                rows["departure"].append(p.departure[s])
+                rows["load"].append(p.load[s])
+        clock = isinstance(self.source, Model) and self.source.clock
+        times: dict[str, pa.Array] = {}
+        for col in ("arrival", "start", "departure"):
+            values = rows[col]
+            if clock:
+                typ = pa.time32("s") if all(v < 86400 for v in values) else pa.duration("s")
+                times[col] = pa.array(values, type=pa.int32() if typ == pa.time32("s") else pa.int64()).cast(typ)
+            else:
+                times[col] = pa.array([v / self._distance_scale() for v in values], type=pa.float64())
+        dims = max((len(load) for load in rows["load"]), default=1)
+        load = pa.array([v[0] if v else 0 for v in rows["load"]], type=pa.int64()) if dims <= 1 else pa.array(rows["load"], type=pa.list_(pa.int64()))
+        return pa.table({
+            "route": pa.array(rows["route"], type=pa.int32()),
+            "vehicle_type": pa.array(rows["vehicle_type"], type=pa.int32()),
+            "seq": pa.array(rows["seq"], type=pa.int32()),
+            "client": pa.array(rows["client"], type=pa.int64()),
+            "name": pa.array(rows["name"], type=pa.string()),
+            "arrival": times["arrival"],
+            "start": times["start"],
+            "departure": times["departure"],
+            "load": load,
+        })
+
+    def to_vrplib(self) -> str:
+        """The solution in VRPLIB ``.sol`` format (clients numbered from the number of depots)."""
+        routes = [(p.vehicle_type, [c + native_depots(self.source) for c in p.clients]) for p in self.plans]
+        lines = [f"Route #{k + 1}: {' '.join(str(c) for c in r)}" for k, (_, r) in enumerate(routes)]
+        cost = self.cost
+        lines.append(f"Cost {int(cost) if float(cost).is_integer() else round(cost, 6)}")
+        return "\n".join(lines) + "\n"
+
+    def write_vrplib(self, path: str | os.PathLike[str]) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_vrplib())
+
+    def to_geojson(self) -> dict[str, Any]:
+        """A GeoJSON FeatureCollection: one LineString per route (depot to depot) and one Point per
+        visit (with its times) and depot. Coordinates are [lon, lat] (or [x, y] for planar models)."""
+        coords = self.source_coordinates()
+        nd = native_depots(self.source)
+        depots_of = self.source_problem().vehicle_depots()
+        latlon = _is_latlon(self.source)
+
+        def pt(loc: int) -> list[float]:
+            a, b = coords[loc]
+            return [b, a] if latlon else [a, b]
+
+        features: list[dict[str, Any]] = []
+        for d in range(nd):
+            features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": pt(d)},
+                             "properties": {"kind": "depot", "depot": d}})
+        for k, p in enumerate(self.plans):
+            start, end = depots_of[p.vehicle_type]
+            line = [pt(start)] + [pt(c + nd) for c in p.clients] + [pt(end)]
+            features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": line},
+                             "properties": {"kind": "route", "route": k, "vehicle_type": p.vehicle_type,
+                                            "stops": len(p.clients), "distance": p.distance / self._distance_scale(),
+                                            "start": _fmt_time(self, p.start_time), "end": _fmt_time(self, p.end_time)}})
+            for s, c in enumerate(p.clients):
+                features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": pt(c + nd)},
+                                 "properties": {"kind": "stop", "route": k, "seq": s + 1, "client": c,
+                                                "arrival": _fmt_time(self, p.arrival[s]),
+                                                "departure": _fmt_time(self, p.departure[s])}})
+        return {"type": "FeatureCollection", "features": features}
+
+    def plot(self, ax: Any = None, *, title: str | None = None) -> Any:
+        """Draws the routes on a matplotlib axes (created if not given) and returns it."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 8))
+        coords = self.source_coordinates()
+        nd = native_depots(self.source)
+        latlon = _is_latlon(self.source)
+        xy = [(b, a) if latlon else (a, b) for a, b in coords]
+        depots_of = self.source_problem().vehicle_depots()
+        served = {c for p in self.plans for c in p.clients}
+        ax.scatter([xy[c + nd][0] for c in range(len(xy) - nd) if c not in served],
+                   [xy[c + nd][1] for c in range(len(xy) - nd) if c not in served], c="lightgrey", s=12, label="not served")
+        cmap = plt.get_cmap("tab20")
+        for k, p in enumerate(self.plans):
+            start, end = depots_of[p.vehicle_type]
+            path = [xy[start]] + [xy[c + nd] for c in p.clients] + [xy[end]]
+            ax.plot([q[0] for q in path], [q[1] for q in path], "-o", ms=3, lw=1.2, color=cmap(k % 20))
+        ax.scatter([xy[d][0] for d in range(nd)], [xy[d][1] for d in range(nd)], marker="s", s=80, c="black", zorder=5, label="depot")
+        ax.set_title(title or f"{self.num_routes} routes, cost {self.cost:.6g}" + ("" if self.feasible else " (infeasible)"))
+        if latlon:
+            ax.set_xlabel("longitude")
+            ax.set_ylabel("latitude")
+            ax.set_aspect(1 / max(0.1, _cos_lat(coords)))
+        else:
+            ax.set_aspect("equal")
+        return ax
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def source_problem(self) -> _core.RoutingProblem:
+        return self.problem
+
+    def source_coordinates(self) -> list[tuple[float, float]]:
+        return self.source_problem().coordinates()
+
+
+def native_depots(source: Model | Instance) -> int:
+    from fleetstream.routing._model import Model
+    return source.num_depots if isinstance(source, Model) else source.problem.num_depots
+
+
+def _is_latlon(source: Model | Instance) -> bool:
+    from fleetstream.routing._model import Model
+    return isinstance(source, Model) and source.geometry == "latlon"
+
+
+def _cos_lat(coords: list[tuple[float, float]]) -> float:
+    import math
+    lats = [a for a, _ in coords]
+    return math.cos(math.radians(sum(lats) / max(1, len(lats))))
+
+
+def _fmt_time(result: Result, t: int) -> str | float:
+    from fleetstream.routing._model import Model
+    if isinstance(result.source, Model) and result.source.clock:
+        h, rem = divmod(int(t), 3600)
+        return f"{h:02d}:{rem // 60:02d}:{rem % 60:02d}"
+    return t / result._distance_scale()

@@ -1,0 +1,323 @@
+//! Thin wrappers over `crate::routing`. The solve releases the GIL; the search calls back about every
+//! 100 ms to check for signals (Ctrl-C stops the search and returns the best solution so far) and to
+//! report progress.
+
+use crate::error::Error;
+use crate::routing::problem::{haversine_matrix, Matrix};
+use crate::routing::vrplib::{self, Rounding};
+use crate::routing::{
+    evaluate, solve, Client, Depot, Evaluation, ProblemData, Profile, Route, Solution, SolveParams, StopCriteria, VehicleType,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRoutingProblem>()?;
+    m.add_class::<PyRoutingSolution>()?;
+    m.add_function(wrap_pyfunction!(routing_matrices, m)?)?;
+    m.add_function(wrap_pyfunction!(read_vrplib, m)?)?;
+    Ok(())
+}
+
+type DepotSpec = (f64, f64, i64, i64);
+type ClientSpec = (f64, f64, Vec<i64>, Vec<i64>, i64, Vec<(i64, i64)>, i64, bool, u64);
+/// (count, capacity, (start, end), (shift start, shift end), (max duration, max distance),
+/// (fixed cost, unit distance cost, unit duration cost), profile, skills)
+type VehicleSpec = (usize, Vec<i64>, (usize, usize), (i64, i64), (i64, i64), (i64, i64, i64), usize, u64);
+
+/// Distance matrix (metres for lat/lon, rounded Euclidean units for planar) and one duration matrix
+/// per speed (seconds at `speed` km/h; for planar points with speed None, duration = distance).
+#[pyfunction]
+#[pyo3(signature = (points, geometry, speeds))]
+fn routing_matrices(points: Vec<(f64, f64)>, geometry: &str, speeds: Vec<Option<f64>>) -> PyResult<(Vec<i64>, Vec<Vec<i64>>)> {
+    if let Some((i, p)) = points.iter().enumerate().find(|(_, p)| !(p.0.is_finite() && p.1.is_finite())) {
+        return Err(Error::config(format!("location {i} has non-finite coordinates {p:?}")).into());
+    }
+    let dist = match geometry {
+        "latlon" => haversine_matrix(&points),
+        "planar" => crate::routing::problem::euclidean_matrix(&points, 1.0, f64::round),
+        other => return Err(Error::config(format!("unknown geometry {other:?}")).into()),
+    };
+    let durations = speeds
+        .iter()
+        .map(|s| match s {
+            None => Ok(dist.data().to_vec()),
+            Some(v) if *v > 0.0 && v.is_finite() => {
+                let per_unit = if geometry == "latlon" { 3.6 / v } else { 1.0 / v };
+                Ok(dist.data().iter().map(|&d| (d as f64 * per_unit).round() as i64).collect())
+            }
+            Some(v) => Err(Error::config(format!("speed must be positive, got {v}"))),
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok((dist.data().to_vec(), durations))
+}
+
+#[pyclass(module = "fleetstream._core", name = "RoutingProblem", frozen)]
+pub struct PyRoutingProblem {
+    data: Arc<ProblemData>,
+}
+
+#[pyclass(module = "fleetstream._core", name = "RoutingSolution", frozen)]
+pub struct PyRoutingSolution {
+    data: Arc<ProblemData>,
+    solution: Solution,
+    evaluation: Evaluation,
+    #[pyo3(get)]
+    iterations: u64,
+    #[pyo3(get)]
+    runtime: f64,
+    #[pyo3(get)]
+    interrupted: bool,
+}
+
+fn matrix(n: usize, v: Vec<i64>, what: &str) -> Result<Matrix, Error> {
+    Matrix::new(n, v).map_err(|e| Error::config(format!("{what}: {e}")))
+}
+
+#[pymethods]
+impl PyRoutingProblem {
+    #[new]
+    #[pyo3(signature = (depots, clients, vehicle_types, profiles))]
+    fn new(
+        depots: Vec<DepotSpec>,
+        clients: Vec<ClientSpec>,
+        vehicle_types: Vec<VehicleSpec>,
+        profiles: Vec<(Vec<i64>, Vec<i64>)>,
+    ) -> PyResult<Self> {
+        let n = depots.len() + clients.len();
+        let depots = depots.into_iter().map(|(x, y, e, l)| Depot { x, y, tw_early: e, tw_late: l }).collect();
+        let clients = clients
+            .into_iter()
+            .map(|(x, y, delivery, pickup, service, time_windows, prize, required, skills)| Client {
+                x,
+                y,
+                delivery,
+                pickup,
+                service,
+                time_windows,
+                prize,
+                required,
+                skills,
+            })
+            .collect();
+        let vehicle_types = vehicle_types
+            .into_iter()
+            .map(|(count, capacity, depots, shift, limits, costs, profile, skills)| VehicleType {
+                count,
+                capacity,
+                start_depot: depots.0,
+                end_depot: depots.1,
+                tw_early: shift.0,
+                tw_late: shift.1,
+                max_duration: limits.0,
+                max_distance: limits.1,
+                fixed_cost: costs.0,
+                unit_distance_cost: costs.1,
+                unit_duration_cost: costs.2,
+                profile,
+                skills,
+            })
+            .collect();
+        let profiles = profiles
+            .into_iter()
+            .enumerate()
+            .map(|(p, (d, t))| {
+                Ok(Profile {
+                    distance: matrix(n, d, &format!("profile {p} distance matrix"))?,
+                    duration: matrix(n, t, &format!("profile {p} duration matrix"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(PyRoutingProblem { data: Arc::new(ProblemData::new(depots, clients, vehicle_types, profiles)?) })
+    }
+
+    #[getter]
+    fn num_depots(&self) -> usize {
+        self.data.num_depots()
+    }
+    #[getter]
+    fn num_clients(&self) -> usize {
+        self.data.num_clients()
+    }
+    #[getter]
+    fn num_vehicles(&self) -> usize {
+        self.data.num_vehicles()
+    }
+    #[getter]
+    fn num_dims(&self) -> usize {
+        self.data.num_dims
+    }
+
+    /// (x, y) of every location, depots first.
+    fn coordinates(&self) -> Vec<(f64, f64)> {
+        (0..self.data.num_locations()).map(|l| self.data.xy(l)).collect()
+    }
+
+    /// (start depot, end depot) of each vehicle type.
+    fn vehicle_depots(&self) -> Vec<(usize, usize)> {
+        self.data.vehicle_types.iter().map(|v| (v.start_depot, v.end_depot)).collect()
+    }
+
+    #[pyo3(signature = (*, seed=1, threads=1, max_runtime=None, max_iterations=None, no_improvement=None, initial=None, callback=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn solve(
+        &self,
+        py: Python<'_>,
+        seed: u64,
+        threads: usize,
+        max_runtime: Option<f64>,
+        max_iterations: Option<u64>,
+        no_improvement: Option<u64>,
+        initial: Option<Vec<(usize, Vec<usize>)>>,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<PyRoutingSolution> {
+        if threads == 0 {
+            return Err(Error::config("threads must be at least 1").into());
+        }
+        if let Some(t) = max_runtime {
+            if !(t.is_finite() && t >= 0.0) {
+                return Err(Error::config(format!("time limit must be a non-negative number of seconds, got {t}")).into());
+            }
+        }
+        let stop = StopCriteria { max_runtime: max_runtime.map(Duration::from_secs_f64), max_iterations, no_improvement };
+        let initial = match initial {
+            Some(routes) => Some(self.solution_from(routes)?),
+            None => None,
+        };
+        let params = SolveParams { seed, threads, stop, initial, ..Default::default() };
+        let data = self.data.clone();
+        let mut error: Option<PyErr> = None;
+        let result = py.detach(|| {
+            solve(&data, &params, &mut |progress| {
+                Python::attach(|py| {
+                    if py.check_signals().is_err() {
+                        // Ctrl-C: stop and return the best solution so far.
+                        return false;
+                    }
+                    if let Some(cb) = &callback {
+                        let info = PyDict::new(py);
+                        let ok = (|| -> PyResult<bool> {
+                            info.set_item("iterations", progress.iterations)?;
+                            info.set_item("elapsed", progress.elapsed.as_secs_f64())?;
+                            info.set_item("best_cost", progress.best_cost)?;
+                            info.set_item("fraction", progress.fraction)?;
+                            let r = cb.call1(py, (info,))?;
+                            Ok(r.is_none(py) || r.is_truthy(py)?)
+                        })();
+                        match ok {
+                            Ok(go_on) => return go_on,
+                            Err(e) => {
+                                error = Some(e);
+                                return false;
+                            }
+                        }
+                    }
+                    true
+                })
+            })
+        });
+        if let Some(e) = error {
+            return Err(e);
+        }
+        Ok(PyRoutingSolution {
+            data: self.data.clone(),
+            solution: result.solution,
+            evaluation: result.evaluation,
+            iterations: result.iterations,
+            runtime: result.runtime.as_secs_f64(),
+            interrupted: result.interrupted,
+        })
+    }
+
+    /// Evaluates given routes: (vehicle type, client locations).
+    fn evaluate(&self, routes: Vec<(usize, Vec<usize>)>) -> PyResult<PyRoutingSolution> {
+        let solution = self.solution_from(routes)?;
+        let evaluation = evaluate(&self.data, &solution)?;
+        Ok(PyRoutingSolution { data: self.data.clone(), solution, evaluation, iterations: 0, runtime: 0.0, interrupted: false })
+    }
+}
+
+impl PyRoutingProblem {
+    fn solution_from(&self, routes: Vec<(usize, Vec<usize>)>) -> Result<Solution, Error> {
+        let sol = Solution {
+            routes: routes.into_iter().filter(|r| !r.1.is_empty()).map(|(vehicle_type, visits)| Route { vehicle_type, visits }).collect(),
+        };
+        evaluate(&self.data, &sol)?; // structural checks with a clear message
+        Ok(sol)
+    }
+}
+
+#[pymethods]
+impl PyRoutingSolution {
+    /// Objective in integer units: route costs plus prizes of unvisited clients.
+    #[getter]
+    fn cost(&self) -> i64 {
+        self.evaluation.cost
+    }
+    #[getter]
+    fn feasible(&self) -> bool {
+        self.evaluation.feasible
+    }
+    #[getter]
+    fn distance(&self) -> i64 {
+        self.evaluation.distance
+    }
+    #[getter]
+    fn duration(&self) -> i64 {
+        self.evaluation.duration
+    }
+    #[getter]
+    fn uncollected_prizes(&self) -> i64 {
+        self.evaluation.uncollected_prizes
+    }
+    /// Required clients (client indices) left unvisited.
+    #[getter]
+    fn missing(&self) -> Vec<usize> {
+        self.evaluation.missing.clone()
+    }
+    /// (vehicle type, client locations) per route.
+    fn routes(&self) -> Vec<(usize, Vec<usize>)> {
+        self.solution.routes.iter().map(|r| (r.vehicle_type, r.visits.clone())).collect()
+    }
+    /// Per route: a dict with the route's totals and its stops (arrival, start, departure, load).
+    fn schedule<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let dims = self.data.num_dims;
+        self.evaluation
+            .routes
+            .iter()
+            .map(|r| {
+                let d = PyDict::new(py);
+                d.set_item("vehicle_type", r.vehicle_type)?;
+                d.set_item("distance", r.distance)?;
+                d.set_item("duration", r.duration)?;
+                d.set_item("start_time", r.start_time)?;
+                d.set_item("end_time", r.end_time)?;
+                d.set_item("time_warp", r.time_warp)?;
+                d.set_item("excess_load", r.excess_load)?;
+                d.set_item("excess_distance", r.excess_distance)?;
+                d.set_item("cost", r.cost)?;
+                d.set_item("locations", r.stops.iter().map(|s| s.location).collect::<Vec<_>>())?;
+                d.set_item("arrival", r.stops.iter().map(|s| s.arrival).collect::<Vec<_>>())?;
+                d.set_item("start", r.stops.iter().map(|s| s.start).collect::<Vec<_>>())?;
+                d.set_item("departure", r.stops.iter().map(|s| s.departure).collect::<Vec<_>>())?;
+                d.set_item("load", r.stops.iter().map(|s| s.load[..dims].to_vec()).collect::<Vec<_>>())?;
+                Ok(d)
+            })
+            .collect()
+    }
+    /// The solution in VRPLIB `.sol` format with the given cost line.
+    fn to_vrplib(&self, cost: f64) -> String {
+        vrplib::write_solution(&self.solution, cost)
+    }
+}
+
+/// Reads a VRPLIB or Solomon file: (problem, name, scale).
+#[pyfunction]
+#[pyo3(signature = (path, round="round"))]
+fn read_vrplib(path: std::path::PathBuf, round: &str) -> PyResult<(PyRoutingProblem, String, i64)> {
+    let rounding = Rounding::parse(round)?;
+    let inst = vrplib::read(&path.to_string_lossy(), rounding)?;
+    Ok((PyRoutingProblem { data: Arc::new(inst.data) }, inst.name, inst.scale))
+}
