@@ -479,13 +479,14 @@ def test_input_kinds(make: Any) -> None:
 
 
 def test_dataframe_libraries() -> None:
-    polars = pytest.importorskip("polars")
+    import numpy
+    import pandas
+    import polars
+
     result = LogParser.logfmt().parse(polars.Series("line", [GOOD, BAD]))
     assert (result.records.num_rows, result.rejects.num_rows) == (1, 1)
-    pandas = pytest.importorskip("pandas")
     result = LogParser.logfmt().parse(pandas.Series([GOOD, BAD, GOOD]))
     assert (result.records.num_rows, result.rejects.num_rows) == (2, 1)
-    numpy = pytest.importorskip("numpy")
     result = LogParser.logfmt().parse(numpy.array([GOOD, BAD]))
     assert (result.records.num_rows, result.rejects.num_rows) == (1, 1)
 
