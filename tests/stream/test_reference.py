@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 
-def _load_reference():
-    # Loaded by path under a unique name: another tests/ folder may have its own `reference.py`.
-    name = "fleetstream_tests_stream_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("reference.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ref = _load_reference()
+from . import reference as ref
 
 M = 60_000  # one minute in ms
 

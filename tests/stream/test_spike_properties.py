@@ -7,10 +7,7 @@ A last group runs the whole pipeline (WindowAggregator -> SpikeDetector) on rand
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
@@ -19,18 +16,7 @@ from hypothesis import strategies as st
 import fleetstream as fs
 
 
-def _load_reference():
-    # Loaded by path under a unique name: another tests/ folder may have its own `reference.py`.
-    name = "fleetstream_tests_stream_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("reference.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ref = _load_reference()
+from . import reference as ref
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TS = pa.timestamp("ms", tz="UTC")
