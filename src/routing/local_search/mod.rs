@@ -26,6 +26,9 @@ pub struct LsRoute {
     /// Locations: the start depot, the clients, the end depot.
     pub visits: Vec<usize>,
     dist_pre: Vec<i64>,
+    /// `dist_rev_pre[k]`: distance of positions `0..=k` driven backwards (from k down to 0), so a
+    /// reversed interior piece costs O(1) in `lower_bound` even when distances are asymmetric.
+    dist_rev_pre: Vec<i64>,
     dur_pre: Vec<DurSeg>,
     /// `dur_suf[i]`: clients `i..last` (the end depot is appended by the vehicle type when pricing).
     dur_suf: Vec<DurSeg>,
@@ -103,6 +106,7 @@ impl<'a> LocalSearch<'a> {
                     vt: t,
                     visits: vec![vt.start_depot, vt.end_depot],
                     dist_pre: vec![],
+                    dist_rev_pre: vec![],
                     dur_pre: vec![],
                     dur_suf: vec![],
                     load_pre: vec![],
@@ -161,10 +165,12 @@ impl<'a> LocalSearch<'a> {
             vt.tw_late.min(d.tw_late),
         );
         route.dist_pre.clear();
+        route.dist_rev_pre.clear();
         route.dur_pre.clear();
         route.load_pre.clear();
         route.skills_pre.clear();
         route.dist_pre.push(0);
+        route.dist_rev_pre.push(0);
         route.dur_pre.push(start);
         route.load_pre.push(LoadSeg::default());
         route.skills_pre.push(0);
@@ -173,6 +179,9 @@ impl<'a> LocalSearch<'a> {
             route
                 .dist_pre
                 .push(route.dist_pre[i - 1] + prof.distance.get(prev, loc));
+            route
+                .dist_rev_pre
+                .push(route.dist_rev_pre[i - 1] + prof.distance.get(loc, prev));
             let seg = if i == n - 1 {
                 let e = &data.depots[vt.end_depot];
                 DurSeg::visit(
@@ -239,6 +248,68 @@ impl<'a> LocalSearch<'a> {
         };
         self.counter += 1;
         route.modified = self.counter;
+    }
+
+    /// A lower bound of `price(vt, pieces)` in O(number of pieces): fixed and distance costs only
+    /// (duration costs and penalties are never negative). Operators skip a move when the bounds of
+    /// its new routes already reach the old cost, which spares the O(k) duration merges of interior
+    /// pieces for the great majority of moves (those that lengthen the routes).
+    pub fn lower_bound(&self, vt_idx: usize, pieces: &[Piece]) -> i64 {
+        let data = self.data;
+        let vt = &data.vehicle_types[vt_idx];
+        let d = &data.profiles[vt.profile].distance;
+        let Piece::Pre(r0, i0) = pieces[0] else {
+            unreachable!("a priced route starts with a prefix")
+        };
+        let r = &self.routes[r0];
+        let mut dist = r.dist_pre[i0];
+        let mut count = i0;
+        let mut last = r.visits[i0];
+        for p in &pieces[1..] {
+            match *p {
+                Piece::Pre(..) => unreachable!("only the first piece is a prefix"),
+                Piece::Suf(r, i) => {
+                    let route = &self.routes[r];
+                    let l = route.last();
+                    if i >= l {
+                        continue;
+                    }
+                    dist += d.get(last, route.visits[i]) + route.dist_pre[l - 1] - route.dist_pre[i];
+                    count += l - i;
+                    last = route.visits[l - 1];
+                }
+                Piece::Mid(r, i, j) => {
+                    let route = &self.routes[r];
+                    dist += d.get(last, route.visits[i]) + route.dist_pre[j] - route.dist_pre[i];
+                    count += j + 1 - i;
+                    last = route.visits[j];
+                }
+                Piece::Rev(r, i, j) => {
+                    let route = &self.routes[r];
+                    dist += d.get(last, route.visits[j]) + route.dist_rev_pre[j]
+                        - route.dist_rev_pre[i];
+                    count += j + 1 - i;
+                    last = route.visits[i];
+                }
+                Piece::One(loc) => {
+                    dist += d.get(last, loc);
+                    count += 1;
+                    last = loc;
+                }
+            }
+        }
+        if count == 0 {
+            return 0;
+        }
+        dist += d.get(last, vt.end_depot);
+        vt.fixed_cost + vt.unit_distance_cost * dist
+    }
+
+    /// Whether a move that replaces routes `old` by the routes `new` (vehicle type, pieces) cannot
+    /// improve: the lower bounds of the new routes already reach the old routes' cost.
+    pub fn cannot_improve(&self, new: &[(usize, &[Piece])], old: &[usize]) -> bool {
+        let bound: i64 = new.iter().map(|&(vt, p)| self.lower_bound(vt, p)).sum();
+        bound >= old.iter().map(|&r| self.routes[r].cost).sum::<i64>()
     }
 
     /// Penalised cost of the route of vehicle type `vt` made of `pieces` (the first must be `Pre`).

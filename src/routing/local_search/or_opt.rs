@@ -45,33 +45,23 @@ fn try_move(
     };
     let vt_u = ls.routes[ru].vt;
     let delta = if ru != rv {
-        ls.price(vt_u, &[Pre(ru, i - 1), Suf(ru, end + 1)])
-            + ls.price(
-                ls.routes[rv].vt,
-                &[Pre(rv, after), string, Suf(rv, after + 1)],
-            )
-            - ls.routes[ru].cost
-            - ls.routes[rv].cost
-    } else if after < i {
-        ls.price(
-            vt_u,
-            &[
-                Pre(ru, after),
-                string,
-                Mid(ru, after + 1, i - 1),
-                Suf(ru, end + 1),
-            ],
-        ) - ls.routes[ru].cost
+        let vt_v = ls.routes[rv].vt;
+        let from = [Pre(ru, i - 1), Suf(ru, end + 1)];
+        let into = [Pre(rv, after), string, Suf(rv, after + 1)];
+        if ls.cannot_improve(&[(vt_u, &from), (vt_v, &into)], &[ru, rv]) {
+            return false;
+        }
+        ls.price(vt_u, &from) + ls.price(vt_v, &into) - ls.routes[ru].cost - ls.routes[rv].cost
     } else {
-        ls.price(
-            vt_u,
-            &[
-                Pre(ru, i - 1),
-                Mid(ru, end + 1, after),
-                string,
-                Suf(ru, after + 1),
-            ],
-        ) - ls.routes[ru].cost
+        let pieces = if after < i {
+            [Pre(ru, after), string, Mid(ru, after + 1, i - 1), Suf(ru, end + 1)]
+        } else {
+            [Pre(ru, i - 1), Mid(ru, end + 1, after), string, Suf(ru, after + 1)]
+        };
+        if ls.cannot_improve(&[(vt_u, &pieces)], &[ru]) {
+            return false;
+        }
+        ls.price(vt_u, &pieces) - ls.routes[ru].cost
     };
     if delta >= 0 {
         return false;

@@ -29,30 +29,22 @@ pub fn try_relocate(
     use Piece::*;
     let (vt_u, vt_v) = (ls.routes[ru].vt, ls.routes[rv].vt);
     let delta = if ru != rv {
-        ls.price(vt_u, &[Pre(ru, i - 1), Suf(ru, i + 1)])
-            + ls.price(vt_v, &[Pre(rv, after), One(u), Suf(rv, after + 1)])
-            - ls.routes[ru].cost
-            - ls.routes[rv].cost
-    } else if after < i {
-        ls.price(
-            vt_u,
-            &[
-                Pre(ru, after),
-                One(u),
-                Mid(ru, after + 1, i - 1),
-                Suf(ru, i + 1),
-            ],
-        ) - ls.routes[ru].cost
+        let from = [Pre(ru, i - 1), Suf(ru, i + 1)];
+        let into = [Pre(rv, after), One(u), Suf(rv, after + 1)];
+        if ls.cannot_improve(&[(vt_u, &from), (vt_v, &into)], &[ru, rv]) {
+            return false;
+        }
+        ls.price(vt_u, &from) + ls.price(vt_v, &into) - ls.routes[ru].cost - ls.routes[rv].cost
     } else {
-        ls.price(
-            vt_u,
-            &[
-                Pre(ru, i - 1),
-                Mid(ru, i + 1, after),
-                One(u),
-                Suf(ru, after + 1),
-            ],
-        ) - ls.routes[ru].cost
+        let pieces = if after < i {
+            [Pre(ru, after), One(u), Mid(ru, after + 1, i - 1), Suf(ru, i + 1)]
+        } else {
+            [Pre(ru, i - 1), Mid(ru, i + 1, after), One(u), Suf(ru, after + 1)]
+        };
+        if ls.cannot_improve(&[(vt_u, &pieces)], &[ru]) {
+            return false;
+        }
+        ls.price(vt_u, &pieces) - ls.routes[ru].cost
     };
     if delta >= 0 {
         return false;

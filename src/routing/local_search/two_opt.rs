@@ -14,10 +14,12 @@ pub fn two_opt(ls: &mut LocalSearch, u: usize, v: usize) -> bool {
         return false;
     }
     // Positions a+1..=b reversed: a is followed by b.
-    let delta = ls.price(
-        ls.routes[ru].vt,
-        &[Pre(ru, a), Rev(ru, a + 1, b), Suf(ru, b + 1)],
-    ) - ls.routes[ru].cost;
+    let vt = ls.routes[ru].vt;
+    let pieces = [Pre(ru, a), Rev(ru, a + 1, b), Suf(ru, b + 1)];
+    if ls.cannot_improve(&[(vt, &pieces)], &[ru]) {
+        return false;
+    }
+    let delta = ls.price(vt, &pieces) - ls.routes[ru].cost;
     if delta >= 0 {
         return false;
     }

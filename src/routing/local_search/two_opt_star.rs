@@ -13,9 +13,12 @@ pub fn two_opt_star(ls: &mut LocalSearch, u: usize, v: usize) -> bool {
     let old = ls.routes[ru].cost + ls.routes[rv].cost;
     // (tail of rv taken by ru starts at position t; rv keeps positions ..t-1)
     for t in [j, j + 1] {
-        let delta = ls.price(vt_u, &[Pre(ru, i), Suf(rv, t)])
-            + ls.price(vt_v, &[Pre(rv, t - 1), Suf(ru, i + 1)])
-            - old;
+        let a = [Pre(ru, i), Suf(rv, t)];
+        let b = [Pre(rv, t - 1), Suf(ru, i + 1)];
+        if ls.cannot_improve(&[(vt_u, &a), (vt_v, &b)], &[ru, rv]) {
+            continue;
+        }
+        let delta = ls.price(vt_u, &a) + ls.price(vt_v, &b) - old;
         if delta < 0 {
             let cu = ls.clients_of(ru).to_vec();
             let cv = ls.clients_of(rv).to_vec();
