@@ -1,24 +1,4 @@
-"""fleetstream inside PySpark: Spark distributes, fleetstream's Rust operators compute.
-
-DataFrame-in, DataFrame-out functions for **batch** DataFrames:
-
-* :func:`sessionize` runs :class:`fleetstream.Sessionizer` per key;
-* :func:`window_aggregate` runs :class:`fleetstream.WindowAggregator` per key.
-
->>> import fleetstream as fs
->>> from fleetstream import spark as fss
->>> clicks = spark.createDataFrame([(7, 0, "/"), (7, 60_000, "/cart"), (7, 9_000_000, "/")],
-...                                "user_id long, ts long, page string")  # doctest: +SKIP
->>> sessions = fss.sessionize(clicks, gap="30m", key="user_id", time="ts",
-...                           aggs={"page_views": fs.count(), "first_page": fs.first("page")})  # doctest: +SKIP
->>> sessions.orderBy("session_start").select("page_views", "first_page").collect()  # doctest: +SKIP
-[Row(page_views=2, first_page='/'), Row(page_views=1, first_page='/')]
->>> per_hour = fss.window_aggregate(clicks, fs.Tumbling("1h"), key="user_id",
-...                                 aggs={"views": fs.count()})  # doctest: +SKIP
->>> per_hour.orderBy("window_start").select("views").collect()  # doctest: +SKIP
-[Row(views=2), Row(views=1)]
-
-(``spark`` is a ``SparkSession``; the examples are executed by ``tests/spark`` with one.)
+"""Batch DataFrames: :func:`sessionize` and :func:`window_aggregate` (re-exported by :mod:`fleetstream.spark`).
 
 How it runs
 -----------
