@@ -56,16 +56,18 @@ from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 
-from fleetstream._time import Duration
+from fleetstream._time import Duration, duration_ms
 from fleetstream.exceptions import ConfigError, FleetstreamError, SchemaError
 from fleetstream.stream._operator import EventTimeOperator, key_columns
-from fleetstream.stream.aggregates import Agg
+from fleetstream.spark._two_phase import MERGEABLE, PartialMerger, mergeable, partial_aggs
+from fleetstream.stream.aggregates import Agg, count
 from fleetstream.stream.aggregator import WindowAggregator
 from fleetstream.stream.sessions import Sessionizer
 from fleetstream.stream.windows import Window
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
 
 __all__ = ["sessionize", "window_aggregate"]
 
@@ -85,6 +87,7 @@ def sessionize(
     *,
     partitions: int | None = None,
     on_reject: OnReject = "raise",
+    two_phase: bool | None = None,
 ) -> DataFrame:
     """Sessions of a batch DataFrame, per key, split by inactivity longer than ``gap``.
 
@@ -98,6 +101,13 @@ def sessionize(
     sessionizes everything as one stream, in one partition. ``max_duration`` (no Spark equivalent)
     splits sessions longer than that.
 
+    ``two_phase`` (default: whenever possible) sessionizes each input partition where it is first
+    (partial sessions), then shuffles only the partial sessions by key and merges them, instead
+    of shuffling every event: see :mod:`fleetstream.spark._two_phase`. It needs aggregates whose
+    partial results combine (count, sum, min, max, mean, first, last) and no ``max_duration``;
+    ``two_phase=True`` raises a :class:`~fleetstream.ConfigError` otherwise, ``False`` forces the
+    one-phase path.
+
     >>> import fleetstream as fs
     >>> from fleetstream.spark import sessionize
     >>> clicks = spark.createDataFrame(
@@ -109,7 +119,34 @@ def sessionize(
     [Row(duration_ms=0, views=1, first='/'), Row(duration_ms=1860000, views=3, first='/')]
     """
     operator = Sessionizer(gap, key=key, time=time, aggs=aggs, max_duration=max_duration, watermark=NEVER_LATE_MS)
-    return _run(df, operator, key_columns(key), time, aggs, partitions, on_reject, "sessionize")
+    keys = key_columns(key)
+    resolved = {"page_views": count()} if aggs is None else dict(aggs)
+    if two_phase is None:
+        two_phase = mergeable(resolved, max_duration)
+    elif two_phase and not mergeable(resolved, max_duration):
+        raise ConfigError(
+            "fleetstream.spark.sessionize: two_phase=True needs aggregates whose partial results combine "
+            f"({', '.join(sorted(MERGEABLE))}) and no max_duration; got "
+            f"{sorted({a.kind for a in resolved.values()})}, max_duration={max_duration!r}"
+        )
+    if not two_phase:
+        return _run(df, operator, keys, time, aggs, partitions, on_reject, "sessionize")
+
+    df, arrow_in = _prepare(df, keys, time, aggs, partitions, on_reject, "sessionize")
+    target = _target_schema(operator, arrow_in)
+    partial = Sessionizer(gap, key=key, time=time, aggs=partial_aggs(resolved), watermark=NEVER_LATE_MS)
+    partial_target = _target_schema(partial, arrow_in)
+    # Phase 1 on the input partitions as they are; duration_ms is recomputed after the merge.
+    sessionize_partitions = _PartitionRunner(Sessionizer, partial.snapshot(), partial_target, on_reject, "sessionize")
+    partials = df.mapInArrow(sessionize_partitions, _spark_schema(partial_target)).drop("duration_ms")
+    # Phase 2: every partial session of a key to one partition, merged there.
+    if keys:
+        shuffled = partials.repartition(partitions, *keys) if partitions else partials.repartition(*keys)
+    else:
+        shuffled = partials.repartition(1)
+    merger = PartialMerger(keys, duration_ms(gap, "gap"), resolved, target)
+    result: DataFrame = shuffled.mapInArrow(merger, _spark_schema(target))
+    return result
 
 
 def window_aggregate(
@@ -178,17 +215,17 @@ class _PartitionRunner:
             raise FleetstreamError(f"fleetstream.spark.{self.what}: {late.num_rows} row(s) were late in a batch run")
 
 
-def _run(
+def _prepare(
     df: DataFrame,
-    operator: EventTimeOperator,
     keys: list[str],
     time: str,
     aggs: Mapping[str, Agg] | None,
     partitions: int | None,
     on_reject: str,
     what: str,
-) -> DataFrame:
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+) -> tuple[DataFrame, pa.Schema]:
+    """Checks the options; returns ``df`` with only the columns the operator reads and its Arrow schema."""
+    from pyspark.sql.pandas.types import to_arrow_schema
 
     if on_reject not in ("raise", "drop"):
         raise ConfigError(f"on_reject must be 'raise' or 'drop', got {on_reject!r}")
@@ -201,20 +238,45 @@ def _run(
     if missing:
         raise SchemaError(f"fleetstream.spark.{what}: column(s) {missing} not in the DataFrame; it has {df.columns}")
     df = df.select(*needed)
+    return df, to_arrow_schema(df.schema, timezone="UTC")
 
-    # The output types depend on the input types (key columns, min/max/first of any type): ask the
-    # operator itself, with an empty batch of the input's Arrow schema. Unusable types fail here,
-    # on the driver, with the operator's own message.
-    arrow_in = to_arrow_schema(df.schema, timezone="UTC")
+
+def _target_schema(operator: EventTimeOperator, arrow_in: pa.Schema) -> pa.Schema:
+    """The Arrow schema of the operator's output as Spark will see it.
+
+    The output types depend on the input types (key columns, min/max/first of any type): ask the
+    operator itself, with an empty batch of the input's Arrow schema. Unusable types fail here,
+    on the driver, with the operator's own message."""
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
     probe = type(operator).restore(operator.snapshot())
     spark_schema = from_arrow_schema(probe.push(arrow_in.empty_table()).schema)
-    target = to_arrow_schema(spark_schema, timezone="UTC")
+    return to_arrow_schema(spark_schema, timezone="UTC")
 
+
+def _spark_schema(schema: pa.Schema) -> StructType:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
+
+
+def _run(
+    df: DataFrame,
+    operator: EventTimeOperator,
+    keys: list[str],
+    time: str,
+    aggs: Mapping[str, Agg] | None,
+    partitions: int | None,
+    on_reject: str,
+    what: str,
+) -> DataFrame:
+    """One phase: every event shuffled by key, one operator per shuffle partition."""
+    df, arrow_in = _prepare(df, keys, time, aggs, partitions, on_reject, what)
+    target = _target_schema(operator, arrow_in)
     runner = _PartitionRunner(type(operator), operator.snapshot(), target, on_reject, what)
     if keys:
         shuffled = df.repartition(partitions, *keys) if partitions else df.repartition(*keys)
     else:
         shuffled = df.repartition(1)
-    result: DataFrame = shuffled.mapInArrow(runner, spark_schema)
+    result: DataFrame = shuffled.mapInArrow(runner, _spark_schema(target))
     return result
-
