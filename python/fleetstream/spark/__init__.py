@@ -1,9 +1,16 @@
 """fleetstream inside PySpark: Spark distributes, fleetstream's Rust operators compute.
 
-DataFrame-in, DataFrame-out functions for **batch** DataFrames (details: ``fleetstream.spark._batch``):
+DataFrame-in, DataFrame-out functions:
 
-* :func:`sessionize` runs :class:`fleetstream.Sessionizer` per key;
-* :func:`window_aggregate` runs :class:`fleetstream.WindowAggregator` per key.
+* :func:`sessionize` runs :class:`fleetstream.Sessionizer` per key on a batch DataFrame (by default
+  in two phases: partial sessions where the data is, then only those shuffled and merged);
+* :func:`window_aggregate` runs :class:`fleetstream.WindowAggregator` per key;
+* :func:`sessionize_stream` and :func:`window_aggregate_stream` do the same in Structured
+  Streaming, with each key's operator state in Spark's state store between micro-batches;
+* :func:`solve_regions` solves one routing problem per region on the executors.
+
+Details and the semantics next to Spark's own ``session_window``/``window``: the modules
+``fleetstream.spark._batch``, ``._two_phase``, ``._streaming`` and ``._routing``.
 
 >>> import fleetstream as fs
 >>> from fleetstream import spark as fss
@@ -28,5 +35,15 @@ since the functions shipped to executors import :mod:`fleetstream`. pyspark is i
 from __future__ import annotations
 
 from fleetstream.spark._batch import NEVER_LATE_MS, OnReject, sessionize, window_aggregate
+from fleetstream.spark._routing import solve_regions
+from fleetstream.spark._streaming import sessionize_stream, window_aggregate_stream
 
-__all__ = ["NEVER_LATE_MS", "OnReject", "sessionize", "window_aggregate"]
+__all__ = [
+    "NEVER_LATE_MS",
+    "OnReject",
+    "sessionize",
+    "sessionize_stream",
+    "solve_regions",
+    "window_aggregate",
+    "window_aggregate_stream",
+]
