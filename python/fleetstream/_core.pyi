@@ -11,7 +11,7 @@ import pyarrow as pa
 
 __all__ = [
     "__version__", "parse_duration", "LogParser", "WindowAggregator", "SpikeDetector", "Sessionizer",
-    "merge_sorted_partial_sessions",
+    "merge_sorted_partial_sessions", "session_ids",
     "KafkaSource", "KafkaSink", "kafka_create_topics", "AlertsOperator",
     "RoutingProblem", "RoutingSolution", "routing_matrices", "read_vrplib",
 ]
@@ -141,6 +141,7 @@ class Sessionizer:
     def stats(self) -> dict[str, int]: ...
 
 def merge_sorted_partial_sessions(partials: Any, gap: int) -> pa.Table: ...
+def session_ids(keys: Any, starts: Any) -> pa.Table: ...
 
 def kafka_create_topics(bootstrap: str, topics: list[tuple[str, int]], timeout_ms: int) -> None: ...
 

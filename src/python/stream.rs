@@ -6,7 +6,7 @@ use crate::stream::{
     AggKind, AggSpec, AggregatorConfig, EventTimeOperator, SessionConfig, Sessionizer, SpikeConfig, SpikeDetector, SpikeRule,
     WindowAggregator, WindowSpec,
 };
-use crate::stream::session_merge::merge_sorted_partials;
+use crate::stream::session_merge::{merge_sorted_partials, session_ids as ids_of_sessions};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, RecordBatch};
@@ -20,7 +20,25 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySpikeDetector>()?;
     m.add_class::<PySessionizer>()?;
     m.add_function(wrap_pyfunction!(merge_sorted_partial_sessions, m)?)?;
+    m.add_function(wrap_pyfunction!(session_ids, m)?)?;
     Ok(())
+}
+
+/// The Sessionizer's `session_id`s of sessions with the key columns of `keys` starting at `starts`
+/// (a table with one int64 column); returns a table with one int64 column `session_id`.
+#[pyfunction]
+#[pyo3(signature = (keys, starts))]
+fn session_ids<'py>(py: Python<'py>, keys: AnyRecordBatch, starts: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
+    let (keys, starts) = (batches_of(keys)?, batches_of(starts)?);
+    let ids = py.detach(|| -> crate::error::Result<RecordBatch> {
+        let keys = arrow_select::concat::concat_batches(&keys[0].schema(), &keys)?;
+        let starts = arrow_select::concat::concat_batches(&starts[0].schema(), &starts)?;
+        let column = starts.columns().first().ok_or_else(|| Error::schema("session ids: starts has no column"))?;
+        let starts = column.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::schema("session ids: starts must be int64"))?;
+        let ids = ids_of_sessions(&keys, starts)?;
+        Ok(RecordBatch::try_from_iter([("session_id", Arc::new(ids) as ArrayRef)])?)
+    })?;
+    batch_to_pyarrow_table(py, ids)
 }
 
 /// `crate::stream::session_merge::merge_sorted_partials` over a table with columns `new_key`

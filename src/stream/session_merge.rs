@@ -7,9 +7,11 @@
 //! apart; otherwise `a.end` and `b.start` are the closest pair). Sweeping a key's clusters by start
 //! with a running maximum of ends applies that rule transitively.
 
+use super::keys::KeyEncoder;
+use super::session::session_id;
 use crate::error::{Error, Result};
 use crate::time::Millis;
-use arrow_array::{Array, BooleanArray, Int64Array};
+use arrow_array::{Array, BooleanArray, Int64Array, RecordBatch};
 
 /// For partial sessions sorted by (key, start), where `new_key[i]` says row `i` is the first of
 /// its key, the index (0, 1, ...) of the merged session each row belongs to. Rows of one merged
@@ -57,6 +59,30 @@ pub fn merge_sorted_partials(new_key: &BooleanArray, start: &Int64Array, end: &I
         session.push(index);
     }
     Ok(Int64Array::from(session))
+}
+
+/// The `session_id`s the Sessionizer gives sessions of these keys (all columns of `keys`, in
+/// order) starting at `starts`: merged sessions get the same ids as in one process.
+pub fn session_ids(keys: &RecordBatch, starts: &Int64Array) -> Result<Int64Array> {
+    // No key columns: one global key (a batch without columns carries no row count to check).
+    if keys.num_columns() > 0 && keys.num_rows() != starts.len() {
+        return Err(Error::schema(format!(
+            "session ids: {} key rows but {} starts",
+            keys.num_rows(),
+            starts.len()
+        )));
+    }
+    if starts.null_count() > 0 {
+        return Err(Error::schema("session ids: a start is null"));
+    }
+    let names = keys.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let encoded = KeyEncoder::new(names).encode(keys)?;
+    Ok(starts
+        .values()
+        .iter()
+        .enumerate()
+        .map(|(row, &start)| session_id(encoded.as_ref().map_or(&[][..], |rows| rows.row(row).data()), start))
+        .collect())
 }
 
 #[cfg(test)]
@@ -116,6 +142,33 @@ mod tests {
             let expected = 1 + times.windows(2).filter(|w| w[1] - w[0] > gap).count() as i64;
             assert_eq!(sessions, expected, "{spans:?}");
         }
+    }
+
+    #[test]
+    fn session_ids_equal_the_sessionizers() {
+        use crate::stream::{AggSpec, SessionConfig, Sessionizer};
+        use arrow_array::StringArray;
+        use std::sync::Arc;
+        let batch = RecordBatch::try_from_iter([
+            ("user", Arc::new(StringArray::from(vec!["a", "b", "a"])) as arrow_array::ArrayRef),
+            ("ts", Arc::new(Int64Array::from(vec![5, 7, 10_000])) as arrow_array::ArrayRef),
+        ])
+        .unwrap();
+        let aggs = vec![AggSpec { name: "n".into(), kind: crate::stream::AggKind::Count, column: None }];
+        let mut sessionizer = Sessionizer::new(SessionConfig::new(10, "ts", vec!["user".into()], aggs)).unwrap();
+        sessionizer.push(&[batch]).unwrap();
+        let out = sessionizer.flush().unwrap();
+        let starts: Int64Array = arrow_cast::cast(out.column_by_name("session_start").unwrap(), &arrow_schema::DataType::Int64)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .clone();
+        let keys = RecordBatch::try_from_iter([("user", out.column_by_name("user").unwrap().clone())]).unwrap();
+        let ids = session_ids(&keys, &starts).unwrap();
+        let expected = out.column_by_name("session_id").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(&ids, expected);
+        assert_eq!(ids.len(), 3);
     }
 
     #[test]

@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 import fleetstream as fs
 from fleetstream import spark as fss
 from fleetstream.exceptions import ConfigError
-from fleetstream.spark._two_phase import PartialMerger, partial_aggs
+from fleetstream.spark._two_phase import BUCKET, END, ROWS, START, PartialMerger
 
 from .test_spark import GAP, MIN, NEVER_LATE, clicks, events, events_df, rows, single_process  # noqa: F401 (fixtures)
 
@@ -42,17 +43,37 @@ def with_cents(table: pa.Table) -> pa.Table:
     return table.append_column("cents", pa.array([None if a is None else int(a) * 100 for a in amounts], pa.int64()))
 
 
+def phase1_locally(part: pa.Table, aggs: dict[str, Any], key: list[str]) -> pa.Table:
+    """What Spark's groupBy(key, floor(ts / gap)) gives for one input partition (pyarrow here)."""
+    part = part.sort_by("ts")  # so that first/last below follow event time
+    part = part.append_column(BUCKET, pc.divide(part.column("ts"), GAP)).append_column("#one", pa.array([1] * part.num_rows))
+    wanted: list[Any] = [("#one", "sum"), ("ts", "min"), ("ts", "max")]
+    names = [ROWS, START, END]
+    keep_nulls = pc.ScalarAggregateOptions(skip_nulls=False)
+    for name, agg in aggs.items():
+        if agg.kind == "count":
+            wanted.append(("#one", "sum") if agg.column is None else (agg.column, "count"))
+            names.append(name)
+        elif agg.kind in ("sum", "mean"):
+            wanted += [(agg.column, "sum"), (agg.column, "count")]
+            names += [name, name + "#n"]
+        elif agg.kind in ("first", "last"):
+            wanted.append((agg.column, agg.kind, keep_nulls))
+            names.append(name)
+        else:
+            wanted.append((agg.column, agg.kind))
+            names.append(name)
+    grouped = part.group_by([*key, BUCKET], use_threads=False).aggregate(wanted)
+    return grouped.rename_columns([*key, BUCKET, *names])
+
+
 def two_phase_locally(table: pa.Table, parts: list[list[int]], aggs: dict[str, Any], key: list[str]) -> pa.Table:
-    """Phase 1 on each part as a separate Sessionizer, phase 2 on all partials: what the executors do."""
-    partial_op = fs.Sessionizer(gap="30m", key=key, aggs=partial_aggs(aggs), watermark=NEVER_LATE)
-    state = partial_op.snapshot()
-    partials = []
-    for indices in parts:
-        op = fs.Sessionizer.restore(state)
-        partials.append(single_process(op, table.take(pa.array(indices, pa.int64())), cuts=2))
+    """Phase 1 per part, without the final aggregation (so a bucket may come in several partial
+    rows, which the merge must handle too), then phase 2 on all partials: what the executors do."""
+    partials = [phase1_locally(table.take(pa.array(indices, pa.int64())), aggs, key) for indices in parts if indices]
     probe = fs.Sessionizer(gap="30m", key=key, aggs=aggs, watermark=NEVER_LATE)
     target = probe.push(table.schema.empty_table()).schema
-    merged = PartialMerger(key, GAP, aggs, target).merge(pa.concat_tables(partials).drop_columns(["duration_ms"]))
+    merged = PartialMerger(key, "ts", GAP, aggs, target, "raise").merge(pa.concat_tables(partials, promote_options="permissive"))
     assert merged.schema == target
     return merged
 

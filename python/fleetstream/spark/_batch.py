@@ -59,7 +59,7 @@ import pyarrow as pa
 from fleetstream._time import Duration, duration_ms
 from fleetstream.exceptions import ConfigError, FleetstreamError, SchemaError
 from fleetstream.stream._operator import EventTimeOperator, key_columns
-from fleetstream.spark._two_phase import MERGEABLE, PartialMerger, mergeable, partial_aggs
+from fleetstream.spark._two_phase import MERGEABLE, PartialMerger, mergeable, partial_sessions
 from fleetstream.stream.aggregates import Agg, count
 from fleetstream.stream.aggregator import WindowAggregator
 from fleetstream.stream.sessions import Sessionizer
@@ -101,12 +101,12 @@ def sessionize(
     sessionizes everything as one stream, in one partition. ``max_duration`` (no Spark equivalent)
     splits sessions longer than that.
 
-    ``two_phase`` (default: whenever possible) sessionizes each input partition where it is first
-    (partial sessions), then shuffles only the partial sessions by key and merges them, instead
-    of shuffling every event: see :mod:`fleetstream.spark._two_phase`. It needs aggregates whose
-    partial results combine (count, sum, min, max, mean, first, last) and no ``max_duration``;
-    ``two_phase=True`` raises a :class:`~fleetstream.ConfigError` otherwise, ``False`` forces the
-    one-phase path.
+    ``two_phase`` (default: whenever possible) lets Spark aggregate gap-wide buckets of events
+    where they are (partial sessions), then shuffles only those by key and merges them into
+    sessions, instead of shuffling every event: see :mod:`fleetstream.spark._two_phase`. It needs
+    aggregates whose partial results combine (count, sum, min, max, mean, first, last), a positive
+    gap, no ``max_duration`` and a long or timestamp time; ``two_phase=True`` raises a
+    :class:`~fleetstream.ConfigError` otherwise, ``False`` forces the one-phase path.
 
     >>> import fleetstream as fs
     >>> from fleetstream.spark import sessionize
@@ -121,30 +121,33 @@ def sessionize(
     operator = Sessionizer(gap, key=key, time=time, aggs=aggs, max_duration=max_duration, watermark=NEVER_LATE_MS)
     keys = key_columns(key)
     resolved = {"page_views": count()} if aggs is None else dict(aggs)
-    if two_phase is None:
-        two_phase = mergeable(resolved, max_duration)
-    elif two_phase and not mergeable(resolved, max_duration):
+    gap_ms = duration_ms(gap, "gap")
+    possible = mergeable(resolved, max_duration, gap_ms)
+    if two_phase and not possible:
         raise ConfigError(
             "fleetstream.spark.sessionize: two_phase=True needs aggregates whose partial results combine "
-            f"({', '.join(sorted(MERGEABLE))}) and no max_duration; got "
-            f"{sorted({a.kind for a in resolved.values()})}, max_duration={max_duration!r}"
+            f"({', '.join(sorted(MERGEABLE))}), a positive gap and no max_duration; got "
+            f"{sorted({a.kind for a in resolved.values()})}, gap={gap_ms}ms, max_duration={max_duration!r}"
         )
-    if not two_phase:
+    if two_phase is False or not possible:
         return _run(df, operator, keys, time, aggs, partitions, on_reject, "sessionize")
 
     df, arrow_in = _prepare(df, keys, time, aggs, partitions, on_reject, "sessionize")
+    partials = partial_sessions(df, keys, time, gap_ms, resolved)
+    if partials is None:  # a time type phase 1 cannot read exactly
+        if two_phase:
+            raise ConfigError(
+                "fleetstream.spark.sessionize: two_phase=True needs a long or timestamp time column, "
+                f"got {df.schema[time].dataType.simpleString()}"
+            )
+        return _run(df, operator, keys, time, aggs, partitions, on_reject, "sessionize")
     target = _target_schema(operator, arrow_in)
-    partial = Sessionizer(gap, key=key, time=time, aggs=partial_aggs(resolved), watermark=NEVER_LATE_MS)
-    partial_target = _target_schema(partial, arrow_in)
-    # Phase 1 on the input partitions as they are; duration_ms is recomputed after the merge.
-    sessionize_partitions = _PartitionRunner(Sessionizer, partial.snapshot(), partial_target, on_reject, "sessionize")
-    partials = df.mapInArrow(sessionize_partitions, _spark_schema(partial_target)).drop("duration_ms")
     # Phase 2: every partial session of a key to one partition, merged there.
     if keys:
         shuffled = partials.repartition(partitions, *keys) if partitions else partials.repartition(*keys)
     else:
         shuffled = partials.repartition(1)
-    merger = PartialMerger(keys, duration_ms(gap, "gap"), resolved, target)
+    merger = PartialMerger(keys, time, gap_ms, resolved, target, on_reject)
     result: DataFrame = shuffled.mapInArrow(merger, _spark_schema(target))
     return result
 
