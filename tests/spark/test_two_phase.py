@@ -164,3 +164,16 @@ def test_two_phase_needs_mergeable_aggregates(events_df: Any) -> None:
         fss.sessionize(events_df, aggs={"q": fs.quantile("amount", 0.5)}, two_phase=True)
     with pytest.raises(ConfigError, match="max_duration"):
         fss.sessionize(events_df, max_duration="1h", two_phase=True)
+
+
+def test_two_phase_without_key_and_with_rejects(spark: Any, events: pa.Table) -> None:
+    df = spark.createDataFrame(events).repartition(3)
+    got = fss.sessionize(df, key=None, two_phase=True).toArrow()
+    expected = single_process(fs.Sessionizer(gap="30m", key=None, watermark=NEVER_LATE), events)
+    assert rows(got, ["session_start"]) == rows(expected, ["session_start"])
+    # Rows with a null time: an error naming the column, or dropped and the rest sessionized.
+    with_null = spark.createDataFrame([(1, 0), (1, None), (2, 5)], "user_id long, ts long")
+    with pytest.raises(Exception, match=r"could not be used \(first: time column \"ts\" is null\)"):
+        fss.sessionize(with_null, two_phase=True).collect()
+    dropped = fss.sessionize(with_null, two_phase=True, on_reject="drop").orderBy("user_id").collect()
+    assert [(r.user_id, r.page_views) for r in dropped] == [(1, 1), (2, 1)]

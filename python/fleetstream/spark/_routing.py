@@ -9,6 +9,7 @@ function shipped to executors holds plain settings, and each executor builds its
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
@@ -118,11 +119,24 @@ def solve_regions(
     return result
 
 
+@dataclass(frozen=True)
 class RegionSolver:
-    """The picklable function ``applyInArrow`` calls per region: build the model, solve, list stops."""
+    """The picklable settings ``applyInArrow`` ships to executors; called per region: build the
+    model, solve, list stops."""
 
-    def __init__(self, **settings: Any) -> None:
-        self.__dict__.update(settings)
+    region_col: str
+    order_id: str
+    coordinates: tuple[str, str]
+    geometry: Geometry
+    demand: str | None
+    service: str | None
+    time_window: tuple[str, str] | None
+    vehicles: str
+    capacity: str
+    output: pa.Schema
+    stop: dict[str, Any]
+    seed: int
+    threads: int
 
     def model(self, orders: pa.Table, depots: pa.Table) -> tuple[Model, pa.Table]:
         """The region's model, and its orders in model order (by order id)."""

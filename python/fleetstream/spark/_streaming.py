@@ -10,7 +10,8 @@ Watermark semantics (Spark's, applied to fleetstream's operators):
 
 * ``withWatermark(time, delay)`` is applied for you. Spark's watermark is the largest event time
   of the *previous* micro-batches minus ``delay`` (global over all keys and partitions).
-* Rows at or behind the watermark are **dropped by Spark** before the operator sees them and
+* Rows at or behind the watermark are **dropped by Spark** before the operator sees them (Spark's
+  first watermark is 0, so even the first micro-batch drops events at exactly 1970-01-01) and
   counted in the query progress (``stateOperators[0].numRowsDroppedByWatermark``). The
   single-process operators are finer: they keep an event that lands inside a still-open session;
   Spark drops it. Events less than ``delay`` out of order are never late in either.
@@ -44,7 +45,6 @@ from fleetstream.stream.sessions import Sessionizer
 from fleetstream.stream.windows import Window
 
 if TYPE_CHECKING:
-    import pandas as pd
     from pyspark.sql import DataFrame
 
 #: Grouping column used when ``key=None`` (everything is one group).
@@ -69,16 +69,21 @@ def sessionize_stream(
 
     Same output columns as :func:`fleetstream.spark.sessionize`. Write it in ``append`` mode.
 
-    >>> import fleetstream as fs
+    >>> import pathlib, tempfile
     >>> from fleetstream.spark import sessionize_stream
-    >>> events = spark.readStream.schema("user_id long, ts long").json(input_dir)  # doctest: +SKIP
+    >>> input_dir = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (input_dir / "clicks.json").write_text(
+    ...     "".join(f'{{"user_id": 1, "ts": {t}}}\\n' for t in [1_700_000_000_000, 1_700_000_060_000, 1_700_009_000_000]))
+    >>> events = spark.readStream.schema("user_id long, ts long").json(str(input_dir))  # doctest: +SKIP
     >>> sessions = sessionize_stream(events, gap="30m", watermark="10s")  # doctest: +SKIP
-    >>> query = (sessions.writeStream.format("memory").queryName("sessions").outputMode("append")
+    >>> query = (sessions.writeStream.format("memory").queryName("doc_sessions").outputMode("append")
     ...          .trigger(availableNow=True).start())  # doctest: +SKIP
     >>> query.awaitTermination(120)  # doctest: +SKIP
     True
-    >>> spark.table("sessions").select("user_id", "page_views").orderBy("user_id").collect()  # doctest: +SKIP
+    >>> spark.table("doc_sessions").select("user_id", "page_views").collect()  # doctest: +SKIP
     [Row(user_id=1, page_views=2)]
+
+    (The last click's session stays open: no later event moves the watermark past it.)
     """
     operator = Sessionizer(gap, key=key, time=time, aggs=aggs, max_duration=max_duration, watermark=NEVER_LATE_MS)
     return _stream(df, operator, key_columns(key), time, aggs, watermark, on_reject, "sessionize_stream")
@@ -116,7 +121,8 @@ class _KeyStateRunner:
         self.on_reject = on_reject
         self.what = what
 
-    def __call__(self, key: tuple[Any, ...], frames: Iterable[pd.DataFrame], state: Any) -> Iterator[pd.DataFrame]:
+    def __call__(self, key: tuple[Any, ...], frames: Iterable[Any], state: Any) -> Iterator[Any]:
+        """``frames``: the key's new rows as pandas DataFrames; yields pandas DataFrames."""
         operator = self.operator_class.restore(state.get[0] if state.exists else self.initial)
         closed = []
         if not state.hasTimedOut:

@@ -74,8 +74,8 @@ class EventTimeOperator:
         >>> s = fs.Sessionizer(gap=1_000, key=None, watermark=10**9)
         >>> s.push({"ts": [0, 500]}).num_rows, s.next_close()
         (0, 1500)
-        >>> s.advance_watermark(1_500).select(["session_start", "page_views"]).to_pylist()
-        [{'session_start': datetime.datetime(1970, 1, 1, 0, 0, tzinfo=<UTC>), 'page_views': 2}]
+        >>> s.advance_watermark(1_500).select(["duration_ms", "page_views"]).to_pylist()
+        [{'duration_ms': 500, 'page_views': 2}]
         """
         closed: pa.Table = self._native.advance_watermark(watermark)
         return closed
