@@ -156,8 +156,9 @@ mod tests {
         .unwrap();
         let aggs = vec![AggSpec { name: "n".into(), kind: crate::stream::AggKind::Count, column: None }];
         let mut sessionizer = Sessionizer::new(SessionConfig::new(10, "ts", vec!["user".into()], aggs)).unwrap();
-        sessionizer.push(&[batch]).unwrap();
-        let out = sessionizer.flush().unwrap();
+        let pushed = sessionizer.push(&[batch]).unwrap(); // closes a@5 and b@7 (watermark 10000)
+        let flushed = sessionizer.flush().unwrap();
+        let out = arrow_select::concat::concat_batches(&flushed.schema(), &[pushed, flushed]).unwrap();
         let starts: Int64Array = arrow_cast::cast(out.column_by_name("session_start").unwrap(), &arrow_schema::DataType::Int64)
             .unwrap()
             .as_any()
