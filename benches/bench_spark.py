@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -173,6 +174,7 @@ def main(argv=None) -> int:
     load_after = os.getloadavg()[0]
     sums = {c: checksums(spark, c, full) for c in contenders}
     spark.stop()
+    shutil.rmtree(scratch, ignore_errors=True)
 
     reference = sums[contenders[0]]
     base = min(seconds["spark"]) if "spark" in seconds else None
