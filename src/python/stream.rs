@@ -6,7 +6,11 @@ use crate::stream::{
     AggKind, AggSpec, AggregatorConfig, EventTimeOperator, SessionConfig, Sessionizer, SpikeConfig, SpikeDetector, SpikeRule,
     WindowAggregator, WindowSpec,
 };
-use arrow_array::RecordBatch;
+use crate::stream::session_merge::{merge_sorted_partials, session_ids as ids_of_sessions};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{ArrayRef, RecordBatch};
+use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::input::AnyRecordBatch;
@@ -15,7 +19,48 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyWindowAggregator>()?;
     m.add_class::<PySpikeDetector>()?;
     m.add_class::<PySessionizer>()?;
+    m.add_function(wrap_pyfunction!(merge_sorted_partial_sessions, m)?)?;
+    m.add_function(wrap_pyfunction!(session_ids, m)?)?;
     Ok(())
+}
+
+/// The Sessionizer's `session_id`s of sessions with the key columns of `keys` starting at `starts`
+/// (a table with one int64 column); returns a table with one int64 column `session_id`.
+#[pyfunction]
+#[pyo3(signature = (keys, starts))]
+fn session_ids<'py>(py: Python<'py>, keys: AnyRecordBatch, starts: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
+    let (keys, starts) = (batches_of(keys)?, batches_of(starts)?);
+    let ids = py.detach(|| -> crate::error::Result<RecordBatch> {
+        let keys = arrow_select::concat::concat_batches(&keys[0].schema(), &keys)?;
+        let starts = arrow_select::concat::concat_batches(&starts[0].schema(), &starts)?;
+        let column = starts.columns().first().ok_or_else(|| Error::schema("session ids: starts has no column"))?;
+        let starts = column.as_primitive_opt::<Int64Type>().ok_or_else(|| Error::schema("session ids: starts must be int64"))?;
+        let ids = ids_of_sessions(&keys, starts)?;
+        Ok(RecordBatch::try_from_iter([("session_id", Arc::new(ids) as ArrayRef)])?)
+    })?;
+    batch_to_pyarrow_table(py, ids)
+}
+
+/// `crate::stream::session_merge::merge_sorted_partials` over a table with columns `new_key`
+/// (bool), `start` and `end` (int64 ms); returns a table with one int64 column `session`.
+#[pyfunction]
+#[pyo3(signature = (partials, gap))]
+fn merge_sorted_partial_sessions<'py>(py: Python<'py>, partials: AnyRecordBatch, gap: i64) -> PyResult<Bound<'py, PyAny>> {
+    let batches = batches_of(partials)?;
+    let merged = py.detach(|| -> crate::error::Result<RecordBatch> {
+        let schema = batches[0].schema();
+        let batch = arrow_select::concat::concat_batches(&schema, &batches)?;
+        let column = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| Error::schema(format!("partial sessions: no column {name:?}")))
+        };
+        let typed = |name: &str, e: &str| Error::schema(format!("partial sessions: column {name:?} must be {e}"));
+        let new_key = column("new_key")?.as_boolean_opt().ok_or_else(|| typed("new_key", "bool"))?.clone();
+        let start = column("start")?.as_primitive_opt::<Int64Type>().ok_or_else(|| typed("start", "int64"))?.clone();
+        let end = column("end")?.as_primitive_opt::<Int64Type>().ok_or_else(|| typed("end", "int64"))?.clone();
+        let session = merge_sorted_partials(&new_key, &start, &end, gap)?;
+        Ok(RecordBatch::try_from_iter([("session", Arc::new(session) as ArrayRef)])?)
+    })?;
+    batch_to_pyarrow_table(py, merged)
 }
 
 /// Side-output batches as pyarrow tables (their schemas may differ between pushes).
@@ -101,6 +146,16 @@ impl PyWindowAggregator {
 
     fn flush<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         flush(py, &mut self.inner)
+    }
+
+    fn advance_watermark<'py>(&mut self, py: Python<'py>, watermark: i64) -> PyResult<Bound<'py, PyAny>> {
+        let inner = &mut self.inner;
+        let closed = py.detach(|| inner.advance_watermark(watermark))?;
+        batch_to_pyarrow_table(py, closed)
+    }
+
+    fn next_close(&self) -> Option<i64> {
+        self.inner.next_close()
     }
 
     fn take_late<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
@@ -269,6 +324,16 @@ impl PySessionizer {
 
     fn flush<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         flush(py, &mut self.inner)
+    }
+
+    fn advance_watermark<'py>(&mut self, py: Python<'py>, watermark: i64) -> PyResult<Bound<'py, PyAny>> {
+        let inner = &mut self.inner;
+        let closed = py.detach(|| inner.advance_watermark(watermark))?;
+        batch_to_pyarrow_table(py, closed)
+    }
+
+    fn next_close(&self) -> Option<i64> {
+        self.inner.next_close()
     }
 
     fn take_late<'py>(&mut self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {

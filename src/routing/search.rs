@@ -3,7 +3,7 @@
 //! search under penalised costs, and accepts the result by simulated annealing. Penalties adapt to
 //! the share of feasible local optima; infeasible local optima get a repair pass at 10x penalties.
 //!
-//! `threads > 1` runs independent searches (seeds derived from the seed) on rayon and keeps the best,
+//! `threads > 1` runs independent searches (seeds derived from the seed) on threads and keeps the best,
 //! so the same seed and thread count with an iteration budget give the same result.
 
 use super::cost::{Penalties, PenaltyManager};
@@ -156,10 +156,13 @@ pub fn solve(
     };
     let threads = params.threads.max(1);
     let others: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
-    let first = rayon::in_place_scope(|scope| {
+    // Scoped OS threads made for this solve, not a global pool: a process forked after a solve
+    // (Spark's Python workers, multiprocessing) would inherit a pool whose threads do not exist
+    // in the child, and wait on them forever. A thread's start-up is negligible next to a search.
+    let first = std::thread::scope(|scope| {
         for t in 1..threads {
             let (nb, adjacency, shared, others) = (&nb, &adjacency, &shared, &others);
-            scope.spawn(move |_| {
+            scope.spawn(move || {
                 let out = worker(data, params, nb, adjacency, t, shared, None, started);
                 others
                     .lock()

@@ -187,6 +187,22 @@ impl WindowAggregator {
         self.close_due()
     }
 
+    /// Moves the watermark to at least `watermark`, as an event at `watermark` + the watermark
+    /// delay would, without adding an event: for an outside clock (Spark's watermark, an idle
+    /// source). Returns the windows that closed.
+    pub fn advance_watermark(&mut self, watermark: Millis) -> Result<RecordBatch> {
+        if !self.finished {
+            let time = watermark.saturating_add(self.config.watermark);
+            self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
+        }
+        self.close_due()
+    }
+
+    /// The watermark at which the next open window closes (`end + allowed_lateness`).
+    pub fn next_close(&self) -> Option<Millis> {
+        self.timers.keys().next().map(|end| end.saturating_add(self.config.allowed_lateness))
+    }
+
     pub fn take_late(&mut self) -> Vec<RecordBatch> {
         self.side.take_late()
     }

@@ -7,6 +7,7 @@ pub mod aggset;
 pub mod keys;
 pub mod output;
 pub mod session;
+pub mod session_merge;
 pub mod snapshot;
 pub mod spike;
 pub mod window;

@@ -244,6 +244,23 @@ impl Sessionizer {
         self.close_due()
     }
 
+    /// Moves the watermark to at least `watermark`, as an event at `watermark` + the watermark
+    /// delay would, without adding an event: for an outside clock (Spark's watermark, an idle
+    /// source). Returns the sessions that closed.
+    pub fn advance_watermark(&mut self, watermark: Millis) -> Result<RecordBatch> {
+        if !self.finished {
+            let time = watermark.saturating_add(self.config.watermark);
+            self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
+        }
+        self.close_due()
+    }
+
+    /// The watermark at which the next open session closes (`end + gap + allowed_lateness`).
+    pub fn next_close(&self) -> Option<Millis> {
+        let delay = self.config.gap + self.config.allowed_lateness;
+        self.open.values().flatten().map(|s| s.end + delay).min()
+    }
+
     pub fn take_late(&mut self) -> Vec<RecordBatch> {
         self.side.take_late()
     }

@@ -65,6 +65,27 @@ class EventTimeOperator:
         closed: pa.Table = self._native.flush()
         return closed
 
+    def advance_watermark(self, watermark: int) -> pa.Table:
+        """Move the watermark (epoch ms) to at least ``watermark`` without an event, and return
+        what that closed: for an outside clock, such as Spark's watermark or an idle source.
+        Events at or behind it are then late, as after an event at ``watermark`` + the delay.
+
+        >>> import fleetstream as fs
+        >>> s = fs.Sessionizer(gap=1_000, key=None, watermark=10**9)
+        >>> s.push({"ts": [0, 500]}).num_rows, s.next_close()
+        (0, 1500)
+        >>> s.advance_watermark(1_500).select(["duration_ms", "page_views"]).to_pylist()
+        [{'duration_ms': 500, 'page_views': 2}]
+        """
+        closed: pa.Table = self._native.advance_watermark(watermark)
+        return closed
+
+    def next_close(self) -> int | None:
+        """The watermark (epoch ms) at which the next open window or session closes; None when
+        nothing is open."""
+        due: int | None = self._native.next_close()
+        return due
+
     def take_late(self) -> pa.Table:
         """Rows that arrived too late, with the reason; clears them."""
         return concat(self._native.take_late())

@@ -1,24 +1,4 @@
-"""fleetstream inside PySpark: Spark distributes, fleetstream's Rust operators compute.
-
-DataFrame-in, DataFrame-out functions for **batch** DataFrames:
-
-* :func:`sessionize` runs :class:`fleetstream.Sessionizer` per key;
-* :func:`window_aggregate` runs :class:`fleetstream.WindowAggregator` per key.
-
->>> import fleetstream as fs
->>> from fleetstream import spark as fss
->>> clicks = spark.createDataFrame([(7, 0, "/"), (7, 60_000, "/cart"), (7, 9_000_000, "/")],
-...                                "user_id long, ts long, page string")  # doctest: +SKIP
->>> sessions = fss.sessionize(clicks, gap="30m", key="user_id", time="ts",
-...                           aggs={"page_views": fs.count(), "first_page": fs.first("page")})  # doctest: +SKIP
->>> sessions.orderBy("session_start").select("page_views", "first_page").collect()  # doctest: +SKIP
-[Row(page_views=2, first_page='/'), Row(page_views=1, first_page='/')]
->>> per_hour = fss.window_aggregate(clicks, fs.Tumbling("1h"), key="user_id",
-...                                 aggs={"views": fs.count()})  # doctest: +SKIP
->>> per_hour.orderBy("window_start").select("views").collect()  # doctest: +SKIP
-[Row(views=2), Row(views=1)]
-
-(``spark`` is a ``SparkSession``; the examples are executed by ``tests/spark`` with one.)
+"""Batch DataFrames: :func:`sessionize` and :func:`window_aggregate` (re-exported by :mod:`fleetstream.spark`).
 
 How it runs
 -----------
@@ -76,16 +56,18 @@ from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 
-from fleetstream._time import Duration
+from fleetstream._time import Duration, duration_ms
 from fleetstream.exceptions import ConfigError, FleetstreamError, SchemaError
 from fleetstream.stream._operator import EventTimeOperator, key_columns
-from fleetstream.stream.aggregates import Agg
+from fleetstream.spark._two_phase import MERGEABLE, PartialMerger, mergeable, partial_sessions
+from fleetstream.stream.aggregates import Agg, count
 from fleetstream.stream.aggregator import WindowAggregator
 from fleetstream.stream.sessions import Sessionizer
 from fleetstream.stream.windows import Window
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
 
 __all__ = ["sessionize", "window_aggregate"]
 
@@ -105,6 +87,7 @@ def sessionize(
     *,
     partitions: int | None = None,
     on_reject: OnReject = "raise",
+    two_phase: bool | None = None,
 ) -> DataFrame:
     """Sessions of a batch DataFrame, per key, split by inactivity longer than ``gap``.
 
@@ -118,6 +101,13 @@ def sessionize(
     sessionizes everything as one stream, in one partition. ``max_duration`` (no Spark equivalent)
     splits sessions longer than that.
 
+    ``two_phase`` (default: whenever possible) lets Spark aggregate gap-wide buckets of events
+    where they are (partial sessions), then shuffles only those by key and merges them into
+    sessions, instead of shuffling every event: see :mod:`fleetstream.spark._two_phase`. It needs
+    aggregates whose partial results combine (count, sum, min, max, mean, first, last), a positive
+    gap, no ``max_duration`` and a long or timestamp time; ``two_phase=True`` raises a
+    :class:`~fleetstream.ConfigError` otherwise, ``False`` forces the one-phase path.
+
     >>> import fleetstream as fs
     >>> from fleetstream.spark import sessionize
     >>> clicks = spark.createDataFrame(
@@ -129,7 +119,37 @@ def sessionize(
     [Row(duration_ms=0, views=1, first='/'), Row(duration_ms=1860000, views=3, first='/')]
     """
     operator = Sessionizer(gap, key=key, time=time, aggs=aggs, max_duration=max_duration, watermark=NEVER_LATE_MS)
-    return _run(df, operator, key_columns(key), time, aggs, partitions, on_reject, "sessionize")
+    keys = key_columns(key)
+    resolved = {"page_views": count()} if aggs is None else dict(aggs)
+    gap_ms = duration_ms(gap, "gap")
+    possible = mergeable(resolved, max_duration, gap_ms)
+    if two_phase and not possible:
+        raise ConfigError(
+            "fleetstream.spark.sessionize: two_phase=True needs aggregates whose partial results combine "
+            f"({', '.join(sorted(MERGEABLE))}), a positive gap and no max_duration; got "
+            f"{sorted({a.kind for a in resolved.values()})}, gap={gap_ms}ms, max_duration={max_duration!r}"
+        )
+    if two_phase is False or not possible:
+        return _run(df, operator, keys, time, aggs, partitions, on_reject, "sessionize")
+
+    df, arrow_in = _prepare(df, keys, time, aggs, partitions, on_reject, "sessionize")
+    partials = partial_sessions(df, keys, time, gap_ms, resolved)
+    if partials is None:  # a time type phase 1 cannot read exactly
+        if two_phase:
+            raise ConfigError(
+                "fleetstream.spark.sessionize: two_phase=True needs a long or timestamp time column, "
+                f"got {df.schema[time].dataType.simpleString()}"
+            )
+        return _run(df, operator, keys, time, aggs, partitions, on_reject, "sessionize")
+    target = _target_schema(operator, arrow_in)
+    # Phase 2: every partial session of a key to one partition, merged there.
+    if keys:
+        shuffled = partials.repartition(partitions, *keys) if partitions else partials.repartition(*keys)
+    else:
+        shuffled = partials.repartition(1)
+    merger = PartialMerger(keys, time, gap_ms, resolved, target, on_reject)
+    result: DataFrame = shuffled.mapInArrow(merger, _spark_schema(target))
+    return result
 
 
 def window_aggregate(
@@ -198,17 +218,17 @@ class _PartitionRunner:
             raise FleetstreamError(f"fleetstream.spark.{self.what}: {late.num_rows} row(s) were late in a batch run")
 
 
-def _run(
+def _prepare(
     df: DataFrame,
-    operator: EventTimeOperator,
     keys: list[str],
     time: str,
     aggs: Mapping[str, Agg] | None,
     partitions: int | None,
     on_reject: str,
     what: str,
-) -> DataFrame:
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+) -> tuple[DataFrame, pa.Schema]:
+    """Checks the options; returns ``df`` with only the columns the operator reads and its Arrow schema."""
+    from pyspark.sql.pandas.types import to_arrow_schema
 
     if on_reject not in ("raise", "drop"):
         raise ConfigError(f"on_reject must be 'raise' or 'drop', got {on_reject!r}")
@@ -221,20 +241,45 @@ def _run(
     if missing:
         raise SchemaError(f"fleetstream.spark.{what}: column(s) {missing} not in the DataFrame; it has {df.columns}")
     df = df.select(*needed)
+    return df, to_arrow_schema(df.schema, timezone="UTC")
 
-    # The output types depend on the input types (key columns, min/max/first of any type): ask the
-    # operator itself, with an empty batch of the input's Arrow schema. Unusable types fail here,
-    # on the driver, with the operator's own message.
-    arrow_in = to_arrow_schema(df.schema, timezone="UTC")
+
+def _target_schema(operator: EventTimeOperator, arrow_in: pa.Schema) -> pa.Schema:
+    """The Arrow schema of the operator's output as Spark will see it.
+
+    The output types depend on the input types (key columns, min/max/first of any type): ask the
+    operator itself, with an empty batch of the input's Arrow schema. Unusable types fail here,
+    on the driver, with the operator's own message."""
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
     probe = type(operator).restore(operator.snapshot())
     spark_schema = from_arrow_schema(probe.push(arrow_in.empty_table()).schema)
-    target = to_arrow_schema(spark_schema, timezone="UTC")
+    return to_arrow_schema(spark_schema, timezone="UTC")
 
+
+def _spark_schema(schema: pa.Schema) -> StructType:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
+
+
+def _run(
+    df: DataFrame,
+    operator: EventTimeOperator,
+    keys: list[str],
+    time: str,
+    aggs: Mapping[str, Agg] | None,
+    partitions: int | None,
+    on_reject: str,
+    what: str,
+) -> DataFrame:
+    """One phase: every event shuffled by key, one operator per shuffle partition."""
+    df, arrow_in = _prepare(df, keys, time, aggs, partitions, on_reject, what)
+    target = _target_schema(operator, arrow_in)
     runner = _PartitionRunner(type(operator), operator.snapshot(), target, on_reject, what)
     if keys:
         shuffled = df.repartition(partitions, *keys) if partitions else df.repartition(*keys)
     else:
         shuffled = df.repartition(1)
-    result: DataFrame = shuffled.mapInArrow(runner, spark_schema)
+    result: DataFrame = shuffled.mapInArrow(runner, _spark_schema(target))
     return result
-
