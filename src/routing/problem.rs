@@ -71,18 +71,16 @@ pub fn euclidean_matrix(xy: &[(f64, f64)], scale: f64, round: impl Fn(f64) -> f6
     Matrix { n, data }
 }
 
-/// Great-circle (haversine) distances in metres between (lat, lon) points, rounded to the metre.
+/// Great-circle (haversine, geo's mean Earth radius) distances in metres between (lat, lon) points,
+/// rounded to the metre.
 pub fn haversine_matrix(latlon: &[(f64, f64)]) -> Matrix {
-    const R: f64 = 6_371_008.8; // mean Earth radius, metres (the value geo's Haversine uses)
-    let n = latlon.len();
+    use geo::{Distance, Haversine, Point};
+    let points: Vec<Point> = latlon.iter().map(|&(lat, lon)| Point::new(lon, lat)).collect();
+    let n = points.len();
     let mut data = Vec::with_capacity(n * n);
-    for a in latlon {
-        for b in latlon {
-            let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
-            let dphi = p2 - p1;
-            let dl = (b.1 - a.1).to_radians();
-            let h = (dphi / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-            data.push((2.0 * R * h.sqrt().min(1.0).asin()).round() as i64);
+    for &a in &points {
+        for &b in &points {
+            data.push(Haversine.distance(a, b).round() as i64);
         }
     }
     Matrix { n, data }
@@ -555,6 +553,25 @@ mod tests {
         let m = haversine_matrix(&[(52.5200, 13.4050), (52.3906, 13.0645)]);
         assert!((26_000..28_500).contains(&m.get(0, 1)), "{}", m.get(0, 1));
         assert_eq!(m.get(0, 1), m.get(1, 0));
+    }
+
+    #[test]
+    fn haversine_matches_the_textbook_formula() {
+        // Independent oracle: the haversine formula with the mean Earth radius (IUGG, 6,371,008.8 m).
+        fn textbook(a: (f64, f64), b: (f64, f64)) -> f64 {
+            let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
+            let (dphi, dl) = (p2 - p1, (b.1 - a.1).to_radians());
+            let h = (dphi / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+            2.0 * 6_371_008.8 * h.sqrt().min(1.0).asin()
+        }
+        let points = [(52.52, 13.405), (48.8566, 2.3522), (-33.8688, 151.2093), (0.0, 179.9), (0.0, -179.9), (89.9, 0.0)];
+        let m = haversine_matrix(&points);
+        for (i, &a) in points.iter().enumerate() {
+            for (j, &b) in points.iter().enumerate() {
+                let expected = textbook(a, b);
+                assert!((m.get(i, j) as f64 - expected).abs() <= 1.0, "{a:?} -> {b:?}: {} vs {expected}", m.get(i, j));
+            }
+        }
     }
 
     #[test]
