@@ -3,7 +3,7 @@
 //! search under penalised costs, and accepts the result by simulated annealing. Penalties adapt to
 //! the share of feasible local optima; infeasible local optima get a repair pass at 10x penalties.
 //!
-//! `threads > 1` runs independent searches (seeds derived from the seed) on threads and keeps the best,
+//! `threads > 1` runs independent searches (seeds derived from the seed) on a rayon pool of its own and keeps the best,
 //! so the same seed and thread count with an iteration budget give the same result.
 
 use super::cost::{Penalties, PenaltyManager};
@@ -156,31 +156,36 @@ pub fn solve(
     };
     let threads = params.threads.max(1);
     let others: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
-    // Scoped OS threads made for this solve, not a global pool: a process forked after a solve
-    // (Spark's Python workers, multiprocessing) would inherit a pool whose threads do not exist
-    // in the child, and wait on them forever. A thread's start-up is negligible next to a search.
-    let first = std::thread::scope(|scope| {
-        for t in 1..threads {
-            let (nb, adjacency, shared, others) = (&nb, &adjacency, &shared, &others);
-            scope.spawn(move || {
-                let out = worker(data, params, nb, adjacency, t, shared, None, started);
-                others
-                    .lock()
-                    .expect("no worker panics while holding the lock")
-                    .push((t, out));
-            });
-        }
-        worker(
-            data,
-            params,
-            &nb,
-            &adjacency,
-            0,
-            &shared,
-            Some(callback),
-            started,
-        )
-    });
+    // A rayon pool made for this solve, with the calling thread as worker 0; not rayon's global pool:
+    // a process forked after a solve (Spark's Python workers, multiprocessing) would inherit a global
+    // pool whose threads do not exist in the child, and wait on them forever. Starting a few threads
+    // is negligible next to a search. Without threads to spare (or if the OS refuses them), worker 0
+    // searches alone.
+    let pool = (threads > 1)
+        .then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads - 1)
+                .thread_name(|i| format!("fleetstream-solver-{}", i + 1))
+                .build()
+                .ok()
+        })
+        .flatten();
+    let first = match &pool {
+        Some(pool) => pool.in_place_scope(|scope| {
+            for t in 1..threads {
+                let (nb, adjacency, shared, others) = (&nb, &adjacency, &shared, &others);
+                scope.spawn(move |_| {
+                    let out = worker(data, params, nb, adjacency, t, shared, None, started);
+                    others
+                        .lock()
+                        .expect("no worker panics while holding the lock")
+                        .push((t, out));
+                });
+            }
+            worker(data, params, &nb, &adjacency, 0, &shared, Some(callback), started)
+        }),
+        None => worker(data, params, &nb, &adjacency, 0, &shared, Some(callback), started),
+    };
     shared.stop.store(true, Ordering::Relaxed);
     let mut all = vec![(0, first)];
     all.extend(others.into_inner().expect("workers finished"));
