@@ -330,7 +330,7 @@ class ReferenceTable:
 class PaymentsOperator:
     """Validates and enriches raw payment payloads; used by fleetstream.pipeline.PaymentsWriter."""
 
-    def __new__(cls, *, rate_column: str = "rate_to_usd", max_amount_usd_minor: int = 100000000) -> PaymentsOperator: ...
+    def __new__(cls, *, rate_column: str = ..., max_amount_usd_minor: int = 100000000) -> PaymentsOperator: ...
     def process(
         self,
         topic: str,

@@ -175,9 +175,9 @@ def _query_table(dsn: str, query: str) -> Any:
             import psycopg
         except ImportError:
             raise ConfigError("from_query on PostgreSQL needs psycopg: pip install 'psycopg[binary]'") from None
-        with psycopg.connect(dsn) as conn:
-            cursor = conn.execute(query)
-            names = [d.name for d in cursor.description or []]
-            rows = cursor.fetchall()
+        with psycopg.connect(dsn) as pg:
+            result = pg.execute(query)
+            names = [d.name for d in result.description or []]
+            rows = result.fetchall()
     columns: Sequence[list[Any]] = [[row[i] for row in rows] for i in range(len(names))]
     return pa.table({name: pa.array(values) for name, values in zip(names, columns)})
