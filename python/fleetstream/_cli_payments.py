@@ -13,8 +13,15 @@ def payments(args: argparse.Namespace) -> int:
 
     from fleetstream.pipeline.payments import PaymentsConfig, PaymentsPipeline
 
+    from pathlib import Path
+
+    from fleetstream.exceptions import ConfigError
+
+    fx = args.fx or str(Path(args.reference).with_name("fx_rates.csv"))
+    if args.fx is None and not Path(fx).exists():
+        raise ConfigError(f"no FX rates: pass --fx (no fx_rates.csv next to {args.reference})")
     config = PaymentsConfig(
-        brokers=args.brokers, topic=args.topic, group=args.group, db=args.db, merchants=args.reference, fx=args.fx,
+        brokers=args.brokers, topic=args.topic, group=args.group, db=args.db, merchants=args.reference, fx=fx,
         table=args.table, read_model=None if args.no_read_model else args.read_model, batch_size=args.batch_size,
         max_wait=args.max_wait, idle_exit=args.idle_exit, refresh_every=args.refresh_every, max_rate=args.max_rate,
     )
@@ -139,7 +146,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     run.add_argument("--topic", default="payments")
     run.add_argument("--group", required=True, help="consumer group; run more processes with it to scale out")
     run.add_argument("--reference", required=True, help="merchants CSV or Parquet (merchant_id, ...)")
-    run.add_argument("--fx", required=True, help="FX rates CSV or Parquet (currency, valid_from, rate_to_usd)")
+    run.add_argument("--fx", default=None, help="FX rates CSV or Parquet (currency, valid_from, rate_to_usd); "
+                                                 "default: fx_rates.csv next to --reference (what payments-gen writes)")
     run.add_argument("--db", required=True, help="sqlite:///path.db or postgresql://...")
     run.add_argument("--table", default="payments")
     run.add_argument("--read-model", default="payments_merchant_daily", help="per-merchant per-day aggregates table")

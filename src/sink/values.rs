@@ -199,17 +199,67 @@ fn escape_copy_text(text: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-fn format_date(days: i32) -> String {
-    chrono::DateTime::from_timestamp(i64::from(days) * 86_400, 0)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| "invalid".into())
+/// (year, month, day) of a day number since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
-fn format_timestamp(micros: i64, sep: char, zone: &str) -> String {
-    match chrono::DateTime::from_timestamp_micros(micros) {
-        Some(t) => format!("{}{sep}{}{zone}", t.format("%Y-%m-%d"), t.format("%H:%M:%S%.6f")),
-        None => "invalid".into(),
+fn push_digits(out: &mut String, value: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut v = value;
+    let mut i = buf.len();
+    while v > 0 || buf.len() - i < width {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
     }
+    out.push_str(std::str::from_utf8(&buf[i..]).expect("digits"));
+}
+
+fn push_date(out: &mut String, days: i64) {
+    let (year, month, day) = civil_from_days(days);
+    if year < 0 {
+        out.push('-');
+    }
+    push_digits(out, year.unsigned_abs(), 4);
+    out.push('-');
+    push_digits(out, u64::from(month), 2);
+    out.push('-');
+    push_digits(out, u64::from(day), 2);
+}
+
+/// ISO-8601 date; hand-written because formatting runs once per row and value on the hot path.
+fn format_date(days: i32) -> String {
+    let mut out = String::with_capacity(10);
+    push_date(&mut out, i64::from(days));
+    out
+}
+
+/// `YYYY-MM-DD{sep}HH:MM:SS.ffffff{zone}` in UTC.
+fn format_timestamp(micros: i64, sep: char, zone: &str) -> String {
+    const DAY: i64 = 86_400_000_000;
+    let (days, rest) = (micros.div_euclid(DAY), micros.rem_euclid(DAY) as u64);
+    let mut out = String::with_capacity(32);
+    push_date(&mut out, days);
+    out.push(sep);
+    let seconds = rest / 1_000_000;
+    push_digits(&mut out, seconds / 3_600, 2);
+    out.push(':');
+    push_digits(&mut out, seconds / 60 % 60, 2);
+    out.push(':');
+    push_digits(&mut out, seconds % 60, 2);
+    out.push('.');
+    push_digits(&mut out, rest % 1_000_000, 6);
+    out.push_str(zone);
+    out
 }
 
 /// COPY text of `batch` (already normalized): tab-separated, one line per row.
@@ -232,6 +282,16 @@ pub fn copy_text(batch: &RecordBatch) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
     use arrow_array::{BinaryArray, StringArray, TimestampMillisecondArray};
+
+    #[test]
+    fn dates_and_timestamps_format_like_chrono() {
+        for micros in [0i64, 1_767_225_600_123_456, -1, -86_400_000_000, 951_782_400_000_000, 4_102_444_799_999_999, -62_135_596_800_000_000] {
+            let t = chrono::DateTime::from_timestamp_micros(micros).unwrap();
+            assert_eq!(format_timestamp(micros, 'T', "Z"), t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+            let days = micros.div_euclid(86_400_000_000) as i32;
+            assert_eq!(format_date(days), t.format("%Y-%m-%d").to_string());
+        }
+    }
 
     #[test]
     fn copy_text_escapes_and_formats() {

@@ -134,3 +134,31 @@ def _rows(dsn: str) -> int:
         return int(query(dsn, "SELECT COUNT(*) FROM payments")[0][0])
     except Exception:  # no table yet: sqlite3.OperationalError / psycopg.errors.UndefinedTable
         return 0
+
+
+def test_cli_payments_gen_then_payments(broker: LocalBroker, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    topic = unique("pay")
+    gen = subprocess.run([sys.executable, "-m", "fleetstream", "payments-gen", "--brokers", broker.bootstrap,
+                          "--topic", topic, "--partitions", "2", "--events", "3000", "--bad-share", "0.05",
+                          "--reference-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert gen.returncode == 0, gen.stderr
+    bad, resent = (int(x.replace(",", "")) for x in
+                   __import__("re").search(r"([\d,]+) bad, ([\d,]+) re-sent", gen.stdout).groups())
+    db = f"sqlite:///{tmp_path / 'books.db'}"
+    run = subprocess.run([sys.executable, "-m", "fleetstream", "payments", "--brokers", broker.bootstrap, "--topic", topic,
+                          "--group", unique("g"), "--reference", str(tmp_path / "merchants.csv"), "--db", db,
+                          "--batch-size", "500", "--idle-exit", "2", "--progress-every", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "database offsets: none yet" in run.stderr
+    rows = query(db, "SELECT COUNT(*) FROM payments")[0][0]
+    dead = query(db, "SELECT COUNT(*) FROM payments_dead_letters")[0][0]
+    assert dead == bad and rows + resent + dead == 3000
+    assert sum(o for (o,) in query(db, "SELECT next_offset FROM payments_offsets")) == 3000
+    missing_fx = subprocess.run([sys.executable, "-m", "fleetstream", "payments", "--brokers", broker.bootstrap,
+                                 "--group", "g", "--reference", str(tmp_path / "nowhere" / "m.csv"), "--db", db],
+                                capture_output=True, text=True, timeout=60)
+    assert missing_fx.returncode != 0 and "no FX rates: pass --fx" in missing_fx.stderr
