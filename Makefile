@@ -4,7 +4,7 @@ PYTHON ?= python3
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/fleetstream/target
 export MATURIN_PEP517_ARGS ?= --profile release
 
-.PHONY: develop test test-rust test-python stubtest lint bench bench-kafka bench-routing demo clean
+.PHONY: develop test test-rust test-python stubtest lint bench bench-kafka bench-routing bench-payments demo clean
 
 develop:
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-test.txt
@@ -36,6 +36,10 @@ bench-kafka: develop
 # Solomon + X instances, 10 s each, side by side with PyVRP and OR-Tools (pip install pyvrp ortools).
 bench-routing: develop
 	$(PYTHON) benches/bench_routing.py --data-dir ../shared/data/vrp --time-limit 10
+
+# 1M payments from the local broker into PostgreSQL (embedded) and SQLite, vs a one-message-at-a-time Python consumer.
+bench-payments: develop
+	$(PYTHON) benches/bench_payments.py --messages 1000000 --baseline-messages 20000
 
 demo: develop
 	fleetstream demo

@@ -35,6 +35,13 @@ pub enum Error {
     /// A newer producer with the same transactional.id fenced this one: it is a zombie and must stop.
     #[error("{0}")]
     KafkaFenced(String),
+    /// The database refused or failed a sink operation (names the table and the statement's purpose).
+    #[error("{0}")]
+    Sink(String),
+    /// Another writer took over a partition (its generation in the offsets table moved on): this
+    /// writer is a zombie; its transaction was rolled back.
+    #[error("{0}")]
+    Fenced(String),
     /// A long native loop was asked to stop (Ctrl-C); the Python layer raises the signal's exception.
     #[error("interrupted")]
     Interrupted,
@@ -60,6 +67,9 @@ impl Error {
 
     pub fn infeasible(msg: impl Into<String>) -> Self {
         Error::Infeasible(msg.into())
+    }
+    pub fn sink(msg: impl Into<String>) -> Self {
+        Error::Sink(msg.into())
     }
     pub fn snapshot(msg: impl Into<String>) -> Self {
         Error::Snapshot(msg.into())

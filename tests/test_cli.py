@@ -30,3 +30,11 @@ def test_python_dash_m_works_and_bad_arguments_exit_nonzero() -> None:
     assert "alert(s) raised" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "fleetstream", "nonsense"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_demo_payments_reconcile_after_a_restart(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--events", "5000", "--clicks", "1000", "--orders", "0", "--payments", "20000"]) == 0
+    out = capsys.readouterr().out
+    payments = out[out.index("exactly-once payments"):]
+    assert payments.count(": True") == 4 and ": False" not in payments, payments
+    assert "restarted after 3 batches" in payments and "top dead-letter reasons" in payments

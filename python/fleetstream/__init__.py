@@ -7,6 +7,7 @@
 from fleetstream._core import __version__
 from fleetstream.exceptions import (
     ConfigError,
+    FencedError,
     FleetstreamError,
     FleetstreamIOError,
     KafkaDeliveryError,
@@ -16,8 +17,11 @@ from fleetstream.exceptions import (
     OrderError,
     ParseError,
     SchemaError,
+    SinkError,
     SnapshotError,
 )
+from fleetstream.enrich import ReferenceTable
+from fleetstream.sinks import ExactlyOnceSink, ReadModel
 from fleetstream.kafka import KafkaBatch, KafkaSink, KafkaSource, TransactionalLoop
 from fleetstream import routing
 from fleetstream.logs import LogParser, ParseResult
@@ -42,6 +46,8 @@ from fleetstream.stream import (
 __all__ = [
     "Agg",
     "ConfigError",
+    "ExactlyOnceSink",
+    "FencedError",
     "FleetstreamError",
     "FleetstreamIOError",
     "Hopping",
@@ -56,8 +62,11 @@ __all__ = [
     "OrderError",
     "ParseError",
     "ParseResult",
+    "ReadModel",
+    "ReferenceTable",
     "SchemaError",
     "Sessionizer",
+    "SinkError",
     "SnapshotError",
     "SpikeDetector",
     "TransactionalLoop",

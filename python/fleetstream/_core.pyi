@@ -14,6 +14,7 @@ __all__ = [
     "merge_sorted_partial_sessions", "session_ids",
     "KafkaSource", "KafkaSink", "kafka_create_topics", "AlertsOperator",
     "RoutingProblem", "RoutingSolution", "routing_matrices", "read_vrplib",
+    "ExactlyOnceSink", "ReferenceTable", "PaymentsOperator",
 ]
 
 __version__: str
@@ -283,3 +284,67 @@ class RoutingSolution:
     def routes(self) -> list[tuple[int, list[int]]]: ...
     def schedule(self) -> list[dict[str, Any]]: ...
     def to_vrplib(self, cost: float) -> str: ...
+
+
+@final
+class ExactlyOnceSink:
+    """Native exactly-once database sink; use fleetstream.ExactlyOnceSink."""
+
+    def __new__(
+        cls,
+        dsn: str,
+        table: str,
+        key: list[str],
+        mode: str = "upsert",
+        read_model: tuple[str, list[str], list[str]] | None = None,
+    ) -> ExactlyOnceSink: ...
+    def claim(self, partitions: list[tuple[str, int]]) -> list[tuple[str, int, int | None, int]]: ...
+    def stored(self) -> list[tuple[str, int, int | None, int]]: ...
+    def is_applied(self, query_id: str, batch_id: int) -> bool: ...
+    def write(
+        self,
+        rows: Any,
+        dead_letters: Any,
+        commits: list[tuple[str, int, int, int]],
+        mark: tuple[str, int] | None = None,
+    ) -> dict[str, Any]: ...
+    @property
+    def table(self) -> str: ...
+    @property
+    def key(self) -> list[str]: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def tables(self) -> tuple[str, str, str, str | None]: ...
+
+
+@final
+class ReferenceTable:
+    """Native reference table; use fleetstream.ReferenceTable."""
+
+    def __new__(cls, data: Any, key: str, effective: str | None = None) -> ReferenceTable: ...
+    def replace(self, data: Any) -> None: ...
+    def join(self, data: Any, on: str, at: str | None = None) -> tuple[pa.Table, list[int]]: ...
+    @property
+    def data(self) -> pa.Table: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def effective(self) -> str | None: ...
+    def __len__(self) -> int: ...
+
+
+@final
+class PaymentsOperator:
+    """Validates and enriches raw payment payloads; used by fleetstream.pipeline.PaymentsWriter."""
+
+    def __new__(cls, *, rate_column: str = ..., max_amount_usd_minor: int = 100000000) -> PaymentsOperator: ...
+    def process(
+        self,
+        topic: str,
+        payloads: Any,
+        partitions: Any,
+        offsets: Any,
+        merchants: ReferenceTable,
+        fx: ReferenceTable,
+    ) -> tuple[pa.RecordBatch, pa.RecordBatch]: ...

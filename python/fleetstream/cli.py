@@ -58,6 +58,10 @@ def _demo(args: argparse.Namespace) -> int:
         start = row["window_start"].strftime("%Y-%m-%d %H:%M")
         print(f"  {row['service']:<10} {start} UTC  {row['value']:>5.0f} errors/min  (baseline {row['baseline']:.1f}, rule {row['rule']})")
     _demo_sessions(args)
+    if args.payments > 0:
+        from fleetstream._cli_payments import demo_payments
+
+        demo_payments(args)
     if args.orders > 0:
         _routing_demo(args)
     return 0
@@ -163,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--clicks", type=int, default=200_000, help="click events to sessionize (default 200000)")
     demo.add_argument("--orders", type=int, default=60, help="deliveries in the routing part (0 skips it)")
     demo.add_argument("--route-seconds", type=float, default=2.0, help="time limit for planning the routes")
+    demo.add_argument("--payments", type=int, default=100_000, help="payment events for the exactly-once part (0 skips it)")
     demo.set_defaults(run=_demo)
     alerts = commands.add_parser("alerts", help="error-log spike alerts from a Kafka topic of log lines to a Kafka topic")
     alerts.add_argument("--brokers", required=True, help="bootstrap servers, host:port[,host:port]")
@@ -186,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port (0: any)")
     alerts.add_argument("--progress-every", type=float, default=10.0, help="progress line interval in s (0: off)")
     alerts.set_defaults(run=_alerts)
+    from fleetstream._cli_payments import add_commands
+
+    add_commands(commands)
     return parser
 
 

@@ -18,6 +18,8 @@ __all__ = [
     "KafkaError",
     "KafkaDeliveryError",
     "KafkaFencedError",
+    "SinkError",
+    "FencedError",
 ]
 
 
@@ -70,3 +72,12 @@ class KafkaDeliveryError(KafkaError):
 class KafkaFencedError(KafkaError):
     """A newer instance with the same ``transactional.id`` took over: this producer is a zombie and
     must stop; its open transaction is aborted."""
+
+
+class SinkError(FleetstreamError):
+    """A database sink operation failed (connection, schema, statement); its transaction was rolled back."""
+
+
+class FencedError(SinkError):
+    """Another writer took over a partition (its generation in the offsets table moved on): this
+    writer is a zombie and must stop; the batch it tried to commit was rolled back."""

@@ -18,10 +18,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from fleetstream._payments_data import PaymentStream, PaymentStreamSpec, generate_payments
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["LocalBroker", "LogStreamSpec", "generate_clicks", "generate_log_lines", "tansu_binary"]
+__all__ = ["LocalBroker", "LogStreamSpec", "PaymentStream", "PaymentStreamSpec", "generate_clicks", "generate_log_lines",
+           "generate_payments", "tansu_binary"]
 
 _MESSAGES = {
     "INFO": ["request served", "cache hit", "user signed in", "order created", "job finished"],

@@ -2,5 +2,8 @@
 //! their checkpoints (operator state together with the input offset it corresponds to).
 
 pub mod alerts;
+pub mod money;
+pub mod payments;
 
 pub use alerts::{AlertsSpec, AlertsStep, PartitionAlerts};
+pub use payments::{PaymentsOperator, PaymentsSpec, PaymentsStep};

@@ -22,6 +22,8 @@ fn class_name(error: &Error) -> &'static str {
         Error::Kafka { .. } => "KafkaError",
         Error::KafkaDelivery { .. } => "KafkaDeliveryError",
         Error::KafkaFenced(_) => "KafkaFencedError",
+        Error::Sink(_) => "SinkError",
+        Error::Fenced(_) => "FencedError",
         Error::Interrupted => "FleetstreamError",
         Error::Arrow(_) => "SchemaError",
     }

@@ -9,6 +9,7 @@ mod kafka;
 mod logs;
 mod pipeline;
 mod routing;
+mod sink;
 mod stream;
 
 /// Milliseconds in a duration string such as "500ms", "5s", "1m", "2h", "1h30m".
@@ -26,5 +27,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kafka::register(m)?;
     pipeline::register(m)?;
     routing::register(m)?;
+    sink::register(m)?;
     Ok(())
 }
