@@ -49,6 +49,7 @@ class Sessionizer(EventTimeOperator):
         aggs: Mapping[str, Agg] | None = None,
         max_duration: Duration | None = None,
         max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
+        threads: int | None = None,
     ) -> None:
         self._native = _core.Sessionizer(
             gap=duration_ms(gap, "gap"),
@@ -59,7 +60,20 @@ class Sessionizer(EventTimeOperator):
             allowed_lateness=duration_ms(allowed_lateness, "allowed_lateness"),
             max_duration=None if max_duration is None else duration_ms(max_duration, "max_duration"),
             max_key_bytes=max_key_bytes,
+            threads=threads,
         )
+
+    @property
+    def threads(self) -> int:
+        """Threads a push works on. Keys are split between them by hash; the output (rows, order,
+        session ids), late rows and snapshots are the same for any number. Settable at any time,
+        also after :meth:`restore` (which starts with the default)."""
+        n: int = self._native.threads
+        return n
+
+    @threads.setter
+    def threads(self, threads: int) -> None:
+        self._native.threads = threads
 
     @property
     def open_sessions(self) -> int:
