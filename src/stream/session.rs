@@ -26,7 +26,6 @@ use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use key_index::{IntKeys, KeyIndex, KeyValue};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, Shard, Work};
 use std::sync::Arc;
@@ -155,7 +154,7 @@ struct State {
 
 const SNAPSHOT_TAG: &[u8; 4] = b"FSSS";
 
-/// Pushes with fewer rows are worked on one thread: handing out work costs more than it saves.
+/// Each thread of a push gets at least this many rows: starting a thread costs more than fewer save.
 const MIN_ROWS_PER_THREAD: usize = 8_192;
 
 /// Stable 64-bit id of a session: FNV-1a over the encoded key and the start time. The same input
@@ -168,6 +167,31 @@ pub fn session_id(key: &[u8], start: Millis) -> i64 {
     }
     hash as i64
 }
+
+/// `work` on every job, results in job order, the jobs split into `threads` contiguous groups:
+/// the first on the calling thread, the others on scoped threads started for this call (nothing
+/// outlives it, so a process may fork between pushes).
+fn on_threads<J: Send, R: Send>(jobs: &mut [J], threads: usize, work: impl Fn(&mut J) -> R + Sync, results: &mut Vec<R>) {
+    if threads <= 1 || jobs.len() <= 1 {
+        results.extend(jobs.iter_mut().map(&work));
+        return;
+    }
+    let per_thread = jobs.len().div_ceil(threads);
+    let mut groups = jobs.chunks_mut(per_thread);
+    let first = groups.next().expect("at least one job");
+    let work = &work;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = groups.map(|group| scope.spawn(move || group.iter_mut().map(work).collect::<Vec<R>>())).collect();
+        results.extend(first.iter_mut().map(work));
+        for handle in others {
+            match handle.join() {
+                Ok(part) => results.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+}
+
 
 /// Key types whose values fit an i64: they skip the row encoding (see `key_index`).
 fn int_key_type(data_type: &DataType) -> bool {
@@ -187,6 +211,8 @@ impl Sessionizer {
             max_time: None,
             finished: false,
             shards: Vec::new(),
+            // One by default: measured on a busy 2-core machine, a second thread cost more (CPU
+            // and wall time) than it saved; `threads=` is there for spare cores.
             threads: 1,
             side: SideOutputs::new(vec![Field::new("reason", DataType::Utf8, false)]),
             stats: SessionStats::default(),
@@ -265,12 +291,14 @@ impl Sessionizer {
             }
             self.apply(bound, row_offset)?;
         }
-        self.close_due()
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        self.close_due((rows / MIN_ROWS_PER_THREAD).max(1))
     }
 
     pub fn flush(&mut self) -> Result<RecordBatch> {
         self.finished = true;
-        self.close_due()
+        let open = self.open_sessions();
+        self.close_due((open / MIN_ROWS_PER_THREAD).max(1))
     }
 
     pub fn take_late(&mut self) -> Vec<RecordBatch> {
@@ -332,12 +360,10 @@ impl Sessionizer {
             },
             seq_base,
         };
-        let parallel = shards > 1 && n >= MIN_ROWS_PER_THREAD * 2;
-        let applied: Vec<Applied> = if parallel {
-            self.shards.par_iter_mut().zip(&work).map(|(shard, work)| shard.apply(&batch, work)).collect()
-        } else {
-            self.shards.iter_mut().zip(&work).map(|(shard, work)| shard.apply(&batch, work)).collect()
-        };
+        let threads = (n / MIN_ROWS_PER_THREAD).clamp(1, shards);
+        let mut applied: Vec<Applied> = Vec::with_capacity(shards);
+        let mut jobs: Vec<(&mut Shard, &Work)> = self.shards.iter_mut().zip(&work).collect();
+        on_threads(&mut jobs, threads, |(shard, work)| shard.apply(&batch, work), &mut applied);
         let mut late: Vec<(u32, String)> = Vec::new();
         for a in applied {
             self.stats.sessions_merged += a.merged;
@@ -357,26 +383,25 @@ impl Sessionizer {
         Ok(())
     }
 
-    fn close_due(&mut self) -> Result<RecordBatch> {
+    /// Close what the watermark allows, on at most `threads` threads.
+    fn close_due(&mut self, threads: usize) -> Result<RecordBatch> {
         let mut closed: Vec<Closed> = Vec::new();
         if let Some(wm) = self.watermark() {
             let (config, aggs) = (&self.config, &self.aggs);
-            if self.shards.len() > 1 {
-                let parts: Vec<Vec<Closed>> = self
-                    .shards
-                    .par_iter_mut()
-                    .map(|shard| {
-                        let mut part = Vec::new();
-                        shard.close_due(wm, config, aggs, &mut part);
-                        part
-                    })
-                    .collect();
-                closed = parts.into_iter().flatten().collect();
-            } else {
-                for shard in &mut self.shards {
-                    shard.close_due(wm, config, aggs, &mut closed);
-                }
-            }
+            let threads = threads.min(self.shards.len());
+            let mut parts: Vec<Vec<Closed>> = Vec::with_capacity(threads);
+            let mut jobs: Vec<&mut Shard> = self.shards.iter_mut().collect();
+            on_threads(
+                &mut jobs,
+                threads,
+                |shard| {
+                    let mut part = Vec::new();
+                    shard.close_due(wm, config, aggs, &mut part);
+                    part
+                },
+                &mut parts,
+            );
+            closed = parts.into_iter().flatten().collect();
         }
         closed.sort_unstable_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
         self.stats.sessions_emitted += closed.len() as u64;

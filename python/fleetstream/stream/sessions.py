@@ -26,6 +26,10 @@ class Sessionizer(EventTimeOperator):
     event), ``duration_ms``, then one column per aggregate. ``max_duration`` splits longer sessions:
     an event more than ``max_duration`` after its session's start begins the next one.
 
+    ``threads`` (default 1) splits the keys by hash between that many threads for large pushes;
+    the output, its order, the session ids and the late rows are the same for any number. It pays
+    off only with idle cores: on a machine already busy, one thread is faster.
+
     >>> import fleetstream as fs, pyarrow as pa
     >>> s = fs.Sessionizer(gap="30m", key="user_id", aggs={"page_views": fs.count(), "first_page": fs.first("page")})
     >>> clicks = pa.table({"ts": [0, 60_000, 1_860_000, 5_000_000], "user_id": [1, 1, 1, 1],
@@ -34,6 +38,9 @@ class Sessionizer(EventTimeOperator):
     [{'duration_ms': 1860000, 'page_views': 3, 'first_page': '/'}]
     >>> s.flush().select(["duration_ms", "page_views"]).to_pylist()
     [{'duration_ms': 0, 'page_views': 1}]
+    >>> two = fs.Sessionizer(gap="30m", key="user_id", threads=2)
+    >>> two.push(clicks).equals(fs.Sessionizer(gap="30m", key="user_id").push(clicks))
+    True
     """
 
     _native_class = _core.Sessionizer
@@ -65,9 +72,8 @@ class Sessionizer(EventTimeOperator):
 
     @property
     def threads(self) -> int:
-        """Threads a push works on. Keys are split between them by hash; the output (rows, order,
-        session ids), late rows and snapshots are the same for any number. Settable at any time,
-        also after :meth:`restore` (which starts with the default)."""
+        """Threads a push works on (keys split between them by hash; results do not depend on it).
+        Settable at any time, e.g. after :meth:`restore`, which starts with one."""
         n: int = self._native.threads
         return n
 

@@ -96,6 +96,35 @@ impl KeyIndex {
         }
     }
 
+    /// Release all `ids` (each issued, none twice), prefetching table buckets ahead.
+    pub fn release_many(&mut self, ids: &[u32]) {
+        match self {
+            KeyIndex::Ints(k) => {
+                let keys: Vec<Option<i64>> = ids.iter().map(|&id| k.keys[id as usize]).collect();
+                for (i, (&id, key)) in ids.iter().zip(&keys).enumerate() {
+                    if let Some(Some(ahead)) = keys.get(i + PREFETCH_ROWS) {
+                        k.table.prefetch(mix(*ahead));
+                    }
+                    match key {
+                        None => k.null_id = None,
+                        Some(v) => k.table.remove(*v),
+                    }
+                    k.ids.give_back(id);
+                }
+            }
+            KeyIndex::Bytes(_) => ids.iter().for_each(|&id| self.release(id)),
+        }
+    }
+
+    /// Prefetch what `key(id)` reads.
+    #[inline]
+    pub fn prefetch_key(&self, id: u32) {
+        match self {
+            KeyIndex::Ints(k) => prefetch_at(&k.keys, id as usize),
+            KeyIndex::Bytes(k) => prefetch_at(&k.keys, id as usize),
+        }
+    }
+
     /// Whether `id` is issued (not released since).
     pub fn is_live(&self, id: u32) -> bool {
         let pool = match self {
@@ -171,7 +200,7 @@ fn mix(key: i64) -> u64 {
 }
 
 #[inline]
-fn prefetch<T>(item: &T) {
+pub fn prefetch<T>(item: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint; it never faults and does not read or write memory.
     unsafe {

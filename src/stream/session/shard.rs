@@ -3,7 +3,7 @@
 //! state and the watermark before it, so shards work in parallel and the result is the same for
 //! any number of them.
 
-use super::key_index::{prefetch_at, IntKeys, KeyIndex, KeyValue, PREFETCH_ROWS};
+use super::key_index::{prefetch, IntKeys, KeyIndex, KeyValue, PREFETCH_ROWS};
 use super::{SessionConfig, KeptEvent};
 use crate::stream::aggregate::{Accs, AggInput, OwnedValue};
 use crate::stream::aggset::AggSet;
@@ -25,6 +25,38 @@ pub(super) struct Session {
 
 /// A key's open sessions, sorted by start and more than `gap` apart: nearly always one, inline.
 pub(super) type Sessions = SmallVec<[Session; 1]>;
+
+/// A key's sessions on whole cache lines of their own (two for one inline session and its
+/// accumulators), so that prefetching both lines brings in everything an event touches.
+#[derive(Default)]
+#[repr(align(64))]
+pub(super) struct KeySlot(pub Sessions);
+
+impl std::ops::Deref for KeySlot {
+    type Target = Sessions;
+    fn deref(&self) -> &Sessions {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KeySlot {
+    fn deref_mut(&mut self) -> &mut Sessions {
+        &mut self.0
+    }
+}
+
+/// Prefetch every cache line of `states[id]` (if there is such an element).
+#[inline]
+fn prefetch_slot(states: &[KeySlot], id: u32) {
+    if let Some(slot) = states.get(id as usize) {
+        let lines = std::mem::size_of::<KeySlot>().div_ceil(64);
+        let base = slot as *const KeySlot as *const u8;
+        for line in 0..lines {
+            // SAFETY: within the element; `prefetch` never dereferences.
+            prefetch(unsafe { &*base.add(line * 64) });
+        }
+    }
+}
 
 /// When to look at a session: (close time, session uid, key id).
 #[derive(Clone, Copy, Debug)]
@@ -76,7 +108,7 @@ pub(super) struct Applied {
 pub(super) struct Shard {
     pub index: KeyIndex,
     /// Open sessions by key id.
-    pub states: Vec<Sessions>,
+    pub states: Vec<KeySlot>,
     /// Sessions by the close time (`end + gap + allowed_lateness`) they had when scheduled, in
     /// buckets of `TIMER_BUCKET_MS` (appending and draining a bucket is cheap and cache-friendly).
     /// Entries are rescheduled lazily when their session grew, dropped when it was merged away.
@@ -112,7 +144,7 @@ impl Shard {
     fn fit_states(&mut self) {
         let bound = self.index.id_bound();
         if self.states.len() < bound {
-            self.states.resize_with(bound, Sessions::new);
+            self.states.resize_with(bound, KeySlot::default);
         }
     }
 
@@ -191,7 +223,7 @@ impl Shard {
         for (i, ((&row, &id), &watermark)) in work.rows.iter().zip(&ids).zip(&work.watermarks).enumerate() {
             // The key state of an event a few rows ahead is fetched while this one is worked on.
             if let Some(&ahead) = ids.get(i + PREFETCH_ROWS) {
-                prefetch_at(&self.states, ahead as usize);
+                prefetch_slot(&self.states, ahead);
             }
             let row = row as usize;
             let t = batch.times[row];
@@ -287,11 +319,26 @@ impl Shard {
             self.tombstones_at = wm;
         }
         let mut not_yet = Vec::new();
+        let mut idle = Vec::new();
+        // Every due bucket at once, so the prefetching runs ahead across bucket boundaries.
+        let mut timers = Vec::new();
         while let Some(entry) = self.timers.first_entry() {
             if *entry.key() * TIMER_BUCKET_MS > wm {
                 break;
             }
-            for Timer(scheduled, uid, id) in entry.remove() {
+            if timers.is_empty() {
+                timers = entry.remove();
+            } else {
+                timers.extend(entry.remove());
+            }
+        }
+        {
+            for (i, &Timer(scheduled, uid, id)) in timers.iter().enumerate() {
+                // A timer's own work is short: look further ahead than for events.
+                if let Some(ahead) = timers.get(i + 2 * PREFETCH_ROWS) {
+                    prefetch_slot(&self.states, ahead.2);
+                    self.index.prefetch_key(ahead.2);
+                }
                 if scheduled > wm {
                     not_yet.push(Timer(scheduled, uid, id));
                     continue;
@@ -310,7 +357,7 @@ impl Shard {
                 if due == wm {
                     self.tombstones.insert(id);
                 } else if now_idle {
-                    self.index.release(id);
+                    idle.push(id);
                 }
                 let kept = self.kept.remove(&session.uid).unwrap_or_default();
                 split_into(key, session, kept, config, aggs, closed);
@@ -319,6 +366,7 @@ impl Shard {
         for timer in not_yet {
             self.schedule(timer);
         }
+        self.index.release_many(&idle);
     }
 }
 

@@ -263,6 +263,36 @@ mod equivalence {
     }
 
     #[test]
+    fn large_pushes_on_several_threads_match_one_thread() {
+        // Pushes above the per-thread minimum run shards on scoped threads.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as i64
+        };
+        let mut clock = vec![0i64; 500];
+        let mut events: Vec<(i64, i64, Option<i64>)> = (0..60_000)
+            .map(|_| {
+                let user = next() % 500;
+                clock[user as usize] += [1, 10, GAP, GAP + 1, 3 * GAP][(next() % 5) as usize];
+                let t = clock[user as usize];
+                (t + next() % 50, t, Some(user))
+            })
+            .collect();
+        events.sort_by_key(|e| e.0);
+        let events: Vec<(i64, Option<i64>)> = events.into_iter().map(|(_, t, u)| (t, u)).collect();
+        let cuts = [25_000, 25_000];
+        let one = run(&events, &cuts, &[], false, 1, 0);
+        for threads in [2, 4] {
+            let many = run(&events, &cuts, &[true], false, threads, 0);
+            assert_eq!(many.sessions, one.sessions);
+            assert_eq!(many.ids, one.ids);
+            assert_eq!(many.late, one.late);
+        }
+        assert!(!one.late.is_empty() && one.sessions.len() > 1000);
+    }
+
+    #[test]
     fn integer_key_session_ids_are_those_of_the_row_encoded_key() {
         let events: Vec<(i64, Option<i64>)> = vec![(0, Some(7)), (5, None), (10, Some(-3))];
         let ints = run(&events, &[], &[], false, 1, 0);
