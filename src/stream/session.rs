@@ -323,7 +323,9 @@ impl Sessionizer {
         // Rejects and the watermark before each event, in arrival order. Late events never move
         // the watermark (they are behind it), so it is the running maximum of accepted times.
         let mut rejects = RejectCollector::default();
-        let mut work: Vec<Work> = (0..shards).map(|_| Work::default()).collect();
+        let expected = n / shards + n / (4 * shards) + 16;
+        let mut work: Vec<Work> =
+            (0..shards).map(|_| Work { rows: Vec::with_capacity(expected), watermarks: Vec::with_capacity(expected) }).collect();
         let mut max_time = self.max_time;
         for row in 0..n {
             let t = match &int_column {
