@@ -481,9 +481,7 @@ impl Sessionizer {
     fn state(&self) -> Result<State> {
         let mut keys: Vec<KeyValue> = Vec::new();
         let mut sessions: Vec<Vec<SavedSession>> = Vec::new();
-        let mut next_uid = 0;
         for shard in &self.shards {
-            next_uid = next_uid.max(shard.next_uid);
             for (key, open) in shard.open() {
                 keys.push(key);
                 sessions.push(
@@ -496,6 +494,13 @@ impl Sessionizer {
         let (_, key_bytes) = if keys.is_empty() { (Vec::new(), Vec::new()) } else { self.key_columns_and_bytes(keys.iter())? };
         let mut open: Vec<(Vec<u8>, Vec<SavedSession>)> = key_bytes.into_iter().map(|k| k.to_vec()).zip(sessions).collect();
         open.sort_by(|a, b| a.0.cmp(&b.0));
+        // Uids are numbered afresh in key order (restore renumbers them per shard anyway), so the
+        // same state gives the same bytes whatever the shards or an earlier restore did.
+        let mut next_uid = 0;
+        for session in open.iter_mut().flat_map(|(_, sessions)| sessions.iter_mut()) {
+            session.uid = next_uid;
+            next_uid += 1;
+        }
         let tombstone_keys: Vec<KeyValue> = self.shards.iter().flat_map(|s| s.tombstones.iter().map(|&id| s.index.key(id))).collect();
         let mut tombstones: Vec<Vec<u8>> = if tombstone_keys.is_empty() {
             Vec::new()
@@ -503,7 +508,11 @@ impl Sessionizer {
             self.key_columns_and_bytes(tombstone_keys.iter())?.1.into_iter().map(|k| k.to_vec()).collect()
         };
         tombstones.sort();
-        let tombstones_at = self.shards.iter().map(|s| s.tombstones_at).max().unwrap_or(Millis::MIN);
+        // Only meaningful with tombstones (shards move it at every close, tombstone or not).
+        let tombstones_at = match tombstones.is_empty() {
+            true => Millis::MIN,
+            false => self.shards.iter().filter(|s| !s.tombstones.is_empty()).map(|s| s.tombstones_at).max().unwrap_or(Millis::MIN),
+        };
         Ok(State {
             config: self.config.clone(),
             key_fields: self.keys.fields().cloned(),

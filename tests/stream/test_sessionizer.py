@@ -171,8 +171,11 @@ def test_threads_is_a_setting_not_state() -> None:
     assert clone.threads == 1
     clone.threads = 2
     assert clone.open_keys == 2 and clone.flush().equals(s.flush())
-    with pytest.raises(fs.ConfigError):
-        clone.threads = 0
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(fs.ConfigError, match="threads"):
+            clone.threads = bad  # type: ignore[assignment]
+    with pytest.raises(fs.ConfigError, match="threads"):
+        fs.Sessionizer(threads=0)
 
 
 def test_session_ids_do_not_depend_on_batch_cuts() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from fleetstream import _core
 from fleetstream._time import Duration, duration_ms
+from fleetstream.exceptions import ConfigError
 from fleetstream.stream._operator import DEFAULT_MAX_KEY_BYTES, EventTimeOperator, agg_specs, key_columns
 from fleetstream.stream.aggregates import Agg, count
 
@@ -58,6 +59,8 @@ class Sessionizer(EventTimeOperator):
         max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
         threads: int | None = None,
     ) -> None:
+        if threads is not None:
+            _check_threads(threads)
         self._native = _core.Sessionizer(
             gap=duration_ms(gap, "gap"),
             time=time,
@@ -79,6 +82,7 @@ class Sessionizer(EventTimeOperator):
 
     @threads.setter
     def threads(self, threads: int) -> None:
+        _check_threads(threads)
         self._native.threads = threads
 
     @property
@@ -96,3 +100,8 @@ class Sessionizer(EventTimeOperator):
     def __repr__(self) -> str:
         c = self.config()
         return f"Sessionizer(gap={c['gap']}ms, key={c['keys']!r}, time={c['time']!r}, watermark={c['watermark']}ms)"
+
+
+def _check_threads(threads: object) -> None:
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be a positive integer, got {threads!r}")

@@ -64,6 +64,7 @@ impl KeyIndex {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         match self {
             KeyIndex::Ints(k) => k.table.len + usize::from(k.null_id.is_some()),

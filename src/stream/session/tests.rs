@@ -180,6 +180,8 @@ mod equivalence {
     }
 
     struct Run {
+        /// Snapshot after the first push.
+        snapshot: Vec<u8>,
         sessions: Vec<Row>,
         ids: Vec<i64>,
         late: Vec<(i64, String)>,
@@ -201,10 +203,16 @@ mod equivalence {
             }
         };
         let mut start = 0;
+        let mut first_snapshot = Vec::new();
         for (i, &cut) in cuts.iter().enumerate() {
             let end = (start + cut).min(events.len());
             let out = s.push(&[events_batch(&events[start..end], string_keys)]).unwrap();
             collect(out, &mut s);
+            if i == 0 {
+                first_snapshot = s.snapshot().unwrap();
+                let again = Sessionizer::restore(&first_snapshot).unwrap().snapshot().unwrap();
+                assert_eq!(again, first_snapshot, "restore then snapshot gives the same bytes");
+            }
             if snapshot_at.get(i).copied().unwrap_or(false) {
                 s = Sessionizer::restore(&s.snapshot().unwrap()).unwrap();
                 s.set_threads(if threads == 1 { 2 } else { 1 }).unwrap();
@@ -215,7 +223,7 @@ mod equivalence {
         collect(out, &mut s);
         let out = s.flush().unwrap();
         collect(out, &mut s);
-        Run { sessions, ids, late, stats: s.stats().clone() }
+        Run { snapshot: first_snapshot, sessions, ids, late, stats: s.stats().clone() }
     }
 
     fn stream() -> impl Strategy<Value = Vec<(i64, Option<i64>)>> {
@@ -285,6 +293,7 @@ mod equivalence {
         let one = run(&events, &cuts, &[], false, 1, 0);
         for threads in [2, 4] {
             let many = run(&events, &cuts, &[true], false, threads, 0);
+            assert_eq!(many.snapshot, one.snapshot, "the same state gives the same snapshot bytes");
             assert_eq!(many.sessions, one.sessions);
             assert_eq!(many.ids, one.ids);
             assert_eq!(many.late, one.late);
