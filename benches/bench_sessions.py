@@ -7,7 +7,8 @@ output per session: user, start, end (last event), page views.
 
 Contenders, measured in the same run on the same data, each in its own subprocess:
 
-* ``fleetstream``  ``fs.Sessionizer(gap="30m", watermark="10s")`` fed 64k-row pyarrow RecordBatches;
+* ``fleetstream``  ``fs.Sessionizer(gap="30m", watermark="10s")`` fed 64k-row pyarrow RecordBatches
+                   (one thread; ``--fleetstream-threads N`` sets ``threads=N``);
 * ``python``       the pure-Python reference ``StreamingSessionizer`` (tests/stream/session_reference.py),
                    one event at a time, closing due sessions after every batch;
 * ``pandas``       sort by (user, ts); new session where the user changes or ``ts.diff() > gap``;
@@ -53,6 +54,7 @@ WATERMARK_MS = 10_000
 START_MS = 1_767_225_600_000  # _clicks.START_MS: checksums sum times relative to it
 TARGETS = {"pandas": 5, "polars": 10, "python": 100, "bytewax": 1000, "spark": 100}
 SPARK_SHUFFLE_PARTITIONS = 4
+FLEETSTREAM_THREADS = 1  # --fleetstream-threads
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -76,7 +78,8 @@ def run_fleetstream(batches, scratch):
     import fleetstream as fs
     import pyarrow as pa
 
-    s = fs.Sessionizer(gap="30m", key="user_id", time="ts", watermark="10s", aggs={"page_views": fs.count()})
+    s = fs.Sessionizer(gap="30m", key="user_id", time="ts", watermark="10s", aggs={"page_views": fs.count()},
+                       threads=FLEETSTREAM_THREADS)
     outs = [s.push(batch) for batch in batches]
     outs.append(s.flush())
     late = s.take_late().num_rows
@@ -368,6 +371,7 @@ def run_worker(contender, events, args, data, scratch):
     cmd = [
         sys.executable, __file__, "--worker", contender, "--data", str(data), "--events", str(events),
         "--batch-size", str(args.batch_size), "--scratch", str(scratch),
+        "--fleetstream-threads", str(args.fleetstream_threads),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -398,6 +402,7 @@ def main(argv=None) -> int:
     p.add_argument("--python-events", type=int, default=None, help="prefix for the pure-Python reference (default: the whole stream)")
     p.add_argument("--bytewax-events", type=int, default=1_000_000, help="prefix for bytewax (default 1,000,000)")
     p.add_argument("--spark-events", type=int, default=None, help="prefix for Spark (default: the whole stream)")
+    p.add_argument("--fleetstream-threads", type=int, default=1, help="fs.Sessionizer(threads=...) (default 1)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--data-dir", type=Path, default=None, help="where the generated Arrow file is looked for / kept")
     p.add_argument("--out", type=Path, default=HERE / "results" / "sessions.md", help="markdown report (default benches/results/sessions.md)")
@@ -406,6 +411,8 @@ def main(argv=None) -> int:
     p.add_argument("--scratch", help=argparse.SUPPRESS)
     p.add_argument("--generate", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    global FLEETSTREAM_THREADS
+    FLEETSTREAM_THREADS = args.fleetstream_threads
     if args.worker:
         worker(args)
         return 0
@@ -480,7 +487,7 @@ def main(argv=None) -> int:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}.",
         f"Load average (1 min) at the start / end of the run: {load0:.1f} / {os.getloadavg()[0]:.1f} (other work shares the CPUs when above 0).",
-        f"Command: `python benches/{Path(__file__).name}{' ' + cmdline if cmdline else ''}`",
+        f"Command: `python benches/{Path(__file__).name}{' ' + cmdline if cmdline else ''}` (fleetstream threads={args.fleetstream_threads})",
         "",
         "| contender | events | events/s | fleetstream speed-up (x) | peak MB | CPU s | check |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",

@@ -298,7 +298,7 @@ pub struct PySessionizer {
 #[pymethods]
 impl PySessionizer {
     #[new]
-    #[pyo3(signature = (*, gap, time, keys, aggs, watermark, allowed_lateness, max_duration, max_key_bytes))]
+    #[pyo3(signature = (*, gap, time, keys, aggs, watermark, allowed_lateness, max_duration, max_key_bytes, threads=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         gap: i64,
@@ -309,13 +309,28 @@ impl PySessionizer {
         allowed_lateness: i64,
         max_duration: Option<i64>,
         max_key_bytes: usize,
+        threads: Option<usize>,
     ) -> PyResult<Self> {
         let mut config = SessionConfig::new(gap, time, keys, agg_specs(aggs)?);
         config.watermark = watermark;
         config.allowed_lateness = allowed_lateness;
         config.max_duration = max_duration;
         config.max_key_bytes = max_key_bytes;
-        Ok(PySessionizer { inner: Sessionizer::new(config)? })
+        let mut inner = Sessionizer::new(config)?;
+        if let Some(threads) = threads {
+            inner.set_threads(threads)?;
+        }
+        Ok(PySessionizer { inner })
+    }
+
+    #[getter]
+    fn threads(&self) -> usize {
+        self.inner.threads()
+    }
+
+    #[setter]
+    fn set_threads(&mut self, py: Python<'_>, threads: usize) -> PyResult<()> {
+        Ok(py.detach(|| self.inner.set_threads(threads))?)
     }
 
     fn push<'py>(&mut self, py: Python<'py>, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {

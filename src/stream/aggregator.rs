@@ -175,7 +175,7 @@ impl WindowAggregator {
     /// Apply `batches` in order; returns the windows they closed.
     pub fn push(&mut self, batches: &[RecordBatch]) -> Result<RecordBatch> {
         self.stats.pushes += 1;
-        for (bound, row_offset) in self.aggs.bind_all(batches, &self.config.time, &mut self.keys)? {
+        for (bound, row_offset) in self.aggs.bind_all(batches, &self.config.time, &mut self.keys, true)? {
             self.apply(bound, row_offset)?;
         }
         self.close_due()

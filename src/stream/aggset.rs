@@ -29,7 +29,7 @@ pub struct BoundBatch<'a> {
     pub batch: &'a RecordBatch,
     pub times: Int64Array,
     pub keys: Option<Rows>,
-    key_columns: Vec<ArrayRef>,
+    pub key_columns: Vec<ArrayRef>,
     pub inputs: Vec<AggInput>,
     value_types: Vec<Option<ValueType>>,
 }
@@ -49,7 +49,8 @@ impl AggSet {
 
     /// Check `batch` and type its columns without changing what earlier batches fixed; `commit`
     /// makes the types final once every batch of a push is known to be good.
-    pub fn bind<'a>(&mut self, batch: &'a RecordBatch, time: &str, keys: &mut KeyEncoder) -> Result<BoundBatch<'a>> {
+    /// Keys are row-encoded only when `encode_keys` (an operator with its own key handling skips it).
+    pub fn bind<'a>(&mut self, batch: &'a RecordBatch, time: &str, keys: &mut KeyEncoder, encode_keys: bool) -> Result<BoundBatch<'a>> {
         let time_column = batch.column_by_name(time).ok_or_else(|| {
             Error::schema(format!(
                 "time column {time:?} is not in the input (columns: {})",
@@ -57,8 +58,9 @@ impl AggSet {
             ))
         })?;
         let times = time_column_millis(time_column, time)?;
-        let (encoded_keys, key_columns) = match keys.encode_with_columns(batch)? {
-            Some((rows, columns)) => (Some(rows), columns),
+        let (encoded_keys, key_columns) = match keys.columns(batch)? {
+            Some(columns) if encode_keys => (Some(keys.convert(&columns)?), columns),
+            Some(columns) => (None, columns),
             None => (None, Vec::new()),
         };
         let mut value_types = self.value_types.clone();
@@ -75,14 +77,20 @@ impl AggSet {
 
     /// Bind every batch of a push before any is applied, so a bad batch changes nothing; returns
     /// them (types committed) with the row offset of each within the push.
-    pub fn bind_all<'a>(&mut self, batches: &'a [RecordBatch], time: &str, keys: &mut KeyEncoder) -> Result<Vec<(BoundBatch<'a>, i64)>> {
+    pub fn bind_all<'a>(
+        &mut self,
+        batches: &'a [RecordBatch],
+        time: &str,
+        keys: &mut KeyEncoder,
+        encode_keys: bool,
+    ) -> Result<Vec<(BoundBatch<'a>, i64)>> {
         let before = self.value_types.clone();
         let mut bound = Vec::with_capacity(batches.len());
         let mut row_offset = 0i64;
         for batch in batches {
             // Each batch's types are committed before the next is bound, so a later batch of the
             // same push cannot change them; a failure restores what earlier pushes fixed.
-            match self.bind(batch, time, keys) {
+            match self.bind(batch, time, keys, encode_keys) {
                 Ok(b) => {
                     self.commit(&b);
                     bound.push((b, row_offset));
@@ -151,9 +159,9 @@ impl AggSet {
 }
 
 impl BoundBatch<'_> {
-    /// Event time and key of `row`, or why the row must be rejected.
+    /// Event time of `row`, or why the row must be rejected.
     #[inline]
-    pub fn time_and_key(&self, row: usize, time_name: &str, max_key_bytes: usize) -> Result<(Millis, &[u8]), String> {
+    pub fn time(&self, row: usize, time_name: &str) -> Result<Millis, String> {
         if self.times.is_null(row) {
             return Err(format!("time column {time_name:?} is null"));
         }
@@ -161,6 +169,13 @@ impl BoundBatch<'_> {
         if let Some(why) = check_event_time(t) {
             return Err(format!("time column {time_name:?}: {why}"));
         }
+        Ok(t)
+    }
+
+    /// Event time and key of `row`, or why the row must be rejected.
+    #[inline]
+    pub fn time_and_key(&self, row: usize, time_name: &str, max_key_bytes: usize) -> Result<(Millis, &[u8]), String> {
+        let t = self.time(row, time_name)?;
         let key: &[u8] = match &self.keys {
             Some(rows) => rows.row(row).data(),
             None => &[],

@@ -118,13 +118,26 @@ impl KeyEncoder {
 
     /// Like `encode`, also returning the (normalised) key columns.
     pub fn encode_with_columns(&mut self, batch: &RecordBatch) -> Result<Option<(Rows, Vec<ArrayRef>)>> {
+        match self.columns(batch)? {
+            Some(columns) => Ok(Some((self.convert(&columns)?, columns))),
+            None => Ok(None),
+        }
+    }
+
+    /// The normalised key columns of `batch` (fixing the key types on the first batch), or None
+    /// when there are no key columns.
+    pub fn columns(&mut self, batch: &RecordBatch) -> Result<Option<Vec<ArrayRef>>> {
         if self.names.is_empty() {
             return Ok(None);
         }
-        let columns = self.key_columns(batch)?;
+        Ok(Some(self.key_columns(batch)?))
+    }
+
+    /// Encoded keys of normalised key columns (as `columns` returns them).
+    pub fn convert(&self, columns: &[ArrayRef]) -> Result<Rows> {
         match &self.converter {
-            Some(converter) => Ok(Some((converter.convert_columns(&columns)?, columns))),
-            None => Ok(None),
+            Some(converter) => Ok(converter.convert_columns(columns)?),
+            None => Err(Error::schema("keys are encoded before their types are known")),
         }
     }
 

@@ -10,20 +10,31 @@
 //! `time + allowed_lateness == watermark` is late only if it touches a session that closed at this
 //! very watermark (kept as a tombstone until the watermark moves), and one further behind is late.
 //! These decisions depend only on the events before it, never on batch cuts.
+//!
+//! Layout for speed (100k+ live keys do not fit in cache): keys with open sessions get dense ids
+//! (`key_index`; single integer keys skip Arrow's row encoding), per-key state is a `Vec` by id
+//! prefetched a few events ahead, and keys are split by hash over shards (`shard`), each owning
+//! its keys' sessions, timers and tombstones. The watermark before each event is computed once per
+//! batch (a late event is behind it, so never moves it), which makes shards independent: with
+//! `threads > 1` they run in parallel and the output is the same for any number of them.
+
+mod key_index;
+mod shard;
 
 use super::aggregate::{Accs, AggSpec, OwnedValue};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::keys::{KeyBytes, KeyEncoder, DEFAULT_MAX_KEY_BYTES};
-use super::output::{iso, output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
+use super::output::{output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
 use super::snapshot;
 use crate::error::{Error, Result};
 use crate::time::Millis;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use hashbrown::HashMap;
+use key_index::{IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
-use smallvec::SmallVec;
-use std::collections::BTreeMap;
+use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, Shard, Work};
 use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,8 +120,9 @@ struct KeptEvent {
     values: Vec<OwnedValue>,
 }
 
+/// A session as snapshots hold it (the format of the first release, so older snapshots restore).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Session {
+struct SavedSession {
     uid: u64,
     start: Millis,
     end: Millis,
@@ -124,16 +136,9 @@ pub struct Sessionizer {
     aggs: AggSet,
     max_time: Option<Millis>,
     finished: bool,
-    /// Open sessions per key, sorted by start, more than `gap` apart.
-    open: HashMap<KeyBytes, Sessions>,
-    /// Sessions by the close time (`end + gap + allowed_lateness`) they had when scheduled, in
-    /// buckets of `TIMER_BUCKET_MS` (appending and draining a bucket is cheap and cache-friendly).
-    /// Entries are rescheduled lazily when their session grew, dropped when it was merged away.
-    timers: BTreeMap<Millis, Vec<Timer>>,
-    next_uid: u64,
-    /// Keys with a session that closed when the watermark was exactly `tombstones_at`.
-    tombstones: hashbrown::HashSet<KeyBytes>,
-    tombstones_at: Millis,
+    /// Keys are split over the shards by hash; empty until the key type is known.
+    shards: Vec<Shard>,
+    threads: usize,
     side: SideOutputs,
     stats: SessionStats,
 }
@@ -145,7 +150,8 @@ struct State {
     aggs: AggSetState,
     max_time: Option<Millis>,
     finished: bool,
-    open: Vec<(Vec<u8>, Vec<Session>)>,
+    /// Open sessions by row-encoded key, sorted by key.
+    open: Vec<(Vec<u8>, Vec<SavedSession>)>,
     next_uid: u64,
     tombstones: Vec<Vec<u8>>,
     tombstones_at: Millis,
@@ -155,26 +161,8 @@ struct State {
 
 const SNAPSHOT_TAG: &[u8; 4] = b"FSSS";
 
-/// A key's open sessions: nearly always one, kept inline.
-type Sessions = SmallVec<[Session; 1]>;
-
-/// When to look at a session: (close time, session uid, key).
-#[derive(Clone, Debug)]
-struct Timer(Millis, u64, KeyBytes);
-
-const TIMER_BUCKET_MS: Millis = 1024;
-
-fn schedule(timers: &mut BTreeMap<Millis, Vec<Timer>>, timer: Timer) {
-    timers.entry(timer.0.div_euclid(TIMER_BUCKET_MS)).or_default().push(timer);
-}
-
-/// A closed (possibly split) session ready for output.
-struct Closed {
-    key: KeyBytes,
-    start: Millis,
-    end: Millis,
-    accs: Accs,
-}
+/// Each thread of a push gets at least this many rows: starting a thread costs more than fewer save.
+const MIN_ROWS_PER_THREAD: usize = 8_192;
 
 /// Stable 64-bit id of a session: FNV-1a over the encoded key and the start time. The same input
 /// gives the same ids whatever the batch cuts, process or platform.
@@ -187,6 +175,39 @@ pub fn session_id(key: &[u8], start: Millis) -> i64 {
     hash as i64
 }
 
+/// `work` on every job, results in job order, the jobs split into `threads` contiguous groups:
+/// the first on the calling thread, the others on scoped threads started for this call (nothing
+/// outlives it, so a process may fork between pushes).
+fn on_threads<J: Send, R: Send>(jobs: &mut [J], threads: usize, work: impl Fn(&mut J) -> R + Sync, results: &mut Vec<R>) {
+    if threads <= 1 || jobs.len() <= 1 {
+        results.extend(jobs.iter_mut().map(&work));
+        return;
+    }
+    let per_thread = jobs.len().div_ceil(threads);
+    let mut groups = jobs.chunks_mut(per_thread);
+    let first = groups.next().expect("at least one job");
+    let work = &work;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = groups.map(|group| scope.spawn(move || group.iter_mut().map(work).collect::<Vec<R>>())).collect();
+        results.extend(first.iter_mut().map(work));
+        for handle in others {
+            match handle.join() {
+                Ok(part) => results.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+}
+
+
+/// Key types whose values fit an i64: they skip the row encoding (see `key_index`).
+fn int_key_type(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32
+    )
+}
+
 impl Sessionizer {
     pub fn new(config: SessionConfig) -> Result<Self> {
         config.validate()?;
@@ -196,11 +217,10 @@ impl Sessionizer {
             config,
             max_time: None,
             finished: false,
-            open: HashMap::new(),
-            timers: BTreeMap::new(),
-            next_uid: 0,
-            tombstones: hashbrown::HashSet::new(),
-            tombstones_at: Millis::MIN,
+            shards: Vec::new(),
+            // One by default: measured on a busy 2-core machine, a second thread cost more (CPU
+            // and wall time) than it saved; `threads=` is there for spare cores.
+            threads: 1,
             side: SideOutputs::new(vec![Field::new("reason", DataType::Utf8, false)]),
             stats: SessionStats::default(),
         })
@@ -214,6 +234,24 @@ impl Sessionizer {
         &self.stats
     }
 
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Work on `threads` threads (keys split by hash). Results are the same for any number.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        if threads == 0 {
+            return Err(Error::config("threads must be at least 1"));
+        }
+        if threads != self.threads && !self.shards.is_empty() {
+            let state = self.state()?;
+            self.threads = threads;
+            self.restore_open(state.open, state.tombstones, state.tombstones_at)?;
+        }
+        self.threads = threads;
+        Ok(())
+    }
+
     pub fn watermark(&self) -> Option<Millis> {
         if self.finished {
             Some(Millis::MAX)
@@ -224,24 +262,50 @@ impl Sessionizer {
 
     /// Keys with at least one open session.
     pub fn open_keys(&self) -> usize {
-        self.open.len()
+        self.shards.iter().map(Shard::open_keys).sum()
     }
 
     pub fn open_sessions(&self) -> usize {
-        self.open.values().map(|s| s.len()).sum()
+        self.shards.iter().map(Shard::open_sessions).sum()
+    }
+
+    /// Whether keys are single integers (known once the key types are).
+    fn int_keys(&self) -> Option<bool> {
+        if self.config.keys.is_empty() {
+            return Some(false);
+        }
+        let fields = self.keys.fields()?;
+        let width_ok = |f: &Field| f.data_type().primitive_width().is_some_and(|w| w <= self.config.max_key_bytes);
+        Some(matches!(&fields[..], [field] if int_key_type(field.data_type()) && width_ok(field)))
+    }
+
+    /// Create the shards once the key type is known.
+    fn ensure_shards(&mut self) {
+        if self.shards.is_empty() {
+            if let Some(ints) = self.int_keys() {
+                let index = || if ints { KeyIndex::ints() } else { KeyIndex::bytes() };
+                self.shards = (0..self.threads).map(|_| Shard::new(index())).collect();
+            }
+        }
     }
 
     pub fn push(&mut self, batches: &[RecordBatch]) -> Result<RecordBatch> {
         self.stats.pushes += 1;
-        for (bound, row_offset) in self.aggs.bind_all(batches, &self.config.time, &mut self.keys)? {
+        for (mut bound, row_offset) in self.aggs.bind_all(batches, &self.config.time, &mut self.keys, false)? {
+            self.ensure_shards();
+            if self.int_keys() == Some(false) && !bound.key_columns.is_empty() {
+                bound.keys = Some(self.keys.convert(&bound.key_columns)?);
+            }
             self.apply(bound, row_offset)?;
         }
-        self.close_due()
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        self.close_due((rows / MIN_ROWS_PER_THREAD).max(1))
     }
 
     pub fn flush(&mut self) -> Result<RecordBatch> {
         self.finished = true;
-        self.close_due()
+        let open = self.open_sessions();
+        self.close_due((open / MIN_ROWS_PER_THREAD).max(1))
     }
 
     /// Moves the watermark to at least `watermark`, as an event at `watermark` + the watermark
@@ -274,191 +338,100 @@ impl Sessionizer {
         self.side.saw_input(p.batch);
         let seq_base = self.stats.rows_in;
         self.stats.rows_in += n as u64;
-        let gap = self.config.gap;
-        let lateness = self.config.allowed_lateness;
-        let close_delay = gap + lateness;
-        let keep_events = self.config.max_duration.is_some();
+        let int_keys = self.int_keys() == Some(true);
+        let int_column = match (&p.key_columns[..], int_keys) {
+            ([column], true) => Some(arrow_cast::cast(column, &DataType::Int64)?.as_primitive::<Int64Type>().clone()),
+            _ => None,
+        };
+        let shards = self.shards.len().max(1);
+        // Rejects and the watermark before each event, in arrival order. Late events never move
+        // the watermark (they are behind it), so it is the running maximum of accepted times.
         let mut rejects = RejectCollector::default();
-        let (mut late_rows, mut late_reasons) = (Vec::new(), Vec::new());
+        let expected = n / shards + n / (4 * shards) + 16;
+        let mut work: Vec<Work> =
+            (0..shards).map(|_| Work { rows: Vec::with_capacity(expected), watermarks: Vec::with_capacity(expected) }).collect();
         let mut max_time = self.max_time;
         for row in 0..n {
-            let (t, key) = match p.time_and_key(row, &self.config.time, self.config.max_key_bytes) {
-                Ok(ok) => ok,
+            let t = match &int_column {
+                Some(_) => p.time(row, &self.config.time),
+                None => p.time_and_key(row, &self.config.time, self.config.max_key_bytes).map(|(t, _)| t),
+            };
+            let t = match t {
+                Ok(t) => t,
                 Err(reason) => {
                     rejects.add(row, reason);
                     continue;
                 }
             };
+            let shard = match (&int_column, &p.keys) {
+                _ if shards == 1 => 0,
+                (Some(column), _) => IntKeys::shard_of_value(column.is_valid(row).then(|| column.value(row)), shards),
+                (None, Some(rows)) => shard_of_bytes(rows.row(row).data(), shards),
+                (None, None) => 0,
+            };
             let watermark = if self.finished { Some(Millis::MAX) } else { max_time.map(|m| m - self.config.watermark) };
-            if let Some(wm) = watermark {
-                if self.tombstones_at != wm && !self.tombstones.is_empty() {
-                    self.tombstones.clear();
-                }
-                if let Some(reason) = self.late_reason(key, t, wm) {
-                    late_rows.push(row as u32);
-                    late_reasons.push(reason);
-                    continue;
-                }
-            }
-            let seq = seq_base + row as u64;
-            let sessions = match self.open.get_mut(key) {
-                Some(sessions) => sessions,
-                None => self.open.entry(KeyBytes::from_slice(key)).or_default(),
-            };
-            // Sessions are sorted and more than `gap` apart, so an event touches at most two.
-            let first = sessions.partition_point(|s| s.end + gap < t);
-            let touches = |s: &Session| s.start - gap <= t;
-            let index = if first < sessions.len() && touches(&sessions[first]) {
-                let reaches_next = first + 1 < sessions.len() && touches(&sessions[first + 1]);
-                if reaches_next {
-                    // The event bridges two sessions: fold the later one into the earlier one.
-                    let later = sessions.remove(first + 1);
-                    let earlier = &mut sessions[first];
-                    earlier.end = earlier.end.max(later.end);
-                    for (acc, other) in earlier.accs.iter_mut().zip(later.accs) {
-                        acc.merge(other);
-                    }
-                    earlier.kept.extend(later.kept);
-                    self.stats.sessions_merged += 1;
-                }
-                let session = &mut sessions[first];
-                session.start = session.start.min(t);
-                session.end = session.end.max(t);
-                first
-            } else {
-                let uid = self.next_uid;
-                self.next_uid += 1;
-                sessions.insert(first, Session { uid, start: t, end: t, accs: self.aggs.new_accs(), kept: Vec::new() });
-                schedule(&mut self.timers, Timer(t + close_delay, uid, KeyBytes::from_slice(key)));
-                first
-            };
-            let session = &mut sessions[index];
-            if keep_events {
-                session.kept.push(KeptEvent {
-                    time: t,
-                    seq,
-                    values: p.inputs.iter().map(|input| OwnedValue::from_value(input.value(row))).collect(),
-                });
-            } else {
-                for (acc, input) in session.accs.iter_mut().zip(&p.inputs) {
-                    acc.add(input.value(row), t, seq);
-                }
-            }
+            work[shard].rows.push(row as u32);
+            work[shard].watermarks.push(watermark);
             max_time = Some(max_time.map_or(t, |m| m.max(t)));
         }
         self.max_time = max_time;
+        let batch = Batch {
+            config: &self.config,
+            aggs: &self.aggs,
+            times: p.times.values(),
+            inputs: &p.inputs,
+            keys: match &int_column {
+                Some(column) => KeySource::Ints(column),
+                None => KeySource::Bytes(p.keys.as_ref()),
+            },
+            seq_base,
+        };
+        let threads = (n / MIN_ROWS_PER_THREAD).clamp(1, shards);
+        let mut applied: Vec<Applied> = Vec::with_capacity(shards);
+        let mut jobs: Vec<(&mut Shard, &Work)> = self.shards.iter_mut().zip(&work).collect();
+        on_threads(&mut jobs, threads, |(shard, work)| shard.apply(&batch, work), &mut applied);
+        let mut late: Vec<(u32, String)> = Vec::new();
+        for a in applied {
+            self.stats.sessions_merged += a.merged;
+            late.extend(a.late);
+        }
+        late.sort_unstable_by_key(|(row, _)| *row);
         self.stats.rows_rejected += rejects.len() as u64;
-        self.stats.rows_late += late_rows.len() as u64;
+        self.stats.rows_late += late.len() as u64;
         if let Some(rejected) = rejects.finish(p.batch, row_offset)? {
             self.side.rejects.push(rejected);
         }
-        if !late_rows.is_empty() {
-            let reasons: ArrayRef = Arc::new(StringArray::from(late_reasons));
-            self.side.late.push(take_rows_with(p.batch, &late_rows, vec![(Field::new("reason", DataType::Utf8, false), reasons)])?);
+        if !late.is_empty() {
+            let (rows, reasons): (Vec<u32>, Vec<String>) = late.into_iter().unzip();
+            let reasons: ArrayRef = Arc::new(StringArray::from(reasons));
+            self.side.late.push(take_rows_with(p.batch, &rows, vec![(Field::new("reason", DataType::Utf8, false), reasons)])?);
         }
         Ok(())
     }
 
-    /// Why the event at `t` of `key` is late at watermark `wm`, if it is (see the module docs).
-    fn late_reason(&self, key: &[u8], t: Millis, wm: Millis) -> Option<String> {
-        let (gap, lateness) = (self.config.gap, self.config.allowed_lateness);
-        if wm == Millis::MAX {
-            return Some(format!("event at {} arrived after flush() (end of input)", iso(t)));
-        }
-        let behind = t.saturating_add(lateness) - wm;
-        if behind > 0 {
-            return None;
-        }
-        let sessions = self.open.get(key).map(|s| s.as_slice()).unwrap_or(&[]);
-        let first = sessions.partition_point(|s| s.end + gap < t);
-        let touched = &sessions[first..sessions.len().min(first + 2)];
-        let touched: Vec<&Session> = touched.iter().filter(|s| s.start - gap <= t).collect();
-        let closed = |s: &Session| s.end + gap + lateness <= wm;
-        if let Some(open) = touched.first() {
-            if open.start <= t && !closed(open) {
-                return None; // inside an open session: nothing closed lies within `gap` of it
-            }
-        }
-        if behind == 0 && !self.tombstones.contains(key) && !touched.iter().any(|s| closed(s)) {
-            return None;
-        }
-        Some(format!(
-            "event at {} is not after the watermark {} minus allowed lateness ({lateness} ms) and may belong to a session already emitted",
-            iso(t),
-            iso(wm)
-        ))
-    }
-
-    fn close_due(&mut self) -> Result<RecordBatch> {
-        let close_delay = self.config.gap + self.config.allowed_lateness;
+    /// Close what the watermark allows, on at most `threads` threads.
+    fn close_due(&mut self, threads: usize) -> Result<RecordBatch> {
         let mut closed: Vec<Closed> = Vec::new();
         if let Some(wm) = self.watermark() {
-            let mut not_yet = Vec::new();
-            while let Some(entry) = self.timers.first_entry() {
-                if *entry.key() * TIMER_BUCKET_MS > wm {
-                    break;
-                }
-                for Timer(scheduled, uid, key) in entry.remove() {
-                    if scheduled > wm {
-                        not_yet.push(Timer(scheduled, uid, key));
-                        continue;
-                    }
-                    let Some(sessions) = self.open.get_mut(&key) else { continue };
-                    let Some(i) = sessions.iter().position(|s| s.uid == uid) else { continue };
-                    let due = sessions[i].end + close_delay;
-                    if due > wm {
-                        // The session grew since this timer was set: look again when it is due.
-                        not_yet.push(Timer(due, uid, key));
-                        continue;
-                    }
-                    let session = sessions.remove(i);
-                    if sessions.is_empty() {
-                        self.open.remove(&key);
-                    }
-                    if due == wm {
-                        if self.tombstones_at != wm {
-                            self.tombstones.clear();
-                            self.tombstones_at = wm;
-                        }
-                        self.tombstones.insert(key.clone());
-                    }
-                    self.split_into(&key, session, &mut closed);
-                }
-            }
-            for timer in not_yet {
-                schedule(&mut self.timers, timer);
-            }
+            let (config, aggs) = (&self.config, &self.aggs);
+            let threads = threads.min(self.shards.len());
+            let mut parts: Vec<Vec<Closed>> = Vec::with_capacity(threads);
+            let mut jobs: Vec<&mut Shard> = self.shards.iter_mut().collect();
+            on_threads(
+                &mut jobs,
+                threads,
+                |shard| {
+                    let mut part = Vec::new();
+                    shard.close_due(wm, config, aggs, &mut part);
+                    part
+                },
+                &mut parts,
+            );
+            closed = parts.into_iter().flatten().collect();
         }
-        closed.sort_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
+        closed.sort_unstable_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
         self.stats.sessions_emitted += closed.len() as u64;
         self.build_output(&closed)
-    }
-
-    /// A closed session as output rows: itself, or its pieces when it is longer than `max_duration`.
-    fn split_into(&self, key: &[u8], session: Session, out: &mut Vec<Closed>) {
-        let Some(max_duration) = self.config.max_duration else {
-            out.push(Closed { key: KeyBytes::from_slice(key), start: session.start, end: session.end, accs: session.accs });
-            return;
-        };
-        let mut events = session.kept;
-        events.sort_by_key(|e| (e.time, e.seq));
-        let mut current: Option<Closed> = None;
-        for event in events {
-            if current.as_ref().is_some_and(|c| event.time - c.start > max_duration) {
-                out.push(current.take().expect("checked"));
-            }
-            let piece = current.get_or_insert_with(|| Closed {
-                key: KeyBytes::from_slice(key),
-                start: event.time,
-                end: event.time,
-                accs: self.aggs.new_accs(),
-            });
-            piece.end = event.time;
-            for (acc, value) in piece.accs.iter_mut().zip(&event.values) {
-                acc.add(value.as_value(), event.time, event.seq);
-            }
-        }
-        out.extend(current);
     }
 
     pub fn output_schema(&self) -> SchemaRef {
@@ -471,13 +444,48 @@ impl Sessionizer {
         Arc::new(Schema::new(fields))
     }
 
+    /// Key columns for `keys` (one kind, as the index holds them) and their row encodings.
+    fn key_columns_and_bytes<'a>(&self, keys: impl ExactSizeIterator<Item = &'a KeyValue> + Clone) -> Result<(Vec<ArrayRef>, Vec<KeyBytes>)> {
+        if self.int_keys() == Some(true) {
+            let values = Int64Array::from_iter(keys.map(|k| match k {
+                KeyValue::Int(v) => *v,
+                KeyValue::Bytes(_) => unreachable!("integer keys"),
+            }));
+            let field_type = self.keys.fields().expect("known key types")[0].data_type().clone();
+            let column = arrow_cast::cast(&values, &field_type)?;
+            let encoded = self.keys.convert(std::slice::from_ref(&column))?;
+            let bytes = encoded.iter().map(|row| KeyBytes::from_slice(row.data())).collect();
+            return Ok((vec![column], bytes));
+        }
+        let bytes: Vec<KeyBytes> = keys
+            .map(|k| match k {
+                KeyValue::Bytes(b) => b.clone(),
+                KeyValue::Int(_) => unreachable!("byte keys"),
+            })
+            .collect();
+        let columns = if self.config.keys.is_empty() { Vec::new() } else { self.keys.decode(bytes.iter().map(|b| &b[..]))? };
+        Ok((columns, bytes))
+    }
+
+    /// Keys from their row encodings, as the index holds them.
+    fn key_values(&self, encoded: &[Vec<u8>]) -> Result<Vec<KeyValue>> {
+        if self.int_keys() != Some(true) {
+            return Ok(encoded.iter().map(|b| KeyValue::Bytes(KeyBytes::from_slice(b))).collect());
+        }
+        let columns = self.keys.decode(encoded.iter().map(|b| &b[..]))?;
+        let column = arrow_cast::cast(&columns[0], &DataType::Int64)?;
+        let ints = column.as_primitive::<Int64Type>();
+        Ok(ints.iter().map(KeyValue::Int).collect())
+    }
+
     fn build_output(&self, closed: &[Closed]) -> Result<RecordBatch> {
-        let mut columns: Vec<ArrayRef> = if self.config.keys.is_empty() {
-            Vec::new()
+        let (mut columns, key_bytes) = if closed.is_empty() {
+            let fields = self.keys.output_fields();
+            (fields.iter().map(|f| arrow_array::new_empty_array(f.data_type())).collect(), Vec::new())
         } else {
-            self.keys.decode(closed.iter().map(|c| &c.key[..]))?
+            self.key_columns_and_bytes(closed.iter().map(|c| &c.key))?
         };
-        columns.push(Arc::new(Int64Array::from_iter_values(closed.iter().map(|c| session_id(&c.key, c.start)))));
+        columns.push(Arc::new(Int64Array::from_iter_values(closed.iter().zip(&key_bytes).map(|(c, k)| session_id(k, c.start)))));
         columns.push(timestamp_column(closed.iter().map(|c| c.start)));
         columns.push(timestamp_column(closed.iter().map(|c| c.end)));
         columns.push(Arc::new(Int64Array::from_iter_values(closed.iter().map(|c| c.end - c.start))));
@@ -486,27 +494,88 @@ impl Sessionizer {
         output_batch(&schema, columns, closed.len())
     }
 
-    pub fn snapshot(&self) -> Result<Vec<u8>> {
-        let mut open: Vec<(Vec<u8>, Vec<Session>)> = self.open.iter().map(|(k, s)| (k.to_vec(), s.to_vec())).collect();
+    /// Open sessions and tombstones as a snapshot holds them (independent of the shards).
+    fn state(&self) -> Result<State> {
+        let mut keys: Vec<KeyValue> = Vec::new();
+        let mut sessions: Vec<Vec<SavedSession>> = Vec::new();
+        for shard in &self.shards {
+            for (key, open) in shard.open() {
+                keys.push(key);
+                sessions.push(
+                    open.into_iter()
+                        .map(|(s, kept)| SavedSession { uid: s.uid, start: s.start, end: s.end, accs: s.accs.clone(), kept: kept.to_vec() })
+                        .collect(),
+                );
+            }
+        }
+        let (_, key_bytes) = if keys.is_empty() { (Vec::new(), Vec::new()) } else { self.key_columns_and_bytes(keys.iter())? };
+        let mut open: Vec<(Vec<u8>, Vec<SavedSession>)> = key_bytes.into_iter().map(|k| k.to_vec()).zip(sessions).collect();
         open.sort_by(|a, b| a.0.cmp(&b.0));
-        let state = State {
+        // Uids are numbered afresh in key order (restore renumbers them per shard anyway), so the
+        // same state gives the same bytes whatever the shards or an earlier restore did.
+        let mut next_uid = 0;
+        for session in open.iter_mut().flat_map(|(_, sessions)| sessions.iter_mut()) {
+            session.uid = next_uid;
+            next_uid += 1;
+        }
+        let tombstone_keys: Vec<KeyValue> = self.shards.iter().flat_map(|s| s.tombstones.iter().map(|&id| s.index.key(id))).collect();
+        let mut tombstones: Vec<Vec<u8>> = if tombstone_keys.is_empty() {
+            Vec::new()
+        } else {
+            self.key_columns_and_bytes(tombstone_keys.iter())?.1.into_iter().map(|k| k.to_vec()).collect()
+        };
+        tombstones.sort();
+        // Only meaningful with tombstones (shards move it at every close, tombstone or not).
+        let tombstones_at = match tombstones.is_empty() {
+            true => Millis::MIN,
+            false => self.shards.iter().filter(|s| !s.tombstones.is_empty()).map(|s| s.tombstones_at).max().unwrap_or(Millis::MIN),
+        };
+        Ok(State {
             config: self.config.clone(),
             key_fields: self.keys.fields().cloned(),
             aggs: self.aggs.state(),
             max_time: self.max_time,
             finished: self.finished,
             open,
-            next_uid: self.next_uid,
-            tombstones: {
-                let mut keys: Vec<Vec<u8>> = self.tombstones.iter().map(|k| k.to_vec()).collect();
-                keys.sort();
-                keys
-            },
-            tombstones_at: self.tombstones_at,
+            next_uid,
+            tombstones,
+            tombstones_at,
             side: self.side.state()?,
             stats: self.stats.clone(),
-        };
-        snapshot::encode(SNAPSHOT_TAG, &state)
+        })
+    }
+
+    /// Rebuild the shards from a snapshot's open sessions and tombstones.
+    fn restore_open(&mut self, open: Vec<(Vec<u8>, Vec<SavedSession>)>, tombstones: Vec<Vec<u8>>, tombstones_at: Millis) -> Result<()> {
+        self.shards.clear();
+        self.ensure_shards();
+        if self.shards.is_empty() {
+            if !open.is_empty() || !tombstones.is_empty() {
+                return Err(Error::snapshot("Sessionizer snapshot holds sessions but no key types"));
+            }
+            return Ok(());
+        }
+        let close_delay = self.config.gap + self.config.allowed_lateness;
+        let n = self.shards.len();
+        let (encoded, sessions): (Vec<Vec<u8>>, Vec<Vec<SavedSession>>) = open.into_iter().unzip();
+        for (key, saved) in self.key_values(&encoded)?.into_iter().zip(sessions) {
+            let restored = saved
+                .into_iter()
+                .map(|s| (Session { uid: s.uid, start: s.start, end: s.end, accs: s.accs }, s.kept))
+                .collect();
+            self.shards[shard_of(&key, n)].restore_key(&key, restored, close_delay);
+        }
+        for shard in &mut self.shards {
+            shard.tombstones_at = tombstones_at;
+        }
+        for key in self.key_values(&tombstones)? {
+            self.shards[shard_of(&key, n)].restore_tombstone(&key, tombstones_at);
+        }
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Result<Vec<u8>> {
+        snapshot::encode(SNAPSHOT_TAG, &self.state()?)
     }
 
     pub fn restore(bytes: &[u8]) -> Result<Self> {
@@ -516,17 +585,7 @@ impl Sessionizer {
         s.aggs = AggSet::restore(s.config.aggs.clone(), state.aggs)?;
         s.max_time = state.max_time;
         s.finished = state.finished;
-        s.next_uid = state.next_uid;
-        s.tombstones = state.tombstones.into_iter().map(KeyBytes::from_vec).collect();
-        s.tombstones_at = state.tombstones_at;
-        let close_delay = s.config.gap + s.config.allowed_lateness;
-        for (key, sessions) in state.open {
-            let key = KeyBytes::from_vec(key);
-            for session in &sessions {
-                schedule(&mut s.timers, Timer(session.end + close_delay, session.uid, key.clone()));
-            }
-            s.open.insert(key, Sessions::from_vec(sessions));
-        }
+        s.restore_open(state.open, state.tombstones, state.tombstones_at)?;
         s.side.restore(state.side)?;
         s.stats = state.stats;
         Ok(s)

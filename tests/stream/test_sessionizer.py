@@ -26,9 +26,9 @@ AGGS = {
 }
 
 
-def make(bound: int, lateness: int = 0, max_duration: int | None = None) -> fs.Sessionizer:
+def make(bound: int, lateness: int = 0, max_duration: int | None = None, threads: int = 1) -> fs.Sessionizer:
     return fs.Sessionizer(gap=GAP, key="user_id", time="ts", watermark=bound, allowed_lateness=lateness,
-                          aggs=AGGS, max_duration=max_duration)
+                          aggs=AGGS, max_duration=max_duration, threads=threads)
 
 
 def to_table(events: list[tuple[Any, int, Any]]) -> pa.Table:
@@ -64,7 +64,9 @@ def run(s: fs.Sessionizer, events: list[tuple[Any, int, Any]], cuts: list[int], 
         out += rows(closed)
         ids += closed["session_id"].to_pylist()
         if i in snapshot_at:
+            threads = s.threads
             s = fs.Sessionizer.restore(s.snapshot())
+            s.threads = threads
     closed = s.flush()
     return out + rows(closed), ids + closed["session_id"].to_pylist(), s
 
@@ -126,6 +128,54 @@ def test_max_duration_splits_like_the_reference(events: list[tuple[int, int, str
     cuts = data.draw(st.lists(st.integers(0, max(len(events), 1)), max_size=4))
     out, _, _ = run(make(10_000, max_duration=max_duration), events, cuts, {1})
     assert sorted(out, key=key_of) == sorted(sessionize(events, GAP, max_duration), key=key_of)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=streams(max_disorder=3 * GAP), threads=st.integers(2, 4), data=st.data())
+def test_threads_split_keys_without_changing_sessions_ids_or_late_rows(
+    events: list[tuple[int, int, str]], threads: int, data: st.DataObject
+) -> None:
+    cuts = data.draw(st.lists(st.integers(0, max(len(events), 1)), max_size=6))
+    one, one_ids, s1 = run(make(0, MIN), events, cuts)
+    many, many_ids, s2 = run(make(0, MIN, threads=threads), events, cuts, {1})
+    assert many == one and many_ids == one_ids  # same rows in the same order
+    assert s2.take_late().equals(s1.take_late())
+    flags = late_events(events, GAP, 0, MIN)
+    assert sorted(one, key=key_of) == sorted(sessionize([e for e, f in zip(events, flags) if not f], GAP), key=key_of)
+
+
+@pytest.mark.slow
+def test_threads_on_large_pushes_match_one_thread_and_the_reference() -> None:
+    # Pushes of 17k rows are worked on two threads (small ones stay on the calling thread).
+    rng = random.Random(11)
+    clock = {u: 1_700_000_000_000 + rng.randrange(0, GAP) for u in range(2_000)}
+    events = []
+    for _ in range(40_000):
+        u = rng.randrange(2_000)
+        clock[u] += rng.choice([MIN, 5 * MIN, GAP, GAP + 1, 3 * GAP])
+        events.append((u, clock[u], rng.choice(["/", "/cart", None])))
+    events.sort(key=lambda e: e[1] + rng.randrange(0, 10_000))  # disorder within the 10 s bound
+    cuts = [17_000, 34_000]
+    one, one_ids, s1 = run(make(10_000), events, cuts)
+    two, two_ids, s2 = run(make(10_000, threads=2), events, cuts, {0})
+    assert two == one and two_ids == one_ids
+    assert s1.take_late().num_rows == 0 and s2.take_late().num_rows == 0
+    assert sorted(one, key=key_of) == sorted(sessionize(events, GAP), key=key_of)
+
+
+def test_threads_is_a_setting_not_state() -> None:
+    s = make(0, threads=3)
+    s.push(to_table([(1, 0, "/"), (2, 5, "/")]))
+    assert s.threads == 3
+    clone = fs.Sessionizer.restore(s.snapshot())
+    assert clone.threads == 1
+    clone.threads = 2
+    assert clone.open_keys == 2 and clone.flush().equals(s.flush())
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(fs.ConfigError, match="threads"):
+            clone.threads = bad  # type: ignore[assignment]
+    with pytest.raises(fs.ConfigError, match="threads"):
+        fs.Sessionizer(threads=0)
 
 
 def test_session_ids_do_not_depend_on_batch_cuts() -> None:

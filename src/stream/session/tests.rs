@@ -2,6 +2,8 @@ use super::*;
 use crate::stream::aggregate::AggKind;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
+use arrow_array::Array;
+use arrow_schema::DataType;
 
 const GAP: i64 = 30;
 
@@ -136,4 +138,179 @@ fn bad_config_is_rejected() {
     c.gap = 10;
     c.max_duration = Some(0);
     assert!(Sessionizer::new(c).is_err());
+}
+
+mod equivalence {
+    //! The integer-key path against the byte-key path (the same keys as strings), and any number
+    //! of threads against one, over random streams, batch cuts, disorder, lateness and snapshots.
+    use super::*;
+    use proptest::prelude::*;
+
+    type Row = (String, i64, i64, i64, i64, String);
+
+    fn events_batch(events: &[(i64, Option<i64>)], string_keys: bool) -> RecordBatch {
+        let user: ArrayRef = if string_keys {
+            Arc::new(StringArray::from_iter(events.iter().map(|e| e.1.map(|u| u.to_string()))))
+        } else {
+            Arc::new(Int64Array::from_iter(events.iter().map(|e| e.1)))
+        };
+        RecordBatch::try_from_iter(vec![
+            ("ts", Arc::new(Int64Array::from_iter_values(events.iter().map(|e| e.0))) as ArrayRef),
+            ("user", user),
+            ("page", Arc::new(StringArray::from_iter_values(events.iter().map(|e| format!("p{}", e.0 % 5)))) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    /// (user as string, start, end, page_views, pages, first_page); session ids checked separately.
+    fn rows_of(out: &RecordBatch) -> Vec<Row> {
+        let users = arrow_cast::cast(out.column(0), &DataType::Utf8).unwrap();
+        let users = users.as_string::<i32>();
+        let starts = out.column(2).as_primitive::<TimestampMillisecondType>();
+        let ends = out.column(3).as_primitive::<TimestampMillisecondType>();
+        let views = out.column_by_name("page_views").unwrap().as_primitive::<Int64Type>();
+        let pages = out.column_by_name("pages").unwrap().as_primitive::<Int64Type>();
+        let first = out.column_by_name("first_page").unwrap().as_string::<i32>();
+        (0..out.num_rows())
+            .map(|i| {
+                let user = if users.is_null(i) { "null".to_string() } else { users.value(i).to_string() };
+                (user, starts.value(i), ends.value(i), views.value(i), pages.value(i), first.value(i).to_string())
+            })
+            .collect()
+    }
+
+    struct Run {
+        /// Snapshot after the first push.
+        snapshot: Vec<u8>,
+        sessions: Vec<Row>,
+        ids: Vec<i64>,
+        late: Vec<(i64, String)>,
+        stats: SessionStats,
+    }
+
+    fn run(events: &[(i64, Option<i64>)], cuts: &[usize], snapshot_at: &[bool], string_keys: bool, threads: usize, lateness: i64) -> Run {
+        let mut s = sessionizer(40, None);
+        s.config.allowed_lateness = lateness;
+        s.set_threads(threads).unwrap();
+        let (mut sessions, mut ids, mut late) = (Vec::new(), Vec::new(), Vec::new());
+        let mut collect = |out: RecordBatch, s: &mut Sessionizer| {
+            sessions.extend(rows_of(&out));
+            ids.extend(out.column(1).as_primitive::<Int64Type>().values().iter().copied());
+            for l in s.take_late() {
+                let times = l.column(0).as_primitive::<Int64Type>();
+                let reasons = l.column_by_name("reason").unwrap().as_string::<i32>();
+                late.extend((0..l.num_rows()).map(|i| (times.value(i), reasons.value(i).to_string())));
+            }
+        };
+        let mut start = 0;
+        let mut first_snapshot = Vec::new();
+        for (i, &cut) in cuts.iter().enumerate() {
+            let end = (start + cut).min(events.len());
+            let out = s.push(&[events_batch(&events[start..end], string_keys)]).unwrap();
+            collect(out, &mut s);
+            if i == 0 {
+                first_snapshot = s.snapshot().unwrap();
+                let again = Sessionizer::restore(&first_snapshot).unwrap().snapshot().unwrap();
+                assert_eq!(again, first_snapshot, "restore then snapshot gives the same bytes");
+            }
+            if snapshot_at.get(i).copied().unwrap_or(false) {
+                s = Sessionizer::restore(&s.snapshot().unwrap()).unwrap();
+                s.set_threads(if threads == 1 { 2 } else { 1 }).unwrap();
+            }
+            start = end;
+        }
+        let out = s.push(&[events_batch(&events[start..], string_keys)]).unwrap();
+        collect(out, &mut s);
+        let out = s.flush().unwrap();
+        collect(out, &mut s);
+        Run { snapshot: first_snapshot, sessions, ids, late, stats: s.stats().clone() }
+    }
+
+    fn stream() -> impl Strategy<Value = Vec<(i64, Option<i64>)>> {
+        // Times roughly increasing (a random walk with steps up to 2 gaps) then shuffled locally.
+        prop::collection::vec((0i64..2 * GAP + 1, prop::option::weighted(0.97, -3i64..6), 0i64..60), 0..300).prop_map(|steps| {
+            let mut t = 1_000;
+            let mut events: Vec<(i64, i64, Option<i64>)> = steps
+                .into_iter()
+                .map(|(step, user, delay)| {
+                    t += step / 4;
+                    (t + delay, t, user)
+                })
+                .collect();
+            events.sort_by_key(|e| e.0); // arrival order: event time plus a random delay
+            events.into_iter().map(|(_, t, u)| (t, u)).collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn integer_keys_and_threads_give_the_same_sessions_as_byte_keys(
+            events in stream(),
+            cuts in prop::collection::vec(1usize..80, 0..8),
+            snapshot_at in prop::collection::vec(any::<bool>(), 8),
+            lateness in prop::sample::select(vec![0i64, 10, GAP]),
+        ) {
+            let bytes = run(&events, &cuts, &[], true, 1, lateness);
+            let ints = run(&events, &cuts, &[], false, 1, lateness);
+            let ints_threads = run(&events, &cuts, &snapshot_at, false, 2, lateness);
+            let bytes_threads = run(&events, &cuts, &snapshot_at, true, 3, lateness);
+            // Output is sorted by (end, key, start): numbers and their strings sort differently.
+            let sorted = |rows: &[Row]| { let mut rows = rows.to_vec(); rows.sort(); rows };
+            prop_assert_eq!(sorted(&ints.sessions), sorted(&bytes.sessions));
+            prop_assert_eq!(&ints.late, &bytes.late);
+            prop_assert_eq!(&ints_threads.sessions, &ints.sessions);
+            prop_assert_eq!(&ints_threads.ids, &ints.ids);
+            prop_assert_eq!(&ints_threads.late, &ints.late);
+            prop_assert_eq!(&bytes_threads.sessions, &bytes.sessions);
+            prop_assert_eq!(&bytes_threads.ids, &bytes.ids);
+            prop_assert_eq!(&ints_threads.stats, &ints.stats);
+            prop_assert_eq!(ints.stats.rows_in, events.len() as u64);
+            prop_assert_eq!(ints.sessions.iter().map(|r| r.3).sum::<i64>() + ints.late.len() as i64, events.len() as i64);
+        }
+    }
+
+    #[test]
+    fn large_pushes_on_several_threads_match_one_thread() {
+        // Pushes above the per-thread minimum run shards on scoped threads.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as i64
+        };
+        let mut clock = vec![0i64; 500];
+        let mut events: Vec<(i64, i64, Option<i64>)> = (0..60_000)
+            .map(|_| {
+                let user = next() % 500;
+                clock[user as usize] += [1, 10, GAP, GAP + 1, 3 * GAP][(next() % 5) as usize];
+                let t = clock[user as usize];
+                (t + next() % 50, t, Some(user))
+            })
+            .collect();
+        events.sort_by_key(|e| e.0);
+        let events: Vec<(i64, Option<i64>)> = events.into_iter().map(|(_, t, u)| (t, u)).collect();
+        let cuts = [25_000, 25_000];
+        let one = run(&events, &cuts, &[], false, 1, 0);
+        for threads in [2, 4] {
+            let many = run(&events, &cuts, &[true], false, threads, 0);
+            assert_eq!(many.snapshot, one.snapshot, "the same state gives the same snapshot bytes");
+            assert_eq!(many.sessions, one.sessions);
+            assert_eq!(many.ids, one.ids);
+            assert_eq!(many.late, one.late);
+        }
+        assert!(!one.late.is_empty() && one.sessions.len() > 1000);
+    }
+
+    #[test]
+    fn integer_key_session_ids_are_those_of_the_row_encoded_key() {
+        let events: Vec<(i64, Option<i64>)> = vec![(0, Some(7)), (5, None), (10, Some(-3))];
+        let ints = run(&events, &[], &[], false, 1, 0);
+        let mut encoder = KeyEncoder::new(vec!["user".into()]);
+        let rows = encoder.encode(&events_batch(&events, false)).unwrap().unwrap();
+        let mut expected: Vec<i64> = (0..3).map(|i| session_id(rows.row(i).data(), events[i].0)).collect();
+        let mut got = ints.ids.clone();
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected);
+    }
 }

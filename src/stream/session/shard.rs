@@ -1,0 +1,408 @@
+//! One shard of a sessionizer: the open sessions of the keys it owns, their timers and
+//! tombstones. A key always lives in one shard, and an event's fate depends only on its key's
+//! state and the watermark before it, so shards work in parallel and the result is the same for
+//! any number of them.
+
+use super::key_index::{prefetch, IntKeys, KeyIndex, KeyValue, PREFETCH_ROWS};
+use super::{SessionConfig, KeptEvent};
+use crate::stream::aggregate::{Accs, AggInput, OwnedValue};
+use crate::stream::aggset::AggSet;
+use crate::stream::output::iso;
+use crate::time::Millis;
+use arrow_array::Int64Array;
+use arrow_row::Rows;
+use hashbrown::{HashMap, HashSet};
+use smallvec::SmallVec;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub(super) struct Session {
+    pub uid: u64,
+    pub start: Millis,
+    pub end: Millis,
+    pub accs: Accs,
+}
+
+/// A key's open sessions, sorted by start and more than `gap` apart: nearly always one, inline.
+pub(super) type Sessions = SmallVec<[Session; 1]>;
+
+/// A key's sessions on whole cache lines of their own (two for one inline session and its
+/// accumulators), so that prefetching both lines brings in everything an event touches.
+#[derive(Default)]
+#[repr(align(64))]
+pub(super) struct KeySlot(pub Sessions);
+
+impl std::ops::Deref for KeySlot {
+    type Target = Sessions;
+    fn deref(&self) -> &Sessions {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KeySlot {
+    fn deref_mut(&mut self) -> &mut Sessions {
+        &mut self.0
+    }
+}
+
+/// Prefetch every cache line of `states[id]` (if there is such an element).
+#[inline]
+fn prefetch_slot(states: &[KeySlot], id: u32) {
+    if let Some(slot) = states.get(id as usize) {
+        let lines = std::mem::size_of::<KeySlot>().div_ceil(64);
+        let base = slot as *const KeySlot as *const u8;
+        for line in 0..lines {
+            // SAFETY: within the element; `prefetch` never dereferences.
+            prefetch(unsafe { &*base.add(line * 64) });
+        }
+    }
+}
+
+/// When to look at a session: (close time, session uid, key id).
+#[derive(Clone, Copy, Debug)]
+struct Timer(Millis, u64, u32);
+
+const TIMER_BUCKET_MS: Millis = 1024;
+
+/// A closed (possibly split) session ready for output.
+pub(super) struct Closed {
+    pub key: KeyValue,
+    pub start: Millis,
+    pub end: Millis,
+    pub accs: Accs,
+}
+
+/// Where a shard's events find their keys.
+#[derive(Clone, Copy)]
+pub(super) enum KeySource<'a> {
+    /// The one integer key column, as Int64.
+    Ints(&'a Int64Array),
+    /// Row-encoded keys (None: no key columns, one global key).
+    Bytes(Option<&'a Rows>),
+}
+
+/// What a push gives every shard: the batch's times and aggregate inputs.
+pub(super) struct Batch<'a> {
+    pub config: &'a SessionConfig,
+    pub aggs: &'a AggSet,
+    pub times: &'a [Millis],
+    pub inputs: &'a [AggInput],
+    pub keys: KeySource<'a>,
+    /// Arrival sequence number of row 0 (orders first/last between events at equal times).
+    pub seq_base: u64,
+}
+
+/// A shard's part of a push: accepted rows in arrival order, with the watermark before each.
+#[derive(Default)]
+pub(super) struct Work {
+    pub rows: Vec<u32>,
+    pub watermarks: Vec<Option<Millis>>,
+}
+
+#[derive(Default)]
+pub(super) struct Applied {
+    pub late: Vec<(u32, String)>,
+    pub merged: u64,
+}
+
+pub(super) struct Shard {
+    pub index: KeyIndex,
+    /// Open sessions by key id.
+    pub states: Vec<KeySlot>,
+    /// Sessions by the close time (`end + gap + allowed_lateness`) they had when scheduled, in
+    /// buckets of `TIMER_BUCKET_MS` (appending and draining a bucket is cheap and cache-friendly).
+    /// Entries are rescheduled lazily when their session grew, dropped when it was merged away.
+    timers: BTreeMap<Millis, Vec<Timer>>,
+    pub next_uid: u64,
+    /// Events kept whole by session uid, only with `max_duration` (sessions split when they close).
+    pub kept: HashMap<u64, Vec<KeptEvent>>,
+    /// Keys with a session that closed when the watermark was exactly `tombstones_at`; their ids
+    /// stay issued while they are here.
+    pub tombstones: HashSet<u32>,
+    pub tombstones_at: Millis,
+    ids: Vec<u32>,
+}
+
+impl Shard {
+    pub fn new(index: KeyIndex) -> Self {
+        Shard {
+            index,
+            states: Vec::new(),
+            timers: BTreeMap::new(),
+            next_uid: 0,
+            kept: HashMap::new(),
+            tombstones: HashSet::new(),
+            tombstones_at: Millis::MIN,
+            ids: Vec::new(),
+        }
+    }
+
+    fn schedule(&mut self, timer: Timer) {
+        self.timers.entry(timer.0.div_euclid(TIMER_BUCKET_MS)).or_default().push(timer);
+    }
+
+    fn fit_states(&mut self) {
+        let bound = self.index.id_bound();
+        if self.states.len() < bound {
+            self.states.resize_with(bound, KeySlot::default);
+        }
+    }
+
+    /// Release `ids` whose keys have neither open sessions nor a tombstone.
+    fn release_idle(&mut self, ids: impl IntoIterator<Item = u32>) {
+        for id in ids {
+            if self.index.is_live(id) && self.states[id as usize].is_empty() && !self.tombstones.contains(&id) {
+                self.index.release(id);
+            }
+        }
+    }
+
+    /// Add a restored key's sessions (uids renumbered: they are unique per shard).
+    pub fn restore_key(&mut self, key: &KeyValue, sessions: Vec<(Session, Vec<KeptEvent>)>, close_delay: Millis) {
+        let id = self.index.intern(key);
+        self.fit_states();
+        for (mut session, kept) in sessions {
+            session.uid = self.next_uid;
+            self.next_uid += 1;
+            if !kept.is_empty() {
+                self.kept.insert(session.uid, kept);
+            }
+            self.schedule(Timer(session.end + close_delay, session.uid, id));
+            self.states[id as usize].push(session);
+        }
+    }
+
+    pub fn restore_tombstone(&mut self, key: &KeyValue, at: Millis) {
+        let id = self.index.intern(key);
+        self.fit_states();
+        self.tombstones.insert(id);
+        self.tombstones_at = at;
+    }
+
+    /// Open keys and their sessions (with kept events), in id order.
+    pub fn open(&self) -> impl Iterator<Item = (KeyValue, Vec<(&Session, &[KeptEvent])>)> + '_ {
+        self.states.iter().enumerate().filter(|(_, s)| !s.is_empty()).map(|(id, sessions)| {
+            let with_kept = sessions.iter().map(|s| (s, self.kept.get(&s.uid).map_or(&[][..], |k| &k[..]))).collect();
+            (self.index.key(id as u32), with_kept)
+        })
+    }
+
+    pub fn open_keys(&self) -> usize {
+        self.states.iter().filter(|s| !s.is_empty()).count()
+    }
+
+    pub fn open_sessions(&self) -> usize {
+        self.states.iter().map(|s| s.len()).sum()
+    }
+
+    fn intern(&mut self, keys: KeySource<'_>, rows: &[u32]) -> Vec<u32> {
+        let mut ids = std::mem::take(&mut self.ids);
+        match (&mut self.index, keys) {
+            (KeyIndex::Ints(index), KeySource::Ints(column)) => index.intern_rows(column, rows, &mut ids),
+            (KeyIndex::Bytes(index), KeySource::Bytes(encoded)) => {
+                ids.clear();
+                ids.extend(rows.iter().map(|&row| match encoded {
+                    Some(encoded) => index.intern(encoded.row(row as usize).data()),
+                    None => index.intern(&[]),
+                }));
+            }
+            _ => unreachable!("the key index and the batch's keys are of one kind"),
+        }
+        self.fit_states();
+        ids
+    }
+
+    pub fn apply(&mut self, batch: &Batch<'_>, work: &Work) -> Applied {
+        let ids = self.intern(batch.keys, &work.rows);
+        let config = batch.config;
+        let gap = config.gap;
+        let close_delay = gap + config.allowed_lateness;
+        let keep_events = config.max_duration.is_some();
+        let mut applied = Applied::default();
+        let mut maybe_idle = Vec::new();
+        for (i, ((&row, &id), &watermark)) in work.rows.iter().zip(&ids).zip(&work.watermarks).enumerate() {
+            // The key state of an event a few rows ahead is fetched while this one is worked on.
+            if let Some(&ahead) = ids.get(i + PREFETCH_ROWS) {
+                prefetch_slot(&self.states, ahead);
+            }
+            let row = row as usize;
+            let t = batch.times[row];
+            if let Some(wm) = watermark {
+                if self.tombstones_at != wm && !self.tombstones.is_empty() {
+                    maybe_idle.extend(self.tombstones.drain());
+                }
+                if let Some(reason) = self.late_reason(id, t, wm, config) {
+                    applied.late.push((row as u32, reason));
+                    maybe_idle.push(id);
+                    continue;
+                }
+            }
+            let seq = batch.seq_base + row as u64;
+            let sessions = &mut self.states[id as usize];
+            // Sessions are sorted and more than `gap` apart, so an event touches at most two.
+            let first = sessions.partition_point(|s| s.end + gap < t);
+            let touches = |s: &Session| s.start - gap <= t;
+            if first < sessions.len() && touches(&sessions[first]) {
+                if first + 1 < sessions.len() && touches(&sessions[first + 1]) {
+                    // The event bridges two sessions: fold the later one into the earlier one.
+                    let later = sessions.remove(first + 1);
+                    let earlier = &mut sessions[first];
+                    earlier.end = earlier.end.max(later.end);
+                    for (acc, other) in earlier.accs.iter_mut().zip(later.accs) {
+                        acc.merge(other);
+                    }
+                    if let Some(kept) = self.kept.remove(&later.uid) {
+                        self.kept.entry(earlier.uid).or_default().extend(kept);
+                    }
+                    applied.merged += 1;
+                }
+                let session = &mut sessions[first];
+                session.start = session.start.min(t);
+                session.end = session.end.max(t);
+            } else {
+                let uid = self.next_uid;
+                self.next_uid += 1;
+                sessions.insert(first, Session { uid, start: t, end: t, accs: batch.aggs.new_accs() });
+                self.timers.entry((t + close_delay).div_euclid(TIMER_BUCKET_MS)).or_default().push(Timer(t + close_delay, uid, id));
+            }
+            let session = &mut self.states[id as usize][first];
+            if keep_events {
+                let values = batch.inputs.iter().map(|input| OwnedValue::from_value(input.value(row))).collect();
+                self.kept.entry(session.uid).or_default().push(KeptEvent { time: t, seq, values });
+            } else {
+                for (acc, input) in session.accs.iter_mut().zip(batch.inputs) {
+                    acc.add(input.value(row), t, seq);
+                }
+            }
+        }
+        self.ids = ids;
+        self.release_idle(maybe_idle);
+        applied
+    }
+
+    /// Why the event at `t` of key `id` is late at watermark `wm`, if it is (see the module docs).
+    fn late_reason(&self, id: u32, t: Millis, wm: Millis, config: &SessionConfig) -> Option<String> {
+        let (gap, lateness) = (config.gap, config.allowed_lateness);
+        if wm == Millis::MAX {
+            return Some(format!("event at {} arrived after flush() (end of input)", iso(t)));
+        }
+        let behind = t.saturating_add(lateness) - wm;
+        if behind > 0 {
+            return None;
+        }
+        let sessions = &self.states[id as usize];
+        let first = sessions.partition_point(|s| s.end + gap < t);
+        let touched = &sessions[first..sessions.len().min(first + 2)];
+        let touched: Vec<&Session> = touched.iter().filter(|s| s.start - gap <= t).collect();
+        let closed = |s: &Session| s.end + gap + lateness <= wm;
+        if let Some(open) = touched.first() {
+            if open.start <= t && !closed(open) {
+                return None; // inside an open session: nothing closed lies within `gap` of it
+            }
+        }
+        if behind == 0 && !self.tombstones.contains(&id) && !touched.iter().any(|s| closed(s)) {
+            return None;
+        }
+        Some(format!(
+            "event at {} is not after the watermark {} minus allowed lateness ({lateness} ms) and may belong to a session already emitted",
+            iso(t),
+            iso(wm)
+        ))
+    }
+
+    /// Close the sessions due at watermark `wm` into `closed`.
+    pub fn close_due(&mut self, wm: Millis, config: &SessionConfig, aggs: &AggSet, closed: &mut Vec<Closed>) {
+        let close_delay = config.gap + config.allowed_lateness;
+        if self.tombstones_at != wm {
+            let cleared: Vec<u32> = self.tombstones.drain().collect();
+            self.release_idle(cleared);
+            self.tombstones_at = wm;
+        }
+        let mut not_yet = Vec::new();
+        let mut idle = Vec::new();
+        // Every due bucket at once, so the prefetching runs ahead across bucket boundaries.
+        let mut timers = Vec::new();
+        while let Some(entry) = self.timers.first_entry() {
+            if *entry.key() * TIMER_BUCKET_MS > wm {
+                break;
+            }
+            if timers.is_empty() {
+                timers = entry.remove();
+            } else {
+                timers.extend(entry.remove());
+            }
+        }
+        {
+            for (i, &Timer(scheduled, uid, id)) in timers.iter().enumerate() {
+                // A timer's own work is short: look further ahead than for events.
+                if let Some(ahead) = timers.get(i + 2 * PREFETCH_ROWS) {
+                    prefetch_slot(&self.states, ahead.2);
+                    self.index.prefetch_key(ahead.2);
+                }
+                if scheduled > wm {
+                    not_yet.push(Timer(scheduled, uid, id));
+                    continue;
+                }
+                let sessions = &mut self.states[id as usize];
+                let Some(i) = sessions.iter().position(|s| s.uid == uid) else { continue };
+                let due = sessions[i].end + close_delay;
+                if due > wm {
+                    // The session grew since this timer was set: look again when it is due.
+                    not_yet.push(Timer(due, uid, id));
+                    continue;
+                }
+                let session = sessions.remove(i);
+                let now_idle = sessions.is_empty();
+                let key = self.index.key(id);
+                if due == wm {
+                    self.tombstones.insert(id);
+                } else if now_idle {
+                    idle.push(id);
+                }
+                let kept = self.kept.remove(&session.uid).unwrap_or_default();
+                split_into(key, session, kept, config, aggs, closed);
+            }
+        }
+        for timer in not_yet {
+            self.schedule(timer);
+        }
+        self.index.release_many(&idle);
+    }
+}
+
+/// A closed session as output rows: itself, or its pieces when it is longer than `max_duration`.
+fn split_into(key: KeyValue, session: Session, mut events: Vec<KeptEvent>, config: &SessionConfig, aggs: &AggSet, out: &mut Vec<Closed>) {
+    let Some(max_duration) = config.max_duration else {
+        out.push(Closed { key, start: session.start, end: session.end, accs: session.accs });
+        return;
+    };
+    events.sort_by_key(|e| (e.time, e.seq));
+    let mut current: Option<Closed> = None;
+    for event in events {
+        if current.as_ref().is_some_and(|c| event.time - c.start > max_duration) {
+            out.push(current.take().expect("checked"));
+        }
+        let piece = current.get_or_insert_with(|| Closed { key: key.clone(), start: event.time, end: event.time, accs: aggs.new_accs() });
+        piece.end = event.time;
+        for (acc, value) in piece.accs.iter_mut().zip(&event.values) {
+            acc.add(value.as_value(), event.time, event.seq);
+        }
+    }
+    out.extend(current);
+}
+
+/// The shard (of `shards`) that owns `key`; batches route their rows with the same hash.
+pub(super) fn shard_of(key: &KeyValue, shards: usize) -> usize {
+    match key {
+        KeyValue::Int(v) => IntKeys::shard_of_value(*v, shards),
+        KeyValue::Bytes(b) => shard_of_bytes(b, shards),
+    }
+}
+
+#[inline]
+pub(super) fn shard_of_bytes(key: &[u8], shards: usize) -> usize {
+    if shards == 1 {
+        return 0;
+    }
+    (super::session_id(key, 0) as u64 % shards as u64) as usize
+}
