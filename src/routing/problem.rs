@@ -450,6 +450,9 @@ impl ProblemData {
 }
 
 #[cfg(test)]
+pub use tests::planar;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -582,5 +585,3 @@ mod tests {
     }
 }
 
-#[cfg(test)]
-pub use tests::planar;

@@ -316,13 +316,18 @@ impl Sessionizer {
             let time = watermark.saturating_add(self.config.watermark);
             self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
         }
-        self.close_due()
+        self.close_due((self.open_sessions() / MIN_ROWS_PER_THREAD).max(1))
     }
 
     /// The watermark at which the next open session closes (`end + gap + allowed_lateness`).
     pub fn next_close(&self) -> Option<Millis> {
         let delay = self.config.gap + self.config.allowed_lateness;
-        self.open.values().flatten().map(|s| s.end + delay).min()
+        self.shards
+            .iter()
+            .flat_map(Shard::open)
+            .flat_map(|(_, sessions)| sessions.into_iter().map(|(s, _)| s.end))
+            .min()
+            .map(|end| end + delay)
     }
 
     pub fn take_late(&mut self) -> Vec<RecordBatch> {

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import fleetstream as fs
-from fleetstream.pipeline import exactly_once_foreach_batch
+from fleetstream.spark import exactly_once_foreach_batch
 from fleetstream.sinks import WriteResult
 from tests.sinks.db import query
 

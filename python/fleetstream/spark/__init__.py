@@ -7,7 +7,9 @@ DataFrame-in, DataFrame-out functions:
 * :func:`window_aggregate` runs :class:`fleetstream.WindowAggregator` per key;
 * :func:`sessionize_stream` and :func:`window_aggregate_stream` do the same in Structured
   Streaming, with each key's operator state in Spark's state store between micro-batches;
-* :func:`solve_regions` solves one routing problem per region on the executors.
+* :func:`solve_regions` solves one routing problem per region on the executors;
+* :func:`exactly_once_foreach_batch` writes a streaming query's micro-batches to an
+  :class:`fleetstream.ExactlyOnceSink` exactly once (``writeStream.foreachBatch(...)``).
 
 Details and the semantics next to Spark's own ``session_window``/``window``: the modules
 ``fleetstream.spark._batch``, ``._two_phase``, ``._streaming`` and ``._routing``.
@@ -34,6 +36,7 @@ since the functions shipped to executors import :mod:`fleetstream`. pyspark is i
 
 from __future__ import annotations
 
+from fleetstream.pipeline.foreach_batch import exactly_once_foreach_batch
 from fleetstream.spark._batch import NEVER_LATE_MS, OnReject, sessionize, window_aggregate
 from fleetstream.spark._routing import solve_regions
 from fleetstream.spark._streaming import sessionize_stream, window_aggregate_stream
@@ -41,6 +44,7 @@ from fleetstream.spark._streaming import sessionize_stream, window_aggregate_str
 __all__ = [
     "NEVER_LATE_MS",
     "OnReject",
+    "exactly_once_foreach_batch",
     "sessionize",
     "sessionize_stream",
     "solve_regions",
