@@ -64,7 +64,9 @@ def test_pipeline_metrics_over_http(broker: LocalBroker, tmp_path: Path) -> None
     topic, alerts_topic = unique("logs"), unique("alerts")
     broker.create_topics({topic: 2, alerts_topic: 1})
     lines = generate_log_lines(LogStreamSpec(events=5_000, services=4, seed=3))
-    produce_raw(broker, topic, [line.encode() for line in lines])
+    # Distinct keys spread the lines over both partitions (unkeyed, the sticky partitioner may put
+    # them all in one, and the lag of the other would never be reported).
+    produce_raw(broker, topic, [line.encode() for line in lines], keys=[str(i).encode() for i in range(len(lines))])
     metrics = PipelineMetrics(port=0)
     pipeline = AlertsPipeline(AlertsConfig(brokers=broker.bootstrap, topic=topic, alerts_topic=alerts_topic,
                                            group=unique("g"), state_dir=str(tmp_path), idle_exit=2.0), metrics)
