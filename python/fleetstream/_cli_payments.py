@@ -9,8 +9,8 @@ import time
 
 def payments(args: argparse.Namespace) -> int:
     import signal
-    import threading
 
+    from fleetstream.cli import run_reporting_progress
     from fleetstream.pipeline.payments import PaymentsConfig, PaymentsPipeline
 
     from pathlib import Path
@@ -30,22 +30,14 @@ def payments(args: argparse.Namespace) -> int:
     resume = pipeline.sink.resume_offsets()
     print(f"payments: {args.brokers} {args.topic} -> {args.db.split('@')[-1]} table {args.table} (group {args.group}); "
           f"database offsets: {dict(sorted(resume.items())) or 'none yet'}", file=sys.stderr, flush=True)
-    done = threading.Event()
 
-    def progress() -> None:
-        while not done.wait(args.progress_every):
-            c = pipeline.counts
-            print(f"progress: {c['messages']:,} messages, {c['written']:,} written, {c['duplicates']:,} duplicates, "
-                  f"{c['dead_letters']:,} dead letters, {c['batches']:,} batches, partitions "
-                  f"{sorted(p for _, p in pipeline.writer.generations)}", file=sys.stderr, flush=True)
+    def progress() -> str:
+        c = pipeline.counts
+        return (f"{c['messages']:,} messages, {c['written']:,} written, {c['duplicates']:,} duplicates, "
+                f"{c['dead_letters']:,} dead letters, {c['batches']:,} batches, partitions "
+                f"{sorted(p for _, p in pipeline.writer.generations)}")
 
-    if args.progress_every > 0:
-        threading.Thread(target=progress, daemon=True).start()
-    try:
-        counts = pipeline.run()
-    finally:
-        done.set()
-    print("done: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=sys.stderr, flush=True)
+    run_reporting_progress(pipeline.run, progress, args.progress_every)
     return 0
 
 

@@ -5,7 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+
+def run_reporting_progress(run: Callable[[], Mapping[str, int]], progress: Callable[[], str],
+                           every: float) -> Mapping[str, int]:
+    """Runs a long-running pipeline (``run``), printing ``progress()`` to stderr every ``every`` seconds
+    (never when 0) and its final counts when it ends."""
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(every):
+            print(f"progress: {progress()}", file=sys.stderr, flush=True)
+
+    if every > 0:
+        threading.Thread(target=report, daemon=True).start()
+    try:
+        counts = run()
+    finally:
+        done.set()
+    print("done: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=sys.stderr, flush=True)
+    return counts
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -96,7 +117,6 @@ def _demo_sessions(args: argparse.Namespace) -> None:
 
 def _alerts(args: argparse.Namespace) -> int:
     import signal
-    import threading
 
     from fleetstream.pipeline import AlertsConfig, AlertsPipeline
 
@@ -118,24 +138,18 @@ def _alerts(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
     print(f"alerts: {args.brokers} {args.topic} -> {args.alerts_topic} (group {args.group}, state {args.state_dir})",
           file=sys.stderr, flush=True)
-    done = threading.Event()
 
-    def progress() -> None:
-        while not done.wait(args.progress_every):
-            c = pipeline.counts
-            print(f"progress: {c['messages']:,} messages, {c['errors']:,} errors, {c['windows']:,} windows, "
-                  f"{c['alerts']:,} alerts, {c['parse_rejects']:,} rejects, partitions "
-                  f"{sorted(p for _, p in pipeline.states)}", file=sys.stderr, flush=True)
+    def progress() -> str:
+        c = pipeline.counts
+        return (f"{c['messages']:,} messages, {c['errors']:,} errors, {c['windows']:,} windows, "
+                f"{c['alerts']:,} alerts, {c['parse_rejects']:,} rejects, partitions "
+                f"{sorted(p for _, p in pipeline.states)}")
 
-    if args.progress_every > 0:
-        threading.Thread(target=progress, daemon=True).start()
     try:
-        counts = pipeline.run()
+        run_reporting_progress(pipeline.run, progress, args.progress_every)
     finally:
-        done.set()
         if metrics is not None:
             metrics.close()
-    print("done: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=sys.stderr, flush=True)
     return 0
 
 

@@ -211,6 +211,28 @@ pub fn open(dsn: &str, spec: SinkSpec) -> Result<Box<dyn Backend>> {
     }
 }
 
+/// A batch checked before anything is written: the dead letters' schema, then the rows normalised,
+/// checked against the spec (keys present, no null keys, types storable) and deduplicated on the key.
+/// An empty batch carries no rows (its schema may not even be storable): only offsets and marks.
+/// Returns the normalised rows with `dedup_batch`'s result.
+pub fn checked_rows(
+    spec: &SinkSpec,
+    rows: Option<&RecordBatch>,
+    dead_letters: Option<&RecordBatch>,
+) -> Result<Option<(RecordBatch, (RecordBatch, usize))>> {
+    if let Some(dl) = dead_letters {
+        check_dead_letters(dl)?;
+    }
+    rows.filter(|b| b.num_rows() > 0)
+        .map(|b| {
+            let b = normalize(b)?;
+            spec.check_schema(&b.schema())?;
+            let deduped = dedup_batch(&b, &spec.key, spec.mode)?;
+            Ok((b, deduped))
+        })
+        .transpose()
+}
+
 /// The dead-letter schema: topic, partition, offset, reason, payload.
 pub fn check_dead_letters(batch: &RecordBatch) -> Result<()> {
     let expect = [

@@ -4,8 +4,8 @@
 //! under their row locks, which is also the fencing check.
 
 use super::ident::{quote, quote_list};
-use super::values::{copy_text, normalize, sql_type};
-use super::{check_dead_letters, dedup_batch, fenced, Backend, BatchMark, Claim, Commit, Mode, SinkSpec, WriteOutcome};
+use super::values::{copy_text, sql_type};
+use super::{checked_rows, fenced, Backend, BatchMark, Claim, Commit, Mode, SinkSpec, WriteOutcome};
 use crate::error::{Error, Result};
 use crate::offsets::TopicPartition;
 use arrow_array::RecordBatch;
@@ -274,21 +274,11 @@ impl Backend for PostgresBackend {
         commits: &[Commit],
         mark: Option<&BatchMark>,
     ) -> Result<WriteOutcome> {
-        if let Some(dl) = dead_letters {
-            check_dead_letters(dl)?;
+        // Checked before any table is created.
+        let rows = checked_rows(&self.spec, rows, dead_letters)?;
+        if let Some((b, _)) = &rows {
+            self.ensure_tables(&b.schema())?;
         }
-        // Checked (keys present, no null keys, types storable) before any table is created.
-        // An empty batch carries no rows (its schema may not even be storable): only offsets and marks.
-        let rows = match rows.filter(|b| b.num_rows() > 0) {
-            Some(b) => {
-                let b = normalize(b)?;
-                self.spec.check_schema(&b.schema())?;
-                let deduped = dedup_batch(&b, &self.spec.key, self.spec.mode)?;
-                self.ensure_tables(&b.schema())?;
-                Some((b, deduped))
-            }
-            None => None,
-        };
         let merge = rows.as_ref().map(|(b, _)| self.merge_sql(&b.schema()));
         let spec = self.spec.clone();
         let mut tx = self.client.transaction().map_err(db_error("starting the batch transaction"))?;
