@@ -366,6 +366,9 @@ impl Shard {
         for timer in not_yet {
             self.schedule(timer);
         }
+        // A key whose last session closed early in this pass may have been tombstoned by an
+        // earlier session of it closing exactly at `wm` (timers are not in time order): keep it.
+        idle.retain(|id| !self.tombstones.contains(id));
         self.index.release_many(&idle);
     }
 }
