@@ -177,3 +177,9 @@ def test_two_phase_without_key_and_with_rejects(spark: Any, events: pa.Table) ->
         fss.sessionize(with_null, two_phase=True).collect()
     dropped = fss.sessionize(with_null, two_phase=True, on_reject="drop").orderBy("user_id").collect()
     assert [(r.user_id, r.page_views) for r in dropped] == [(1, 1), (2, 1)]
+    # A time before the epoch (out of the Sessionizer's range) is named as such, and dropped alike.
+    with_negative = spark.createDataFrame([(1, 0), (1, -5), (2, 5), (2, 7)], "user_id long, ts long")
+    with pytest.raises(Exception, match=r"could not be used \(first: time column \"ts\" out of range"):
+        fss.sessionize(with_negative, two_phase=True).collect()
+    dropped = fss.sessionize(with_negative, two_phase=True, on_reject="drop").orderBy("user_id").collect()
+    assert [(r.user_id, r.page_views) for r in dropped] == [(1, 1), (2, 2)]

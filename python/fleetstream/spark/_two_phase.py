@@ -50,7 +50,9 @@ INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 MAX_EVENT_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, as in the Rust core
 
 # Columns of a partial session besides the key columns and the aggregates' own.
-BUCKET, START, END, ROWS, TIMES, MILLIS = "#bucket", "#start", "#end", "#rows", "#times", "#millis"
+BUCKET, START, END, ROWS, MILLIS = "#bucket", "#start", "#end", "#rows", "#millis"
+# Buckets of rows the Sessionizer would reject (valid buckets are never negative: times are not).
+NULL_TIME_BUCKET, UNUSABLE_ROW_BUCKET = -1, -2
 
 
 def mergeable(aggs: Mapping[str, Agg], max_duration: object, gap_ms: int) -> bool:
@@ -61,9 +63,13 @@ def partial_sessions(
     df: DataFrame, keys: Sequence[str], time: str, gap_ms: int, aggs: Mapping[str, Agg]
 ) -> DataFrame | None:
     """Phase 1 in Spark: one row per (key, gap-wide bucket) with the bucket's first and last event
-    time, its rows and the partial aggregates. Rows the Sessionizer would reject (null or out-of-range
-    time, oversized string key) form a bucket of their own with a null ``#bucket``. None when the time
-    type has no exact millisecond mapping here (TimestampNTZType)."""
+    time, its rows and the partial aggregates. Rows the Sessionizer would reject form buckets of
+    their own: ``NULL_TIME_BUCKET`` (null time) and ``UNUSABLE_ROW_BUCKET`` (time out of range,
+    oversized string key). None when the time type has no exact millisecond mapping here
+    (TimestampNTZType).
+
+    Every aggregate here costs Spark time per input row (this hash aggregation is most of the
+    plan's time), so nothing is computed twice: ``count()`` without a column is ``#rows``."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import BinaryType, LongType, StringType, TimestampType
 
@@ -82,18 +88,15 @@ def partial_sessions(
     if text_keys:
         length = sum((F.coalesce(F.octet_length(F.col(k)), F.lit(0)) for k in text_keys), F.lit(0))
         valid = valid & (length <= DEFAULT_MAX_KEY_BYTES)
-    # Integer division: times are never negative in a valid bucket. Rejected rows share the null bucket.
-    bucket = F.when(valid, F.expr(f"`{MILLIS}` div {gap_ms}")).alias(BUCKET)
-    columns = [
-        F.count(F.lit(1)).alias(ROWS),
-        F.count(t).alias(TIMES),
-        F.min(t).alias(START),
-        F.max(t).alias(END),
-    ]
+    # Integer division: times are never negative in a valid bucket.
+    rejected = F.when(t.isNull(), F.lit(NULL_TIME_BUCKET)).otherwise(F.lit(UNUSABLE_ROW_BUCKET))
+    bucket = F.when(valid, F.expr(f"`{MILLIS}` div {gap_ms}")).otherwise(rejected).alias(BUCKET)
+    columns = [F.count(F.lit(1)).alias(ROWS), F.min(t).alias(START), F.max(t).alias(END)]
     for name, agg in aggs.items():
         column = F.col(agg.column) if agg.column else None
         if agg.kind == "count":
-            columns.append(F.count(F.lit(1) if column is None else column).alias(name))
+            if column is not None:  # count() of rows is #rows
+                columns.append(F.count(column).alias(name))
         elif agg.kind in ("sum", "mean"):
             assert column is not None
             # try_sum: null rather than an error (ANSI) or a wrapped value when it overflows.
@@ -131,12 +134,13 @@ class PartialMerger:
                 yield from merged.to_batches()
 
     def merge(self, partials: pa.Table) -> pa.Table:
-        rejected = pc.is_null(partials.column(BUCKET))
+        bucket = partials.column(BUCKET)
+        rejected = pc.fill_null(pc.less(bucket, 0), True)
         if pc.any(rejected).as_py():
             rejects = partials.filter(rejected)
             rows = pc.sum(rejects.column(ROWS)).as_py()
             if self.on_reject == "raise":
-                null_times = TIMES in rejects.column_names and rows > pc.sum(rejects.column(TIMES)).as_py()
+                null_times = pc.any(pc.equal(rejects.column(BUCKET), NULL_TIME_BUCKET)).as_py()
                 reason = (
                     f'time column "{self.time}" is null'
                     if null_times
@@ -196,8 +200,10 @@ class PartialMerger:
 
     def _totals(self, partials: pa.Table) -> pa.Table:
         """Per session (sorted by index): sums of counts and sums, minima and maxima."""
-        wanted: list[tuple[str, str]] = []
+        wanted: list[tuple[str, str]] = [(ROWS, "sum")]  # count() of rows, whatever its name
         for name, agg in self.aggs.items():
+            if agg.kind == "count" and agg.column is None:
+                continue
             if agg.kind in ("count", "min", "max"):
                 wanted.append((name, "sum" if agg.kind == "count" else agg.kind))
             elif agg.kind in ("sum", "mean"):
@@ -214,6 +220,8 @@ class PartialMerger:
         return grouped.sort_by("#session")
 
     def _combine(self, name: str, agg: Agg, totals: pa.Table) -> Any:
+        if agg.kind == "count" and agg.column is None:
+            return totals.column(f"{ROWS}_sum")
         if agg.kind in ("count", "min", "max"):
             return totals.column(f"{name}_{'sum' if agg.kind == 'count' else agg.kind}")
         total, n = totals.column(f"{name}_sum"), totals.column(f"{name}#n_sum")
