@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -38,3 +39,16 @@ def test_demo_payments_reconcile_after_a_restart(capsys: pytest.CaptureFixture[s
     payments = out[out.index("exactly-once payments"):]
     assert payments.count(": True") == 4 and ": False" not in payments, payments
     assert "restarted after 3 batches" in payments and "top dead-letter reasons" in payments
+
+
+def test_a_typed_error_is_one_line_naming_it_and_exits_1(tmp_path: Path) -> None:
+    # No FX rates next to the reference file: a ConfigError before any broker or database is touched.
+    merchants = tmp_path / "merchants.csv"
+    merchants.write_text("merchant_id,name\nm1,Shop\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "fleetstream", "payments", "--brokers", "127.0.0.1:1", "--topic", "t", "--group", "g",
+         "--reference", str(merchants), "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"fleetstream payments: ConfigError: no FX rates: pass --fx (no fx_rates.csv next to {merchants})"]

@@ -212,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from fleetstream.exceptions import FleetstreamError
+
     args = build_parser().parse_args(argv)
     try:
         result: int = args.run(args)
@@ -219,3 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except FleetstreamError as error:
+        # An operator's mistake (bad option, unreachable database, unreadable file): the typed
+        # message names it; a traceback would only bury it.
+        print(f"fleetstream {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
