@@ -133,6 +133,39 @@ impl PyRoutingProblem {
         Ok(PyRoutingProblem { data: Arc::new(ProblemData::new(depots, clients, vehicle_types, profiles)?) })
     }
 
+    /// Pickles as the constructor's arguments (problems travel to Spark executors); loading
+    /// validates them again.
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Vec<DepotSpec>, Vec<ClientSpec>, Vec<VehicleSpec>, Vec<(Vec<i64>, Vec<i64>)>))> {
+        let data = &slf.get().data;
+        let depots = data.depots.iter().map(|d| (d.x, d.y, d.tw_early, d.tw_late)).collect();
+        let clients = data
+            .clients
+            .iter()
+            .map(|c| (c.x, c.y, c.delivery.clone(), c.pickup.clone(), c.service, c.time_windows.clone(), c.prize, c.required, c.skills))
+            .collect();
+        let vehicle_types = data
+            .vehicle_types
+            .iter()
+            .map(|v| {
+                (
+                    v.count,
+                    v.capacity.clone(),
+                    (v.start_depot, v.end_depot),
+                    (v.tw_early, v.tw_late),
+                    (v.max_duration, v.max_distance),
+                    (v.fixed_cost, v.unit_distance_cost, v.unit_duration_cost),
+                    v.profile,
+                    v.skills,
+                )
+            })
+            .collect();
+        let profiles = data.profiles.iter().map(|p| (p.distance.data().to_vec(), p.duration.data().to_vec())).collect();
+        Ok((slf.get_type().into_any(), (depots, clients, vehicle_types, profiles)))
+    }
+
     #[getter]
     fn num_depots(&self) -> usize {
         self.data.num_depots()

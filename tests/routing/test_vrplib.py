@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,23 @@ def test_reads_and_solves_a_cvrp_file(tmp_path: Path) -> None:
     assert text.endswith("Cost 60\n") and text.count("Route #") == 3
     ids = sorted(int(x) for line in text.splitlines() if line.startswith("Route") for x in line.split(":")[1].split())
     assert ids == [1, 2, 3, 4, 5]
+
+
+def test_instances_and_their_results_pickle_without_the_file(tmp_path: Path) -> None:
+    # Spark ships them to executors, where the file may not exist.
+    path = tmp_path / "mini.vrp"
+    path.write_text(SOLOMON_VRP)
+    inst = fs.routing.read_vrplib(path, round="dimacs")
+    result = fs.routing.solve(inst, max_iterations=100, seed=3)
+    inst_bytes, result_bytes = pickle.dumps(inst), pickle.dumps(result)
+    path.unlink()
+    inst_again, result_again = pickle.loads(inst_bytes), pickle.loads(result_bytes)
+    assert inst_again.problem.__reduce__()[1] == inst.problem.__reduce__()[1]
+    assert (inst_again.name, inst_again.scale, inst_again.num_clients) == (inst.name, inst.scale, inst.num_clients)
+    again = fs.routing.solve(inst_again, max_iterations=100, seed=3)
+    assert (again.routes, again.cost) == (result.routes, result.cost)
+    assert (result_again.routes, result_again.cost, result_again.feasible) == (result.routes, result.cost, result.feasible)
+    assert result_again.stops().equals(result.stops())
 
 
 def test_dimacs_and_exact_conventions(tmp_path: Path) -> None:

@@ -225,12 +225,8 @@ class Result:
         return self.problem
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickles (e.g. to or from Spark executors) as the source model and the routes; the native
-        problem and solution are rebuilt and re-evaluated on loading, so cost and schedule are equal."""
-        from fleetstream.routing._model import Model
-        if not isinstance(self.source, Model):
-            raise TypeError("a Result of a VRPLIB Instance does not pickle (its problem lives in the file); "
-                            "pickle result.routes and re-read the file instead")
+        """Pickles (e.g. to or from Spark executors) as the source model or instance and the routes; the
+        native solution is re-evaluated on loading, so cost and schedule are equal."""
         routes = [(p.vehicle_type, p.clients) for p in self.plans]
         return (_unpickle_result, (self.source, routes, self.iterations, self.runtime, self.interrupted))
 
@@ -238,13 +234,16 @@ class Result:
         return self.source_problem().coordinates()
 
 
-def _unpickle_result(source: Model, routes: list[tuple[int, list[int]]], iterations: int, runtime: float,
+def _unpickle_result(source: Model | Instance, routes: list[tuple[int, list[int]]], iterations: int, runtime: float,
                      interrupted: bool) -> Result:
-    from fleetstream.routing._model import COST_SCALE
-    problem = source._build()
+    from fleetstream.routing._model import COST_SCALE, Model
+    if isinstance(source, Model):
+        problem, scale = source._build(), float(COST_SCALE)
+    else:
+        problem, scale = source.problem, float(source.scale)
     nd = problem.num_depots
     native = problem.evaluate([(vt, [c + nd for c in clients]) for vt, clients in routes])
-    result = Result._from_native(source, problem, native, float(COST_SCALE))
+    result = Result._from_native(source, problem, native, scale)
     result.iterations, result.runtime, result.interrupted = iterations, runtime, interrupted
     return result
 
