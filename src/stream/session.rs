@@ -141,6 +141,9 @@ pub struct Sessionizer {
     threads: usize,
     side: SideOutputs,
     stats: SessionStats,
+    /// Each shard's rows of a push, kept between pushes: fresh megabyte-sized buffers every push
+    /// cost page faults and zeroing.
+    work: Vec<Work>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -160,6 +163,10 @@ struct State {
 }
 
 const SNAPSHOT_TAG: &[u8; 4] = b"FSSS";
+
+/// The watermark before an event when there is none yet (no accepted event so far). A real one
+/// never reaches it: event times are checked to lie far inside the i64 range.
+pub(super) const NO_WATERMARK: Millis = Millis::MIN;
 
 /// Each thread of a push gets at least this many rows: starting a thread costs more than fewer save.
 const MIN_ROWS_PER_THREAD: usize = 8_192;
@@ -200,6 +207,28 @@ fn on_threads<J: Send, R: Send>(jobs: &mut [J], threads: usize, work: impl Fn(&m
 }
 
 
+/// Sort closed sessions into output order: by end, key, start (unique per session). Integer keys
+/// sort compact (end, key, start, position) tuples rather than whole sessions.
+fn sort_closed(closed: &mut Vec<Closed>) {
+    let int_key = |c: &Closed| match c.key {
+        KeyValue::Int(v) => Some(v),
+        KeyValue::Bytes(_) => None,
+    };
+    let Some(order) = closed
+        .iter()
+        .enumerate()
+        .map(|(i, c)| int_key(c).map(|key| (c.end, key, c.start, i as u32)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        closed.sort_unstable_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
+        return;
+    };
+    let mut order = order;
+    order.sort_unstable();
+    let mut slots: Vec<Option<Closed>> = std::mem::take(closed).into_iter().map(Some).collect();
+    closed.extend(order.into_iter().map(|(.., i)| slots[i as usize].take().expect("each position once")));
+}
+
 /// Key types whose values fit an i64: they skip the row encoding (see `key_index`).
 fn int_key_type(data_type: &DataType) -> bool {
     matches!(
@@ -223,6 +252,7 @@ impl Sessionizer {
             threads: 1,
             side: SideOutputs::new(vec![Field::new("reason", DataType::Utf8, false)]),
             stats: SessionStats::default(),
+            work: Vec::new(),
         })
     }
 
@@ -352,10 +382,15 @@ impl Sessionizer {
         // Rejects and the watermark before each event, in arrival order. Late events never move
         // the watermark (they are behind it), so it is the running maximum of accepted times.
         let mut rejects = RejectCollector::default();
-        let expected = n / shards + n / (4 * shards) + 16;
-        let mut work: Vec<Work> =
-            (0..shards).map(|_| Work { rows: Vec::with_capacity(expected), watermarks: Vec::with_capacity(expected) }).collect();
+        let mut work = std::mem::take(&mut self.work);
+        work.resize_with(shards, Work::default);
+        for w in &mut work {
+            w.rows.clear();
+            w.watermarks.clear();
+        }
         let mut max_time = self.max_time;
+        let no_watermark = |max_time: Option<Millis>| max_time.map_or(NO_WATERMARK, |m| m - self.config.watermark);
+        let mut watermark = if self.finished { Millis::MAX } else { no_watermark(max_time) };
         for row in 0..n {
             let t = match &int_column {
                 Some(_) => p.time(row, &self.config.time),
@@ -374,10 +409,14 @@ impl Sessionizer {
                 (None, Some(rows)) => shard_of_bytes(rows.row(row).data(), shards),
                 (None, None) => 0,
             };
-            let watermark = if self.finished { Some(Millis::MAX) } else { max_time.map(|m| m - self.config.watermark) };
             work[shard].rows.push(row as u32);
             work[shard].watermarks.push(watermark);
-            max_time = Some(max_time.map_or(t, |m| m.max(t)));
+            if max_time.is_none_or(|m| t > m) {
+                max_time = Some(t);
+                if !self.finished {
+                    watermark = t - self.config.watermark;
+                }
+            }
         }
         self.max_time = max_time;
         let batch = Batch {
@@ -395,6 +434,7 @@ impl Sessionizer {
         let mut applied: Vec<Applied> = Vec::with_capacity(shards);
         let mut jobs: Vec<(&mut Shard, &Work)> = self.shards.iter_mut().zip(&work).collect();
         on_threads(&mut jobs, threads, |(shard, work)| shard.apply(&batch, work), &mut applied);
+        self.work = work;
         let mut late: Vec<(u32, String)> = Vec::new();
         for a in applied {
             self.stats.sessions_merged += a.merged;
@@ -434,7 +474,7 @@ impl Sessionizer {
             );
             closed = parts.into_iter().flatten().collect();
         }
-        closed.sort_unstable_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
+        sort_closed(&mut closed);
         self.stats.sessions_emitted += closed.len() as u64;
         self.build_output(&closed)
     }

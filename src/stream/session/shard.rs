@@ -4,7 +4,7 @@
 //! any number of them.
 
 use super::key_index::{prefetch, IntKeys, KeyIndex, KeyValue, PREFETCH_ROWS};
-use super::{SessionConfig, KeptEvent};
+use super::{KeptEvent, SessionConfig, NO_WATERMARK};
 use crate::stream::aggregate::{Accs, AggInput, OwnedValue};
 use crate::stream::aggset::AggSet;
 use crate::stream::output::iso;
@@ -92,11 +92,12 @@ pub(super) struct Batch<'a> {
     pub seq_base: u64,
 }
 
-/// A shard's part of a push: accepted rows in arrival order, with the watermark before each.
+/// A shard's part of a push: accepted rows in arrival order, with the watermark before each
+/// (`NO_WATERMARK` before the first accepted event).
 #[derive(Default)]
 pub(super) struct Work {
     pub rows: Vec<u32>,
-    pub watermarks: Vec<Option<Millis>>,
+    pub watermarks: Vec<Millis>,
 }
 
 #[derive(Default)]
@@ -139,6 +140,18 @@ impl Shard {
 
     fn schedule(&mut self, timer: Timer) {
         self.timers.entry(timer.0.div_euclid(TIMER_BUCKET_MS)).or_default().push(timer);
+    }
+
+    /// Schedule all `timers` (emptied), one map lookup per run of timers in the same bucket.
+    fn schedule_all(&mut self, timers: &mut Vec<Timer>) {
+        let mut rest = &timers[..];
+        while let Some(first) = rest.first() {
+            let bucket = first.0.div_euclid(TIMER_BUCKET_MS);
+            let run = rest.iter().position(|t| t.0.div_euclid(TIMER_BUCKET_MS) != bucket).unwrap_or(rest.len());
+            self.timers.entry(bucket).or_default().extend_from_slice(&rest[..run]);
+            rest = &rest[run..];
+        }
+        timers.clear();
     }
 
     fn fit_states(&mut self) {
@@ -220,14 +233,17 @@ impl Shard {
         let keep_events = config.max_duration.is_some();
         let mut applied = Applied::default();
         let mut maybe_idle = Vec::new();
-        for (i, ((&row, &id), &watermark)) in work.rows.iter().zip(&ids).zip(&work.watermarks).enumerate() {
+        // Timers of new sessions, scheduled together at the end (events come roughly in time
+        // order, so consecutive ones share a bucket).
+        let mut new_timers = Vec::new();
+        for (i, ((&row, &id), &wm)) in work.rows.iter().zip(&ids).zip(&work.watermarks).enumerate() {
             // The key state of an event a few rows ahead is fetched while this one is worked on.
             if let Some(&ahead) = ids.get(i + PREFETCH_ROWS) {
                 prefetch_slot(&self.states, ahead);
             }
             let row = row as usize;
             let t = batch.times[row];
-            if let Some(wm) = watermark {
+            if wm != NO_WATERMARK {
                 if self.tombstones_at != wm && !self.tombstones.is_empty() {
                     maybe_idle.extend(self.tombstones.drain());
                 }
@@ -263,7 +279,7 @@ impl Shard {
                 let uid = self.next_uid;
                 self.next_uid += 1;
                 sessions.insert(first, Session { uid, start: t, end: t, accs: batch.aggs.new_accs() });
-                self.timers.entry((t + close_delay).div_euclid(TIMER_BUCKET_MS)).or_default().push(Timer(t + close_delay, uid, id));
+                new_timers.push(Timer(t + close_delay, uid, id));
             }
             let session = &mut self.states[id as usize][first];
             if keep_events {
@@ -276,6 +292,7 @@ impl Shard {
             }
         }
         self.ids = ids;
+        self.schedule_all(&mut new_timers);
         self.release_idle(maybe_idle);
         applied
     }
@@ -363,12 +380,13 @@ impl Shard {
                 split_into(key, session, kept, config, aggs, closed);
             }
         }
-        for timer in not_yet {
-            self.schedule(timer);
-        }
+        not_yet.sort_unstable_by_key(|t| t.0.div_euclid(TIMER_BUCKET_MS));
+        self.schedule_all(&mut not_yet);
         // A key whose last session closed early in this pass may have been tombstoned by an
         // earlier session of it closing exactly at `wm` (timers are not in time order): keep it.
-        idle.retain(|id| !self.tombstones.contains(id));
+        if !self.tombstones.is_empty() {
+            idle.retain(|id| !self.tombstones.contains(id));
+        }
         self.index.release_many(&idle);
     }
 }
