@@ -5,7 +5,7 @@
 
 use super::key_index::{prefetch, IntKeys, KeyIndex, KeyValue, PREFETCH_ROWS};
 use super::{KeptEvent, SessionConfig, NO_WATERMARK};
-use crate::stream::aggregate::{Accs, AggInput, OwnedValue};
+use crate::stream::aggregate::{Acc, Accs, AggInput, OwnedValue};
 use crate::stream::aggset::AggSet;
 use crate::stream::output::iso;
 use crate::time::Millis;
@@ -287,7 +287,11 @@ impl Shard {
                 self.kept.entry(session.uid).or_default().push(KeptEvent { time: t, seq, values });
             } else {
                 for (acc, input) in session.accs.iter_mut().zip(batch.inputs) {
-                    acc.add(input.value(row), t, seq);
+                    match (acc, input) {
+                        // Row counts, the common aggregate, without going through `Value`.
+                        (Acc::Count(n), AggInput::Rows) => *n += 1,
+                        (acc, input) => acc.add(input.value(row), t, seq),
+                    }
                 }
             }
         }
@@ -425,5 +429,5 @@ pub(super) fn shard_of_bytes(key: &[u8], shards: usize) -> usize {
     if shards == 1 {
         return 0;
     }
-    (super::session_id(key, 0) as u64 % shards as u64) as usize
+    super::key_index::reduce(super::session_id(key, 0) as u64, shards)
 }
