@@ -21,7 +21,7 @@
 mod key_index;
 mod shard;
 
-use super::aggregate::{Accs, AggSpec, OwnedValue};
+use super::aggregate::{AggSpec, OwnedValue};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::keys::{KeyBytes, KeyEncoder, DEFAULT_MAX_KEY_BYTES};
 use super::output::{output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
@@ -34,7 +34,7 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use key_index::{IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
-use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, Shard, Work};
+use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, SessionAccs, Shard, Work};
 use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,7 +126,7 @@ struct SavedSession {
     uid: u64,
     start: Millis,
     end: Millis,
-    accs: Accs,
+    accs: SessionAccs,
     kept: Vec<KeptEvent>,
 }
 
