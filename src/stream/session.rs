@@ -14,9 +14,11 @@
 //! Layout for speed (100k+ live keys do not fit in cache): keys with open sessions get dense ids
 //! (`key_index`; single integer keys skip Arrow's row encoding), per-key state is a `Vec` by id
 //! prefetched a few events ahead, and keys are split by hash over shards (`shard`), each owning
-//! its keys' sessions, timers and tombstones. The watermark before each event is computed once per
-//! batch (a late event is behind it, so never moves it), which makes shards independent: with
-//! `threads > 1` they run in parallel and the output is the same for any number of them.
+//! its keys' sessions, timers and tombstones. The watermark before each event is the running
+//! maximum of the accepted times before it (a late event is behind it, so never moves it): each
+//! shard computes it while picking its own rows of a batch, which makes shards independent. With
+//! `threads > 1` they run in parallel and the output is the same for any number of them. A key
+//! with one open session and one aggregate fills one cache line (`shard::KeySlot`).
 
 mod key_index;
 mod shard;
@@ -455,8 +457,6 @@ impl Sessionizer {
             _ => None,
         };
         let shards = self.shards.len().max(1);
-        // Rejects and the watermark before each event, in arrival order. Late events never move
-        // the watermark (they are behind it), so it is the running maximum of accepted times.
         let mut rejects = RejectCollector::default();
         // The rows that pass the checks, in arrival order; None when all do (the usual case,
         // found for integer keys by one pass over the times that the compiler vectorises).
