@@ -205,7 +205,7 @@ fn mix(key: i64) -> u64 {
 /// owns a key is never stored: snapshots are independent of the shards.)
 #[inline]
 pub fn reduce(hash: u64, n: usize) -> usize {
-    ((hash & 0xffff_ffff) * n as u64 >> 32) as usize
+    (((hash & 0xffff_ffff) * n as u64) >> 32) as usize
 }
 
 #[inline]
