@@ -2,7 +2,7 @@
 //! settled on, and the value encoders of those that keep values. Shared by the window aggregator
 //! and the sessionizer, including the checks every input row goes through.
 
-use super::aggregate::{self, Acc, Accs, AggInput, AggSpec, ValueType};
+use super::aggregate::{self, Acc, AggInput, AggSpec, ValueType};
 use super::keys::{key_data_len, KeyEncoder};
 use crate::error::{Error, Result};
 use crate::time::{check_event_time, time_column_millis, Millis};
@@ -113,7 +113,8 @@ impl AggSet {
         }
     }
 
-    pub fn new_accs(&self) -> Accs {
+    /// Fresh accumulators, in any container (windows and sessions inline different numbers).
+    pub fn new_accs<A: FromIterator<Acc>>(&self) -> A {
         self.specs.iter().zip(&self.value_types).map(|(a, vt)| Acc::new(a.kind, *vt)).collect()
     }
 

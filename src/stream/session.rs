@@ -14,27 +14,29 @@
 //! Layout for speed (100k+ live keys do not fit in cache): keys with open sessions get dense ids
 //! (`key_index`; single integer keys skip Arrow's row encoding), per-key state is a `Vec` by id
 //! prefetched a few events ahead, and keys are split by hash over shards (`shard`), each owning
-//! its keys' sessions, timers and tombstones. The watermark before each event is computed once per
-//! batch (a late event is behind it, so never moves it), which makes shards independent: with
-//! `threads > 1` they run in parallel and the output is the same for any number of them.
+//! its keys' sessions, timers and tombstones. The watermark before each event is the running
+//! maximum of the accepted times before it (a late event is behind it, so never moves it): each
+//! shard computes it while picking its own rows of a batch, which makes shards independent. With
+//! `threads > 1` they run in parallel and the output is the same for any number of them. A key
+//! with one open session and one aggregate fills one cache line (`shard::KeySlot`).
 
 mod key_index;
 mod shard;
 
-use super::aggregate::{Accs, AggSpec, OwnedValue};
+use super::aggregate::{AggSpec, OwnedValue};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::keys::{KeyBytes, KeyEncoder, DEFAULT_MAX_KEY_BYTES};
 use super::output::{output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
 use super::snapshot;
 use crate::error::{Error, Result};
-use crate::time::Millis;
+use crate::time::{Millis, MAX_EVENT_TIME, MIN_EVENT_TIME};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use key_index::{IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
-use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, Shard, Work};
+use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, SessionAccs, Shard, Work};
 use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,7 +128,7 @@ struct SavedSession {
     uid: u64,
     start: Millis,
     end: Millis,
-    accs: Accs,
+    accs: SessionAccs,
     kept: Vec<KeptEvent>,
 }
 
@@ -141,6 +143,9 @@ pub struct Sessionizer {
     threads: usize,
     side: SideOutputs,
     stats: SessionStats,
+    /// Each shard's rows of a push, kept between pushes: fresh megabyte-sized buffers every push
+    /// cost page faults and zeroing.
+    work: Vec<Work>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -160,6 +165,10 @@ struct State {
 }
 
 const SNAPSHOT_TAG: &[u8; 4] = b"FSSS";
+
+/// The watermark before an event when there is none yet (no accepted event so far). A real one
+/// never reaches it: event times are checked to lie far inside the i64 range.
+pub(super) const NO_WATERMARK: Millis = Millis::MIN;
 
 /// Each thread of a push gets at least this many rows: starting a thread costs more than fewer save.
 const MIN_ROWS_PER_THREAD: usize = 8_192;
@@ -200,6 +209,104 @@ fn on_threads<J: Send, R: Send>(jobs: &mut [J], threads: usize, work: impl Fn(&m
 }
 
 
+/// Whether every time is non-null and a plausible event time (see `check_event_time`).
+fn all_valid_times(times: &Int64Array) -> bool {
+    let values = times.values();
+    let (lo, hi) = values.iter().fold((Millis::MAX, Millis::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    times.null_count() == 0 && (values.is_empty() || (lo >= MIN_EVENT_TIME && hi <= MAX_EVENT_TIME))
+}
+
+/// What a shard needs to find its rows of a push and the watermark before each: the state before it.
+#[derive(Clone, Copy)]
+struct Route {
+    max_time: Option<Millis>,
+    finished: bool,
+    /// The watermark delay.
+    delay: Millis,
+}
+
+impl Route {
+    /// Shard `me`'s accepted rows (all rows when `accepted` is None) into `work`, in arrival
+    /// order, with the watermark before each: the running maximum of all accepted times before
+    /// it, whichever shard owns them (a late event is behind it, so never moves it).
+    fn route(&self, batch: &Batch<'_>, accepted: Option<&[u32]>, n: usize, me: usize, shards: usize, work: &mut Work) {
+        work.rows.clear();
+        work.watermarks.clear();
+        // Room for every row: `scan` writes each candidate and keeps it only if it is this shard's.
+        work.rows.reserve(n);
+        work.watermarks.reserve(n);
+        match batch.keys {
+            _ if shards == 1 => self.scan(batch.times, accepted, n, work, |_| true),
+            // Integer keys without nulls (the usual case) are hashed straight from their values.
+            KeySource::Ints(column) if column.null_count() == 0 => {
+                let keys = column.values();
+                self.scan(batch.times, accepted, n, work, |row| IntKeys::shard_of_value(Some(keys[row]), shards) == me)
+            }
+            KeySource::Ints(column) => self.scan(batch.times, accepted, n, work, |row| {
+                IntKeys::shard_of_value(column.is_valid(row).then(|| column.value(row)), shards) == me
+            }),
+            KeySource::Bytes(Some(rows)) => self.scan(batch.times, accepted, n, work, |row| shard_of_bytes(rows.row(row).data(), shards) == me),
+            KeySource::Bytes(None) => self.scan(batch.times, accepted, n, work, |_| me == 0),
+        }
+    }
+
+    #[inline]
+    fn scan(&self, times: &[Millis], accepted: Option<&[u32]>, n: usize, work: &mut Work, mine: impl Fn(usize) -> bool) {
+        let mut max_time = self.max_time.unwrap_or(Millis::MIN);
+        let mut watermark = match self.max_time {
+            _ if self.finished => Millis::MAX,
+            None => NO_WATERMARK,
+            Some(m) => m - self.delay,
+        };
+        // Branch-free: a row's shard is random, so `if mine` would mispredict every other row.
+        let (rows, watermarks) = (work.rows.spare_capacity_mut(), work.watermarks.spare_capacity_mut());
+        assert!(rows.len() >= n && watermarks.len() >= n, "room reserved for every row");
+        let mut len = 0;
+        let mut visit = |row: usize| {
+            rows[len].write(row as u32);
+            watermarks[len].write(watermark);
+            len += usize::from(mine(row));
+            // Also branch-free (about every other event is a new maximum); accepted times are
+            // not negative, so this is a real watermark from the first event on.
+            max_time = max_time.max(times[row]);
+            if !self.finished {
+                watermark = max_time - self.delay;
+            }
+        };
+        match accepted {
+            None => (0..n).for_each(&mut visit),
+            Some(accepted) => accepted.iter().for_each(|&row| visit(row as usize)),
+        }
+        // SAFETY: the first `len` elements of both were written above, within their capacity.
+        unsafe {
+            work.rows.set_len(len);
+            work.watermarks.set_len(len);
+        }
+    }
+}
+
+/// Sort closed sessions into output order: by end, key, start (unique per session). Integer keys
+/// sort compact (end, key, start, position) tuples rather than whole sessions.
+fn sort_closed(closed: &mut Vec<Closed>) {
+    let int_key = |c: &Closed| match c.key {
+        KeyValue::Int(v) => Some(v),
+        KeyValue::Bytes(_) => None,
+    };
+    let Some(order) = closed
+        .iter()
+        .enumerate()
+        .map(|(i, c)| int_key(c).map(|key| (c.end, key, c.start, i as u32)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        closed.sort_unstable_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
+        return;
+    };
+    let mut order = order;
+    order.sort_unstable();
+    let mut slots: Vec<Option<Closed>> = std::mem::take(closed).into_iter().map(Some).collect();
+    closed.extend(order.into_iter().map(|(.., i)| slots[i as usize].take().expect("each position once")));
+}
+
 /// Key types whose values fit an i64: they skip the row encoding (see `key_index`).
 fn int_key_type(data_type: &DataType) -> bool {
     matches!(
@@ -223,6 +330,7 @@ impl Sessionizer {
             threads: 1,
             side: SideOutputs::new(vec![Field::new("reason", DataType::Utf8, false)]),
             stats: SessionStats::default(),
+            work: Vec::new(),
         })
     }
 
@@ -349,41 +457,39 @@ impl Sessionizer {
             _ => None,
         };
         let shards = self.shards.len().max(1);
-        // Rejects and the watermark before each event, in arrival order. Late events never move
-        // the watermark (they are behind it), so it is the running maximum of accepted times.
         let mut rejects = RejectCollector::default();
-        let expected = n / shards + n / (4 * shards) + 16;
-        let mut work: Vec<Work> =
-            (0..shards).map(|_| Work { rows: Vec::with_capacity(expected), watermarks: Vec::with_capacity(expected) }).collect();
-        let mut max_time = self.max_time;
-        for row in 0..n {
-            let t = match &int_column {
-                Some(_) => p.time(row, &self.config.time),
-                None => p.time_and_key(row, &self.config.time, self.config.max_key_bytes).map(|(t, _)| t),
-            };
-            let t = match t {
-                Ok(t) => t,
-                Err(reason) => {
-                    rejects.add(row, reason);
-                    continue;
+        // The rows that pass the checks, in arrival order; None when all do (the usual case,
+        // found for integer keys by one pass over the times that the compiler vectorises).
+        let accepted: Option<Vec<u32>> = match &int_column {
+            Some(_) if all_valid_times(&p.times) => None,
+            _ => {
+                let mut rows = Vec::with_capacity(n);
+                for row in 0..n {
+                    let checked = match &int_column {
+                        Some(_) => p.time(row, &self.config.time),
+                        None => p.time_and_key(row, &self.config.time, self.config.max_key_bytes).map(|(t, _)| t),
+                    };
+                    match checked {
+                        Ok(_) => rows.push(row as u32),
+                        Err(reason) => rejects.add(row, reason),
+                    }
                 }
-            };
-            let shard = match (&int_column, &p.keys) {
-                _ if shards == 1 => 0,
-                (Some(column), _) => IntKeys::shard_of_value(column.is_valid(row).then(|| column.value(row)), shards),
-                (None, Some(rows)) => shard_of_bytes(rows.row(row).data(), shards),
-                (None, None) => 0,
-            };
-            let watermark = if self.finished { Some(Millis::MAX) } else { max_time.map(|m| m - self.config.watermark) };
-            work[shard].rows.push(row as u32);
-            work[shard].watermarks.push(watermark);
-            max_time = Some(max_time.map_or(t, |m| m.max(t)));
+                Some(rows)
+            }
+        };
+        let times = p.times.values();
+        let before = Route { max_time: self.max_time, finished: self.finished, delay: self.config.watermark };
+        let batch_max = match &accepted {
+            None => times.iter().copied().max(),
+            Some(rows) => rows.iter().map(|&r| times[r as usize]).max(),
+        };
+        if let Some(t) = batch_max {
+            self.max_time = Some(self.max_time.map_or(t, |m| m.max(t)));
         }
-        self.max_time = max_time;
         let batch = Batch {
             config: &self.config,
             aggs: &self.aggs,
-            times: p.times.values(),
+            times,
             inputs: &p.inputs,
             keys: match &int_column {
                 Some(column) => KeySource::Ints(column),
@@ -391,10 +497,25 @@ impl Sessionizer {
             },
             seq_base,
         };
+        let mut work = std::mem::take(&mut self.work);
+        work.resize_with(shards, Work::default);
         let threads = (n / MIN_ROWS_PER_THREAD).clamp(1, shards);
         let mut applied: Vec<Applied> = Vec::with_capacity(shards);
-        let mut jobs: Vec<(&mut Shard, &Work)> = self.shards.iter_mut().zip(&work).collect();
-        on_threads(&mut jobs, threads, |(shard, work)| shard.apply(&batch, work), &mut applied);
+        let mut jobs: Vec<(usize, &mut Shard, &mut Work)> =
+            self.shards.iter_mut().zip(work.iter_mut()).enumerate().map(|(i, (shard, work))| (i, shard, work)).collect();
+        // Each shard picks its own rows (on its own thread): no serial routing step.
+        let accepted = accepted.as_deref();
+        on_threads(
+            &mut jobs,
+            threads,
+            |(me, shard, work)| {
+                before.route(&batch, accepted, n, *me, shards, work);
+                shard.apply(&batch, work)
+            },
+            &mut applied,
+        );
+        drop(jobs);
+        self.work = work;
         let mut late: Vec<(u32, String)> = Vec::new();
         for a in applied {
             self.stats.sessions_merged += a.merged;
@@ -434,7 +555,7 @@ impl Sessionizer {
             );
             closed = parts.into_iter().flatten().collect();
         }
-        closed.sort_unstable_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
+        sort_closed(&mut closed);
         self.stats.sessions_emitted += closed.len() as u64;
         self.build_output(&closed)
     }

@@ -200,6 +200,14 @@ fn mix(key: i64) -> u64 {
     h ^ (h >> 33)
 }
 
+/// The low 32 bits of `hash` mapped onto `0..n` by a multiply and shift: every shard scans
+/// every row of a push, and a division per row cost more than the rest of the scan. (Which shard
+/// owns a key is never stored: snapshots are independent of the shards.)
+#[inline]
+pub fn reduce(hash: u64, n: usize) -> usize {
+    (((hash & 0xffff_ffff) * n as u64) >> 32) as usize
+}
+
 #[inline]
 pub fn prefetch<T>(item: &T) {
     #[cfg(target_arch = "x86_64")]
@@ -371,7 +379,7 @@ impl IntKeys {
         match key {
             _ if shards == 1 => 0,
             None => 0,
-            Some(v) => (mix(v) % shards as u64) as usize,
+            Some(v) => reduce(mix(v), shards),
         }
     }
 }

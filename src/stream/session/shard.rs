@@ -4,8 +4,8 @@
 //! any number of them.
 
 use super::key_index::{prefetch, IntKeys, KeyIndex, KeyValue, PREFETCH_ROWS};
-use super::{SessionConfig, KeptEvent};
-use crate::stream::aggregate::{Accs, AggInput, OwnedValue};
+use super::{KeptEvent, SessionConfig, NO_WATERMARK};
+use crate::stream::aggregate::{Acc, AggInput, OwnedValue};
 use crate::stream::aggset::AggSet;
 use crate::stream::output::iso;
 use crate::time::Millis;
@@ -15,19 +15,23 @@ use hashbrown::{HashMap, HashSet};
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
 
+/// A session's accumulators: one inline, so that a key with one open session and one aggregate
+/// (the usual case) fills exactly one cache line; more aggregates live on the heap.
+pub(super) type SessionAccs = SmallVec<[Acc; 1]>;
+
 #[derive(Clone, Debug)]
 pub(super) struct Session {
     pub uid: u64,
     pub start: Millis,
     pub end: Millis,
-    pub accs: Accs,
+    pub accs: SessionAccs,
 }
 
 /// A key's open sessions, sorted by start and more than `gap` apart: nearly always one, inline.
 pub(super) type Sessions = SmallVec<[Session; 1]>;
 
-/// A key's sessions on whole cache lines of their own (two for one inline session and its
-/// accumulators), so that prefetching both lines brings in everything an event touches.
+/// A key's sessions on whole cache lines of their own (one for one inline session with one
+/// aggregate), so that prefetching them brings in everything an event touches.
 #[derive(Default)]
 #[repr(align(64))]
 pub(super) struct KeySlot(pub Sessions);
@@ -69,7 +73,7 @@ pub(super) struct Closed {
     pub key: KeyValue,
     pub start: Millis,
     pub end: Millis,
-    pub accs: Accs,
+    pub accs: SessionAccs,
 }
 
 /// Where a shard's events find their keys.
@@ -92,11 +96,12 @@ pub(super) struct Batch<'a> {
     pub seq_base: u64,
 }
 
-/// A shard's part of a push: accepted rows in arrival order, with the watermark before each.
+/// A shard's part of a push: accepted rows in arrival order, with the watermark before each
+/// (`NO_WATERMARK` before the first accepted event).
 #[derive(Default)]
 pub(super) struct Work {
     pub rows: Vec<u32>,
-    pub watermarks: Vec<Option<Millis>>,
+    pub watermarks: Vec<Millis>,
 }
 
 #[derive(Default)]
@@ -139,6 +144,18 @@ impl Shard {
 
     fn schedule(&mut self, timer: Timer) {
         self.timers.entry(timer.0.div_euclid(TIMER_BUCKET_MS)).or_default().push(timer);
+    }
+
+    /// Schedule all `timers` (emptied), one map lookup per run of timers in the same bucket.
+    fn schedule_all(&mut self, timers: &mut Vec<Timer>) {
+        let mut rest = &timers[..];
+        while let Some(first) = rest.first() {
+            let bucket = first.0.div_euclid(TIMER_BUCKET_MS);
+            let run = rest.iter().position(|t| t.0.div_euclid(TIMER_BUCKET_MS) != bucket).unwrap_or(rest.len());
+            self.timers.entry(bucket).or_default().extend_from_slice(&rest[..run]);
+            rest = &rest[run..];
+        }
+        timers.clear();
     }
 
     fn fit_states(&mut self) {
@@ -220,14 +237,17 @@ impl Shard {
         let keep_events = config.max_duration.is_some();
         let mut applied = Applied::default();
         let mut maybe_idle = Vec::new();
-        for (i, ((&row, &id), &watermark)) in work.rows.iter().zip(&ids).zip(&work.watermarks).enumerate() {
+        // Timers of new sessions, scheduled together at the end (events come roughly in time
+        // order, so consecutive ones share a bucket).
+        let mut new_timers = Vec::new();
+        for (i, ((&row, &id), &wm)) in work.rows.iter().zip(&ids).zip(&work.watermarks).enumerate() {
             // The key state of an event a few rows ahead is fetched while this one is worked on.
             if let Some(&ahead) = ids.get(i + PREFETCH_ROWS) {
                 prefetch_slot(&self.states, ahead);
             }
             let row = row as usize;
             let t = batch.times[row];
-            if let Some(wm) = watermark {
+            if wm != NO_WATERMARK {
                 if self.tombstones_at != wm && !self.tombstones.is_empty() {
                     maybe_idle.extend(self.tombstones.drain());
                 }
@@ -263,7 +283,7 @@ impl Shard {
                 let uid = self.next_uid;
                 self.next_uid += 1;
                 sessions.insert(first, Session { uid, start: t, end: t, accs: batch.aggs.new_accs() });
-                self.timers.entry((t + close_delay).div_euclid(TIMER_BUCKET_MS)).or_default().push(Timer(t + close_delay, uid, id));
+                new_timers.push(Timer(t + close_delay, uid, id));
             }
             let session = &mut self.states[id as usize][first];
             if keep_events {
@@ -271,11 +291,16 @@ impl Shard {
                 self.kept.entry(session.uid).or_default().push(KeptEvent { time: t, seq, values });
             } else {
                 for (acc, input) in session.accs.iter_mut().zip(batch.inputs) {
-                    acc.add(input.value(row), t, seq);
+                    match (acc, input) {
+                        // Row counts, the common aggregate, without going through `Value`.
+                        (Acc::Count(n), AggInput::Rows) => *n += 1,
+                        (acc, input) => acc.add(input.value(row), t, seq),
+                    }
                 }
             }
         }
         self.ids = ids;
+        self.schedule_all(&mut new_timers);
         self.release_idle(maybe_idle);
         applied
     }
@@ -363,12 +388,13 @@ impl Shard {
                 split_into(key, session, kept, config, aggs, closed);
             }
         }
-        for timer in not_yet {
-            self.schedule(timer);
-        }
+        not_yet.sort_unstable_by_key(|t| t.0.div_euclid(TIMER_BUCKET_MS));
+        self.schedule_all(&mut not_yet);
         // A key whose last session closed early in this pass may have been tombstoned by an
         // earlier session of it closing exactly at `wm` (timers are not in time order): keep it.
-        idle.retain(|id| !self.tombstones.contains(id));
+        if !self.tombstones.is_empty() {
+            idle.retain(|id| !self.tombstones.contains(id));
+        }
         self.index.release_many(&idle);
     }
 }
@@ -407,5 +433,17 @@ pub(super) fn shard_of_bytes(key: &[u8], shards: usize) -> usize {
     if shards == 1 {
         return 0;
     }
-    (super::session_id(key, 0) as u64 % shards as u64) as usize
+    super::key_index::reduce(super::session_id(key, 0) as u64, shards)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_with_one_session_and_one_aggregate_fills_one_cache_line() {
+        // The event loop is bound by memory latency: one line per key, not two, per event.
+        assert_eq!(std::mem::size_of::<Acc>(), 24);
+        assert_eq!(std::mem::size_of::<KeySlot>(), 64);
+    }
 }

@@ -173,7 +173,8 @@ mod equivalence {
             Arc::new(Int64Array::from_iter(events.iter().map(|e| e.1)))
         };
         RecordBatch::try_from_iter(vec![
-            ("ts", Arc::new(Int64Array::from_iter_values(events.iter().map(|e| e.0))) as ArrayRef),
+            // A time of i64::MIN stands for a null time.
+            ("ts", Arc::new(Int64Array::from_iter(events.iter().map(|e| (e.0 != i64::MIN).then_some(e.0)))) as ArrayRef),
             ("user", user),
             ("page", Arc::new(StringArray::from_iter_values(events.iter().map(|e| format!("p{}", e.0 % 5)))) as ArrayRef),
         ])
@@ -285,6 +286,39 @@ mod equivalence {
             prop_assert_eq!(&ints_threads.stats, &ints.stats);
             prop_assert_eq!(ints.stats.rows_in, events.len() as u64);
             prop_assert_eq!(ints.sessions.iter().map(|r| r.3).sum::<i64>() + ints.late.len() as i64, events.len() as i64);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+        /// Rows with a null or negative time are rejected and change nothing else: sessions, ids,
+        /// late events and the watermark are those of the stream without them, for integer and
+        /// byte keys on any number of threads (each shard routes its own rows past the rejects).
+        #[test]
+        fn rejected_rows_change_nothing_but_the_reject_count(
+            events in stream(),
+            bad in prop::collection::vec((any::<prop::sample::Index>(), prop::option::of(-5_000i64..0), prop::option::weighted(0.9, -3i64..6)), 1..20),
+            cuts in prop::collection::vec(1usize..80, 0..6),
+            string_keys in any::<bool>(),
+            threads in 1usize..4,
+            lateness in prop::sample::select(vec![0i64, 10, GAP]),
+        ) {
+            let mut with_bad = events.clone();
+            for (at, time, user) in &bad {
+                with_bad.insert(at.index(with_bad.len() + 1), (time.unwrap_or(i64::MIN), *user));
+            }
+            let clean = run(&events, &cuts, &[], string_keys, 1, lateness);
+            let dirty = run(&with_bad, &cuts, &[], string_keys, threads, lateness);
+            let sorted = |rows: &[Row]| { let mut rows = rows.to_vec(); rows.sort(); rows };
+            let sorted_ids = |ids: &[i64]| { let mut ids = ids.to_vec(); ids.sort(); ids };
+            prop_assert_eq!(sorted(&dirty.sessions), sorted(&clean.sessions));
+            prop_assert_eq!(sorted_ids(&dirty.ids), sorted_ids(&clean.ids));
+            prop_assert_eq!(&dirty.late, &clean.late);
+            prop_assert_eq!(dirty.stats.rows_rejected, bad.len() as u64);
+            prop_assert_eq!(dirty.stats.rows_in, clean.stats.rows_in + bad.len() as u64);
+            prop_assert_eq!(dirty.stats.rows_late, clean.stats.rows_late);
+            prop_assert_eq!(dirty.stats.sessions_emitted, clean.stats.sessions_emitted);
+            prop_assert_eq!(dirty.stats.sessions_merged, clean.stats.sessions_merged);
         }
     }
 
