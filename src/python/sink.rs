@@ -219,6 +219,7 @@ impl PyPaymentsOperator {
     }
 
     /// (rows, dead letters) of JSON `payloads` read at `partitions`/`offsets` of `topic`.
+    #[allow(clippy::too_many_arguments)] // the Python signature: one keyword each
     fn process<'py>(
         &self,
         py: Python<'py>,
