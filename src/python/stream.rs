@@ -95,6 +95,11 @@ fn flush<'py, O: EventTimeOperator>(py: Python<'py>, operator: &mut O) -> PyResu
     batch_to_pyarrow_table(py, closed)
 }
 
+fn advance_watermark<'py, O: EventTimeOperator>(py: Python<'py>, operator: &mut O, watermark: i64) -> PyResult<Bound<'py, PyAny>> {
+    let closed = py.detach(|| operator.advance_watermark(watermark))?;
+    batch_to_pyarrow_table(py, closed)
+}
+
 fn snapshot<'py, O: EventTimeOperator>(py: Python<'py>, operator: &O) -> PyResult<Bound<'py, PyBytes>> {
     let bytes = py.detach(|| operator.snapshot())?;
     Ok(PyBytes::new(py, &bytes))
@@ -149,9 +154,7 @@ impl PyWindowAggregator {
     }
 
     fn advance_watermark<'py>(&mut self, py: Python<'py>, watermark: i64) -> PyResult<Bound<'py, PyAny>> {
-        let inner = &mut self.inner;
-        let closed = py.detach(|| inner.advance_watermark(watermark))?;
-        batch_to_pyarrow_table(py, closed)
+        advance_watermark(py, &mut self.inner, watermark)
     }
 
     fn next_close(&self) -> Option<i64> {
@@ -342,9 +345,7 @@ impl PySessionizer {
     }
 
     fn advance_watermark<'py>(&mut self, py: Python<'py>, watermark: i64) -> PyResult<Bound<'py, PyAny>> {
-        let inner = &mut self.inner;
-        let closed = py.detach(|| inner.advance_watermark(watermark))?;
-        batch_to_pyarrow_table(py, closed)
+        advance_watermark(py, &mut self.inner, watermark)
     }
 
     fn next_close(&self) -> Option<i64> {

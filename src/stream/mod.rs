@@ -30,6 +30,11 @@ pub trait EventTimeOperator: Sized + Send + Sync {
     fn take_late(&mut self) -> Vec<RecordBatch>;
     fn take_rejects(&mut self) -> Vec<RecordBatch>;
     fn watermark(&self) -> Option<crate::time::Millis>;
+    /// Move the watermark to at least `watermark` without an event (an outside clock); returns
+    /// what closed.
+    fn advance_watermark(&mut self, watermark: crate::time::Millis) -> Result<RecordBatch>;
+    /// The watermark at which the next open result closes.
+    fn next_close(&self) -> Option<crate::time::Millis>;
     fn output_schema(&self) -> SchemaRef;
     fn snapshot(&self) -> Result<Vec<u8>>;
     fn restore(bytes: &[u8]) -> Result<Self>;
@@ -52,6 +57,12 @@ macro_rules! impl_event_time_operator {
             }
             fn watermark(&self) -> Option<crate::time::Millis> {
                 <$type>::watermark(self)
+            }
+            fn advance_watermark(&mut self, watermark: crate::time::Millis) -> Result<RecordBatch> {
+                <$type>::advance_watermark(self, watermark)
+            }
+            fn next_close(&self) -> Option<crate::time::Millis> {
+                <$type>::next_close(self)
             }
             fn output_schema(&self) -> SchemaRef {
                 <$type>::output_schema(self)

@@ -59,6 +59,7 @@ import pyarrow as pa
 from fleetstream._time import Duration, duration_ms
 from fleetstream.exceptions import ConfigError, FleetstreamError, SchemaError
 from fleetstream.stream._operator import EventTimeOperator, key_columns
+from fleetstream.spark._errors import unusable_rows
 from fleetstream.spark._two_phase import MERGEABLE, PartialMerger, mergeable, partial_sessions
 from fleetstream.stream.aggregates import Agg, count
 from fleetstream.stream.aggregator import WindowAggregator
@@ -143,12 +144,8 @@ def sessionize(
         return _run(df, operator, keys, time, aggs, partitions, on_reject, "sessionize")
     target = _target_schema(operator, arrow_in)
     # Phase 2: every partial session of a key to one partition, merged there.
-    if keys:
-        shuffled = partials.repartition(partitions, *keys) if partitions else partials.repartition(*keys)
-    else:
-        shuffled = partials.repartition(1)
     merger = PartialMerger(keys, time, gap_ms, resolved, target, on_reject)
-    result: DataFrame = shuffled.mapInArrow(merger, _spark_schema(target))
+    result: DataFrame = _by_key(partials, keys, partitions).mapInArrow(merger, _spark_schema(target))
     return result
 
 
@@ -208,11 +205,7 @@ class _PartitionRunner:
     def _check(self, operator: EventTimeOperator) -> None:
         rejects = operator.take_rejects()
         if rejects.num_rows and self.on_reject == "raise":
-            reason = rejects.column("reason")[0].as_py()
-            raise SchemaError(
-                f"fleetstream.spark.{self.what}: {rejects.num_rows} row(s) of this partition could not be "
-                f"used (first: {reason}); filter them out or pass on_reject='drop'"
-            )
+            raise unusable_rows(self.what, rejects.num_rows, "this partition", rejects.column("reason")[0].as_py())
         late = operator.take_late()
         if late.num_rows:  # cannot happen with NEVER_LATE_MS: a bug, not bad data
             raise FleetstreamError(f"fleetstream.spark.{self.what}: {late.num_rows} row(s) were late in a batch run")
@@ -277,9 +270,12 @@ def _run(
     df, arrow_in = _prepare(df, keys, time, aggs, partitions, on_reject, what)
     target = _target_schema(operator, arrow_in)
     runner = _PartitionRunner(type(operator), operator.snapshot(), target, on_reject, what)
-    if keys:
-        shuffled = df.repartition(partitions, *keys) if partitions else df.repartition(*keys)
-    else:
-        shuffled = df.repartition(1)
-    result: DataFrame = shuffled.mapInArrow(runner, _spark_schema(target))
+    result: DataFrame = _by_key(df, keys, partitions).mapInArrow(runner, _spark_schema(target))
     return result
+
+
+def _by_key(df: DataFrame, keys: list[str], partitions: int | None) -> DataFrame:
+    """``df`` hash-partitioned so that every key lives in one partition (no keys: one partition)."""
+    if not keys:
+        return df.repartition(1)
+    return df.repartition(partitions, *keys) if partitions else df.repartition(*keys)

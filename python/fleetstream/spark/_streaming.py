@@ -38,6 +38,7 @@ import pyarrow as pa
 from fleetstream._time import Duration, duration_ms
 from fleetstream.exceptions import ConfigError, FleetstreamError, SchemaError
 from fleetstream.spark._batch import NEVER_LATE_MS, OnReject, _prepare, _spark_schema, _target_schema
+from fleetstream.spark._errors import unusable_rows
 from fleetstream.stream._operator import EventTimeOperator, key_columns
 from fleetstream.stream.aggregates import Agg
 from fleetstream.stream.aggregator import WindowAggregator
@@ -147,11 +148,7 @@ class _KeyStateRunner:
     def _check(self, operator: EventTimeOperator) -> None:
         rejects = operator.take_rejects()
         if rejects.num_rows and self.on_reject == "raise":
-            reason = rejects.column("reason")[0].as_py()
-            raise SchemaError(
-                f"fleetstream.spark.{self.what}: {rejects.num_rows} row(s) of this micro-batch could not be "
-                f"used (first: {reason}); filter them out or pass on_reject='drop'"
-            )
+            raise unusable_rows(self.what, rejects.num_rows, "this micro-batch", rejects.column("reason")[0].as_py())
         late = operator.take_late()
         if late.num_rows:  # Spark drops rows behind its watermark before they get here: a bug
             raise FleetstreamError(

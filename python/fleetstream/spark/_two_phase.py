@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fleetstream import _core
-from fleetstream.exceptions import SchemaError
+from fleetstream.spark._errors import unusable_rows
 from fleetstream.stream._operator import DEFAULT_MAX_KEY_BYTES
 from fleetstream.stream.aggregates import Agg
 
@@ -146,10 +146,7 @@ class PartialMerger:
                     if null_times
                     else f'time column "{self.time}" out of range, or a key over {DEFAULT_MAX_KEY_BYTES} bytes'
                 )
-                raise SchemaError(
-                    f"fleetstream.spark.sessionize: {rows} row(s) of this partition could not be used "
-                    f"(first: {reason}); filter them out or pass on_reject='drop'"
-                )
+                raise unusable_rows("sessionize", rows, "this partition", reason)
             partials = partials.filter(pc.invert(rejected))
             if not partials.num_rows:
                 return self.target.empty_table()
