@@ -292,7 +292,7 @@ fn sort_closed(closed: &mut Vec<Closed>) {
         KeyValue::Int(v) => Some(v),
         KeyValue::Bytes(_) => None,
     };
-    let Some(order) = closed
+    let Some(mut order) = closed
         .iter()
         .enumerate()
         .map(|(i, c)| int_key(c).map(|key| (c.end, key, c.start, i as u32)))
@@ -301,7 +301,6 @@ fn sort_closed(closed: &mut Vec<Closed>) {
         closed.sort_unstable_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
         return;
     };
-    let mut order = order;
     order.sort_unstable();
     let mut slots: Vec<Option<Closed>> = std::mem::take(closed).into_iter().map(Some).collect();
     closed.extend(order.into_iter().map(|(.., i)| slots[i as usize].take().expect("each position once")));
