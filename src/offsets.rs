@@ -32,12 +32,17 @@ impl Offsets {
     }
 
     /// Record that `offset` was read: the next offset becomes `offset + 1` (never moves backwards).
-    pub fn advance(&mut self, topic: &str, partition: i32, offset: i64) {
+    /// Record `offset` as read; true when the partition was not here yet.
+    pub fn advance(&mut self, topic: &str, partition: i32, offset: i64) -> bool {
         let next = offset + 1;
         match self.0.get_mut(&TopicPartition { topic: topic.to_owned(), partition }) {
-            Some(current) => *current = (*current).max(next),
+            Some(current) => {
+                *current = (*current).max(next);
+                false
+            }
             None => {
                 self.0.insert(TopicPartition::new(topic, partition), next);
+                true
             }
         }
     }

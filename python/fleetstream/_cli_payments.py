@@ -120,7 +120,7 @@ def demo_payments(args: argparse.Namespace) -> None:
         offsets = dict(conn.execute("SELECT partition, next_offset FROM payments_offsets").fetchall())
         reasons = conn.execute("SELECT reason, COUNT(*) FROM payments_dead_letters GROUP BY 1 ORDER BY 2 DESC LIMIT 3").fetchall()
     valid = len(stream.valid_ids)
-    consumed = sum(offsets.values())
+    consumed = sum(o for o in offsets.values() if o is not None)  # NULL: a partition that got no message
     print(f"restarted after 3 batches; in {elapsed:.2f} s: {rows:,} payments (expected {valid:,} unique: "
           f"{rows == valid}), {dead:,} dead letters (expected {len(stream.bad):,}: {dead == len(stream.bad)}), "
           f"USD total {usd / 100:,.2f}")

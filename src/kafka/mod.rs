@@ -11,7 +11,7 @@ pub mod source;
 
 pub use decode::{MetaColumns, PayloadFormat};
 pub use sink::{KafkaSink, SinkConfig, SinkStats};
-pub use source::{KafkaSource, PolledBatch, RebalanceHook, RebalanceKind, SourceConfig, SourceStats};
+pub use source::{KafkaSource, PolledBatch, RebalanceHook, RebalanceKind, SeekTo, SourceConfig, SourceStats};
 
 use crate::error::Error;
 use crate::offsets::{Offsets, TopicPartition};

@@ -24,6 +24,36 @@ pub enum RebalanceKind {
     Revoked,
 }
 
+/// Where `seek` continues reading a partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeekTo {
+    /// The next offset to read (at least 0).
+    Offset(i64),
+    /// The partition's first message still held by the broker.
+    Beginning,
+    /// Only messages produced from now on.
+    End,
+}
+
+impl SeekTo {
+    fn offset(self) -> Result<Offset> {
+        match self {
+            SeekTo::Offset(o) if o >= 0 => Ok(Offset::Offset(o)),
+            SeekTo::Offset(o) => Err(Error::config(format!("cannot seek to offset {o}: offsets start at 0"))),
+            SeekTo::Beginning => Ok(Offset::Beginning),
+            SeekTo::End => Ok(Offset::End),
+        }
+    }
+
+    /// The next offset to read, when the start names one (a logical start is only known once read).
+    fn next_offset(self) -> Option<i64> {
+        match self {
+            SeekTo::Offset(o) => Some(o),
+            SeekTo::Beginning | SeekTo::End => None,
+        }
+    }
+}
+
 /// Called from inside `poll` on the polling thread: after partitions are assigned, before they are revoked.
 pub type RebalanceHook = Arc<dyn Fn(RebalanceKind, &[TopicPartition]) + Send + Sync>;
 
@@ -64,7 +94,7 @@ struct Shared {
     rebalances: Mutex<u64>,
     /// While the assigned-hook runs: start offsets asked for with `seek` (applied by re-assigning,
     /// since librdkafka cannot seek a partition whose fetcher has not started yet).
-    assigning: Mutex<Option<Vec<(TopicPartition, i64)>>>,
+    assigning: Mutex<Option<Vec<(TopicPartition, SeekTo)>>>,
 }
 
 pub struct SourceContext {
@@ -119,8 +149,11 @@ impl ConsumerContext for SourceContext {
                     let mut tpl = TopicPartitionList::new();
                     for e in tpl_assigned(rebalance).elements() {
                         let start = starts.iter().rev().find(|(tp, _)| tp.topic == e.topic() && tp.partition == e.partition());
-                        let offset = start.map_or(Offset::Invalid, |(_, o)| Offset::Offset(*o));
-                        let _ = tpl.add_partition_offset(e.topic(), e.partition(), offset);
+                        // `seek` validated the start; Invalid means "from the committed offset".
+                        let offset = start.map_or(Offset::Invalid, |(_, to)| to.offset().unwrap_or(Offset::Invalid));
+                        if let Err(e) = tpl.add_partition_offset(e.topic(), e.partition(), offset) {
+                            self.shared.errors.lock().unwrap().push((None, format!("re-assigning with start offsets: {e}")));
+                        }
                     }
                     if let Err(e) = consumer.assign(&tpl) {
                         self.shared.errors.lock().unwrap().push((e.rdkafka_error_code(), format!("re-assigning with start offsets: {e}")));
@@ -144,6 +177,9 @@ pub struct PolledBatch {
     pub rejects: RecordBatch,
     /// Next offset to read, per partition of this consumer's assignment that has been read from.
     pub offsets: Offsets,
+    /// Offset of this batch's first message, per partition it holds: where to rewind to if the batch
+    /// has to be processed again.
+    pub start_offsets: Offsets,
     pub messages: usize,
     pub bytes: usize,
 }
@@ -152,6 +188,8 @@ struct State {
     builder: BatchBuilder,
     /// Next offsets of rows still in the builder.
     pending: Offsets,
+    /// First offsets of rows still in the builder.
+    starts: Offsets,
     high_watermarks: HashMap<TopicPartition, i64>,
     stats: SourceStats,
 }
@@ -200,6 +238,7 @@ impl KafkaSource {
             state: Mutex::new(State {
                 builder,
                 pending: Offsets::new(),
+                starts: Offsets::new(),
                 high_watermarks: HashMap::new(),
                 stats: SourceStats::default(),
             }),
@@ -257,7 +296,9 @@ impl KafkaSource {
                     let mut state = self.state.lock().unwrap();
                     let state = &mut *state;
                     state.builder.push(&message);
-                    state.pending.advance(message.topic(), message.partition(), message.offset());
+                    if state.pending.advance(message.topic(), message.partition(), message.offset()) {
+                        state.starts.set(TopicPartition::new(message.topic(), message.partition()), message.offset());
+                    }
                     messages += 1;
                     if messages % 4096 == 0 {
                         interrupted()?;
@@ -270,6 +311,7 @@ impl KafkaSource {
         let bytes = state.builder.bytes();
         let (records, rejects) = state.builder.finish()?;
         let pending = std::mem::take(&mut state.pending);
+        let start_offsets = std::mem::take(&mut state.starts);
         let mut positions = self.shared.positions.lock().unwrap();
         for (tp, next) in pending.iter() {
             positions.set(tp.clone(), next);
@@ -285,7 +327,7 @@ impl KafkaSource {
         state.stats.rows += records.num_rows() as u64;
         state.stats.rejected += rejects.num_rows() as u64;
         state.stats.batches += 1;
-        Ok(PolledBatch { records, rejects, offsets: positions.clone(), messages, bytes })
+        Ok(PolledBatch { records, rejects, offsets: positions.clone(), start_offsets, messages, bytes })
     }
 
     fn apply_revocations(&self) {
@@ -297,6 +339,7 @@ impl KafkaSource {
         state.builder.drop_partitions(&revoked);
         for tp in &revoked {
             state.pending.remove(tp);
+            state.starts.remove(tp);
             state.high_watermarks.remove(tp);
         }
     }
@@ -343,28 +386,37 @@ impl KafkaSource {
         Ok(offsets_of(&committed))
     }
 
-    /// Continue reading `tp` at `offset` (next offset to read).
-    pub fn seek(&self, tp: &TopicPartition, offset: i64, timeout: Duration) -> Result<()> {
+    /// Continue reading `tp` at `to`. A logical start (`Beginning`, `End`) leaves the partition
+    /// without a position until a message of it is read: the broker alone knows which offset it is.
+    pub fn seek(&self, tp: &TopicPartition, to: SeekTo, timeout: Duration) -> Result<()> {
+        let offset = to.offset()?;
+        let set_position = |positions: &mut Offsets| match to.next_offset() {
+            Some(next) => positions.set(tp.clone(), next),
+            None => {
+                positions.remove(tp);
+            }
+        };
         let deferred = match self.shared.assigning.lock().unwrap().as_mut() {
             Some(starts) => {
-                starts.push((tp.clone(), offset));
+                starts.push((tp.clone(), to));
                 true
             }
             None => false,
         };
         if deferred {
-            self.shared.positions.lock().unwrap().set(tp.clone(), offset);
+            set_position(&mut self.shared.positions.lock().unwrap());
             return Ok(());
         }
         self.consumer
-            .seek(&tp.topic, tp.partition, Offset::Offset(offset), timeout)
-            .map_err(|e| kafka_error(&format!("seeking {tp} to offset {offset}"), e))?;
+            .seek(&tp.topic, tp.partition, offset, timeout)
+            .map_err(|e| kafka_error(&format!("seeking {tp} to {to:?}"), e))?;
         self.apply_revocations();
         let mut state = self.state.lock().unwrap();
         // Rows already buffered for this partition are superseded by the seek.
         state.builder.drop_partitions(&BTreeSet::from([tp.clone()]));
         state.pending.remove(tp);
-        self.shared.positions.lock().unwrap().set(tp.clone(), offset);
+        state.starts.remove(tp);
+        set_position(&mut self.shared.positions.lock().unwrap());
         Ok(())
     }
 

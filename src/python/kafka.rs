@@ -3,7 +3,7 @@
 use super::gil::detach_interruptible;
 use crate::error::Error;
 use crate::kafka::encode::SinkFormat;
-use crate::kafka::{self, KafkaSink, KafkaSource, MetaColumns, PayloadFormat, RebalanceKind, SinkConfig, SourceConfig};
+use crate::kafka::{self, KafkaSink, KafkaSource, MetaColumns, PayloadFormat, RebalanceKind, SeekTo, SinkConfig, SourceConfig};
 use crate::offsets::{Offsets, TopicPartition};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -17,6 +17,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyKafkaSink>()?;
     m.add_function(wrap_pyfunction!(kafka_create_topics, m)?)?;
     Ok(())
+}
+
+#[derive(FromPyObject)]
+enum SeekArg {
+    Offset(i64),
+    Named(String),
 }
 
 fn ms(millis: u64) -> Duration {
@@ -37,8 +43,8 @@ fn kafka_create_topics(py: Python<'_>, bootstrap: String, topics: Vec<(String, i
     py.detach(|| kafka::admin::create_topics(&bootstrap, &topics, ms(timeout_ms))).map_err(PyErr::from)
 }
 
-/// (records, rejects, next offsets) of one poll.
-type Polled<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<(String, i32, i64)>);
+/// (records, rejects, next offsets, start offsets) of one poll.
+type Polled<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<(String, i32, i64)>, Vec<(String, i32, i64)>);
 
 #[pyclass(module = "fleetstream._core", name = "KafkaSource")]
 pub struct PyKafkaSource {
@@ -130,7 +136,7 @@ impl PyKafkaSource {
         })));
     }
 
-    /// (records, rejects, offsets): up to `max_rows` messages polled for at most `max_wait_ms`.
+    /// (records, rejects, offsets, start offsets): up to `max_rows` messages polled for at most `max_wait_ms`.
     fn poll<'py>(&self, py: Python<'py>, max_rows: usize, max_wait_ms: u64) -> PyResult<Polled<'py>> {
         let inner = self.inner.clone();
         let polled = detach_interruptible(py, move |check| inner.poll_batch(max_rows, ms(max_wait_ms), check));
@@ -140,6 +146,7 @@ impl PyKafkaSource {
             PyRecordBatch::new(polled.records).into_pyarrow(py)?,
             PyRecordBatch::new(polled.rejects).into_pyarrow(py)?,
             polled.offsets.to_tuples(),
+            polled.start_offsets.to_tuples(),
         ))
     }
 
@@ -162,9 +169,18 @@ impl PyKafkaSource {
         Ok(py.detach(move || inner.committed(&partitions, ms(timeout_ms)))?.to_tuples())
     }
 
-    fn seek(&self, py: Python<'_>, topic: String, partition: i32, offset: i64, timeout_ms: u64) -> PyResult<()> {
+    /// `offset`: the next offset to read, or "beginning" / "end".
+    fn seek(&self, py: Python<'_>, topic: String, partition: i32, offset: SeekArg, timeout_ms: u64) -> PyResult<()> {
+        let to = match offset {
+            SeekArg::Offset(o) => SeekTo::Offset(o),
+            SeekArg::Named(name) => match name.as_str() {
+                "beginning" => SeekTo::Beginning,
+                "end" => SeekTo::End,
+                _ => return Err(Error::config(format!("seek offset must be an int, \"beginning\" or \"end\", got {name:?}")).into()),
+            },
+        };
         let inner = self.inner.clone();
-        Ok(py.detach(move || inner.seek(&TopicPartition::new(topic, partition), offset, ms(timeout_ms)))?)
+        Ok(py.detach(move || inner.seek(&TopicPartition::new(topic, partition), to, ms(timeout_ms)))?)
     }
 
     fn position(&self) -> Vec<(String, i32, i64)> {

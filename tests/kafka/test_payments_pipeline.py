@@ -24,7 +24,7 @@ def test_clean_run_in_process_reconciles(broker: LocalBroker, tmp_path: Path, ds
     stream = generate_payments(PaymentStreamSpec(events=20_000, merchants=100, seed=11))
     books = Books.of(stream, partitions=3)
     topic = unique("pay")
-    broker.create_topic(topic, 3)
+    broker.create_topic(topic, 4)  # partition 3 stays empty: its offset stays unknown (NULL), never made up
     produce(broker, topic, stream, 3)
     config = PaymentsConfig(brokers=broker.bootstrap, topic=topic, group=unique("g"), db=dsn,
                             merchants=fs.ReferenceTable(stream.merchants, "merchant_id"),
@@ -157,7 +157,9 @@ def test_cli_payments_gen_then_payments(broker: LocalBroker, tmp_path: Path) -> 
     rows = query(db, "SELECT COUNT(*) FROM payments")[0][0]
     dead = query(db, "SELECT COUNT(*) FROM payments_dead_letters")[0][0]
     assert dead == bad and rows + resent + dead == 3000
-    assert sum(o for (o,) in query(db, "SELECT next_offset FROM payments_offsets")) == 3000
+    offsets = [o for (o,) in query(db, "SELECT next_offset FROM payments_offsets")]
+    # One partition may have got nothing (the producer's sticky partitioner): NULL, i.e. "from the beginning".
+    assert sum(o or 0 for o in offsets) == 3000 and all(o is None or o > 0 for o in offsets), offsets
     missing_fx = subprocess.run([sys.executable, "-m", "fleetstream", "payments", "--brokers", broker.bootstrap,
                                  "--group", "g", "--reference", str(tmp_path / "nowhere" / "m.csv"), "--db", db],
                                 capture_output=True, text=True, timeout=60)

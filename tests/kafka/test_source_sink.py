@@ -145,6 +145,42 @@ def test_seek_inside_on_assign(broker: LocalBroker, make_topic) -> None:
         source.close()
 
 
+def test_seek_to_beginning_overrides_the_groups_committed_offset(broker: LocalBroker, make_topic) -> None:
+    """An exactly-once reader keeps offsets in its own store: "beginning" must mean offset 0, even for
+    a group that committed further in Kafka (starting there instead would silently skip messages)."""
+    topic = make_topic(2)
+    group = unique("g")
+    produce_raw(broker, topic, [str(i).encode() for i in range(30)], partition=0)
+    first = fs.KafkaSource(topic, group, consumer_config(broker), format="text")
+    drain(first, 30)
+    first.commit({(topic, 0): 20})
+    first.close()
+    positions: list[dict[tuple[str, int], int]] = []
+    source: fs.KafkaSource
+
+    def on_assign(partitions: list[tuple[str, int]]) -> None:
+        for t, p in partitions:
+            source.seek(t, p, "beginning")
+        positions.append(source.position())
+
+    source = fs.KafkaSource(topic, group, consumer_config(broker), format="text", on_assign=on_assign)
+    try:
+        batches = drain(source, 30)
+        values = [v for b in batches for v in b.records["value"].to_pylist()]
+        assert values == [str(i) for i in range(30)]
+        # No position is made up for a logical start: partition 1 (empty) has none after reading.
+        assert positions == [{}]
+        assert batches[-1].offsets == {(topic, 0): 30} and source.position() == {(topic, 0): 30}
+        starts = [b.start_offsets[(topic, 0)] for b in batches]
+        assert starts[0] == 0 and starts == sorted(starts)  # each batch's first offset: where to rewind to
+        with pytest.raises(fs.ConfigError, match="offsets start at 0"):
+            source.seek(topic, 0, -2)
+        with pytest.raises(fs.ConfigError, match="beginning"):
+            source.seek(topic, 0, "start")  # type: ignore[arg-type]
+    finally:
+        source.close()
+
+
 def test_unknown_topic_and_unreachable_broker_are_typed_errors(broker: LocalBroker) -> None:
     with pytest.raises(fs.KafkaError, match="does not exist"):
         fs.KafkaSink(unique("missing"), brokers=broker.bootstrap, timeout="3s")

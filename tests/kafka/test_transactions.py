@@ -70,6 +70,35 @@ def test_a_failed_batch_is_aborted_and_processed_again(broker: LocalBroker, make
     assert loop.transactions == 3
 
 
+def test_a_failed_first_batch_is_processed_again_although_nothing_was_committed_yet(
+        broker: LocalBroker, make_topic) -> None:
+    """With no committed offset to rewind to, the batch's own start is where reading resumes."""
+    source_topic, out_topic = make_topic(2), make_topic(1)
+    produce_raw(broker, source_topic, [f"m{i}".encode() for i in range(200)])
+    source = fs.KafkaSource(source_topic, unique("g"), consumer_config(broker), format="text", batch_size=1000)
+    sink = fs.KafkaSink(out_topic, {"transactional.id": unique("tx")}, brokers=broker.bootstrap, format="raw")
+    seen: list[str] = []
+
+    def fail_first(batch: fs.KafkaBatch) -> pa.Table:
+        if not seen:
+            seen.append("failed")
+            raise RuntimeError("processing failed")
+        seen.extend(batch.records["value"].to_pylist())
+        return upper(batch)
+
+    loop = fs.TransactionalLoop(source, sink, fail_first)
+    try:
+        with pytest.raises(RuntimeError):
+            loop.run(idle_timeout="4s")
+        assert loop.aborted == 1 and loop.transactions == 0
+        assert loop.run(idle_timeout="3s") == 200
+        assert sorted(seen[1:]) == sorted(f"m{i}" for i in range(200))
+        committed = source.committed([(source_topic, 0), (source_topic, 1)])
+        assert sum(committed.values()) == 200
+    finally:
+        source.close()
+
+
 def test_a_newer_instance_fences_the_zombie(broker: LocalBroker, make_topic) -> None:
     out_topic = make_topic(1)
     txid = unique("tx")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -43,13 +43,16 @@ def _schema(schema: pa.Schema | Mapping[str, Any] | None) -> pa.Schema | None:
 
 @dataclass(frozen=True)
 class KafkaBatch:
-    """One poll: decoded rows, rejected messages (topic, partition, offset, reason, payload) and the
-    next offset to read per partition once this batch is processed (what to :meth:`KafkaSource.commit`).
+    """One poll: decoded rows, rejected messages (topic, partition, offset, reason, payload), the
+    next offset to read per partition once this batch is processed (what to :meth:`KafkaSource.commit`),
+    and the offset of the batch's first message per partition it holds (where to :meth:`KafkaSource.seek`
+    back to when the batch must be processed again).
     ``records.num_rows + rejects.num_rows == messages``."""
 
     records: pa.RecordBatch
     rejects: pa.RecordBatch
     offsets: dict[Partition, int]
+    start_offsets: dict[Partition, int] = field(default_factory=dict)
 
     @property
     def messages(self) -> int:
@@ -130,8 +133,8 @@ class KafkaSource:
     def poll(self, batch_size: int | None = None, max_wait: Duration | None = None) -> KafkaBatch:
         """Up to ``batch_size`` messages, waiting at most ``max_wait`` (Ctrl-C interrupts promptly)."""
         wait = self.max_wait_ms if max_wait is None else duration_ms(max_wait, "max_wait")
-        records, rejects, offsets = self._native.poll(batch_size or self.batch_size, wait)
-        return KafkaBatch(records, rejects, {(t, p): o for t, p, o in offsets})
+        records, rejects, offsets, starts = self._native.poll(batch_size or self.batch_size, wait)
+        return KafkaBatch(records, rejects, {(t, p): o for t, p, o in offsets}, {(t, p): o for t, p, o in starts})
 
     def __iter__(self) -> Iterator[KafkaBatch]:
         """Batches forever (empty ones skipped); stop with ``break`` or Ctrl-C."""
@@ -151,8 +154,14 @@ class KafkaSource:
         got = self._native.committed(parts, duration_ms(timeout, "timeout"))
         return {(t, p): o for t, p, o in got}
 
-    def seek(self, topic: str, partition: int, offset: int, timeout: Duration = "10s") -> None:
-        """Read ``partition`` from ``offset`` on (it must be assigned, e.g. inside ``on_assign``)."""
+    def seek(self, topic: str, partition: int, offset: int | Literal["beginning", "end"],
+             timeout: Duration = "10s") -> None:
+        """Read ``partition`` from ``offset`` on (it must be assigned, e.g. inside ``on_assign``).
+
+        ``offset`` is the next offset to read (at least 0), ``"beginning"`` (the first message the broker
+        still holds, whatever the group committed) or ``"end"`` (only new messages). After a
+        ``"beginning"``/``"end"`` seek the partition has no :meth:`position` until one of its messages
+        is read."""
         self._native.seek(topic, partition, offset, duration_ms(timeout, "timeout"))
 
     def position(self) -> dict[Partition, int]:

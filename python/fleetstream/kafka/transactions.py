@@ -20,7 +20,7 @@ class TransactionalLoop:
     started with the same ``transactional.id`` fences the first: the zombie's next transaction call
     raises :class:`~fleetstream.KafkaFencedError`, its open transaction is aborted, and :meth:`run`
     re-raises it so the zombie stops. Any other failure aborts the batch's transaction and rewinds
-    the source to the last committed offsets, so the batch is processed again.
+    the source to the batch's first offsets, so the batch is processed again.
     """
 
     def __init__(self, source: KafkaSource, sink: KafkaSink,
@@ -45,18 +45,18 @@ class TransactionalLoop:
         except KafkaFencedError:
             raise
         except BaseException:
-            self._abort_and_rewind()
+            self._abort_and_rewind(batch)
             raise
         self.transactions += 1
         return sent
 
-    def _abort_and_rewind(self) -> None:
+    def _abort_and_rewind(self, batch: KafkaBatch) -> None:
+        """Abort, and read the batch again from its own first offsets: the group's committed offsets
+        are the same place when there are any, and a partition read for the first time has none."""
         self.aborted += 1
         self.sink.abort_transaction(self.timeout)
-        committed = self.source.committed(timeout=self.timeout)
-        for (topic, partition), offset in committed.items():
-            if offset >= 0:
-                self.source.seek(topic, partition, offset, self.timeout)
+        for (topic, partition), offset in batch.start_offsets.items():
+            self.source.seek(topic, partition, offset, self.timeout)
 
     def run(self, *, max_batches: int | None = None, idle_timeout: Duration | None = None) -> int:
         """Process batches until ``max_batches`` were committed or nothing arrived for ``idle_timeout``;

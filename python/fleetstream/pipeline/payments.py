@@ -34,9 +34,6 @@ from fleetstream.kafka.source import Partition
 from fleetstream.pipeline import _faults
 from fleetstream.sinks import ExactlyOnceSink, ReadModel, WriteResult
 
-#: Offset meaning "the partition's first message" (librdkafka's OFFSET_BEGINNING).
-_BEGINNING = -2
-
 
 @dataclass
 class PaymentsConfig:
@@ -168,7 +165,7 @@ class PaymentsPipeline:
         self._last_input = time.monotonic()
         for tp, next_offset in self.writer.claim(partitions).items():
             # The database decides where to resume, never Kafka's committed offsets.
-            self.source.seek(tp[0], tp[1], _BEGINNING if next_offset is None else next_offset)
+            self.source.seek(tp[0], tp[1], "beginning" if next_offset is None else next_offset)
 
     def _on_revoke(self, partitions: list[Partition]) -> None:
         self.writer.release(partitions)  # everything processed is already committed: nothing to flush
@@ -182,7 +179,7 @@ class PaymentsPipeline:
             if claim is None or claim.generation != generation:
                 self.writer.generations.pop(tp)
                 continue
-            self.source.seek(tp[0], tp[1], _BEGINNING if claim.next_offset is None else claim.next_offset)
+            self.source.seek(tp[0], tp[1], "beginning" if claim.next_offset is None else claim.next_offset)
 
     def process(self, batch: KafkaBatch) -> WriteResult | None:
         started = time.perf_counter()
