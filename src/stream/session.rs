@@ -232,21 +232,37 @@ impl Route {
     fn route(&self, batch: &Batch<'_>, accepted: Option<&[u32]>, n: usize, me: usize, shards: usize, work: &mut Work) {
         work.rows.clear();
         work.watermarks.clear();
+        work.hashes.clear();
         // Room for every row: `scan` writes each candidate and keeps it only if it is this shard's.
         work.rows.reserve(n);
         work.watermarks.reserve(n);
         match batch.keys {
             _ if shards == 1 => self.scan(batch.times, accepted, n, work, |_| true),
-            // Integer keys without nulls (the usual case) are hashed straight from their values.
-            KeySource::Ints(column) if column.null_count() == 0 => {
-                let keys = column.values();
-                self.scan(batch.times, accepted, n, work, |row| IntKeys::shard_of_value(Some(keys[row]), shards) == me)
-            }
             KeySource::Ints(column) => self.scan(batch.times, accepted, n, work, |row| {
                 IntKeys::shard_of_value(column.is_valid(row).then(|| column.value(row)), shards) == me
             }),
             KeySource::Bytes(Some(rows)) => self.scan(batch.times, accepted, n, work, |row| shard_of_bytes(rows.row(row).data(), shards) == me),
             KeySource::Bytes(None) => self.scan(batch.times, accepted, n, work, |_| me == 0),
+        }
+    }
+
+    /// Shard `me`'s rows from every chunk's [`Split`], in arrival order, with the watermark before
+    /// each (as `route` gives them) and their key hashes.
+    fn gather(&self, splits: &[Split], me: usize, work: &mut Work) {
+        work.rows.clear();
+        work.watermarks.clear();
+        work.hashes.clear();
+        let mut before = self.max_time.unwrap_or(Millis::MIN);
+        for split in splits {
+            let range = split.bounds[me]..split.bounds[me + 1];
+            work.rows.extend_from_slice(&split.rows[range.clone()]);
+            work.hashes.extend_from_slice(&split.hashes[range.clone()]);
+            work.watermarks.extend(split.max_before[range].iter().map(|&m| match before.max(m) {
+                _ if self.finished => Millis::MAX,
+                Millis::MIN => NO_WATERMARK,
+                max => max - self.delay,
+            }));
+            before = before.max(split.max_time);
         }
     }
 
@@ -282,6 +298,49 @@ impl Route {
             work.rows.set_len(len);
             work.watermarks.set_len(len);
         }
+    }
+}
+
+/// One contiguous chunk of a push's rows (integer keys without nulls), split by owning shard with
+/// a counting sort: each shard's rows in arrival order, with their key hashes and the maximum time
+/// of the chunk's rows before each (a shard's watermarks also need the other shards' rows).
+#[derive(Default)]
+struct Split {
+    rows: Vec<u32>,
+    hashes: Vec<u64>,
+    max_before: Vec<Millis>,
+    /// Shard `s`'s entries are `bounds[s]..bounds[s + 1]`.
+    bounds: Vec<usize>,
+    max_time: Millis,
+}
+
+impl Split {
+    /// Split `rows` (row numbers into `keys` and `times`) among `shards`.
+    fn of(keys: &[i64], times: &[Millis], rows: impl Iterator<Item = usize> + Clone, shards: usize) -> Split {
+        // One vectorisable pass for the hashes and owners; owners are random, so the counting
+        // sort below places rows by index rather than branching on the owner.
+        let hashes: Vec<u64> = rows.clone().map(|row| IntKeys::hash(keys[row])).collect();
+        let owners: Vec<u32> = hashes.iter().map(|&h| IntKeys::shard_of_hash(h, shards) as u32).collect();
+        let mut bounds = vec![0usize; shards + 1];
+        for &owner in &owners {
+            bounds[owner as usize + 1] += 1;
+        }
+        for s in 0..shards {
+            bounds[s + 1] += bounds[s];
+        }
+        let mut next = bounds[..shards].to_vec();
+        let len = hashes.len();
+        let (mut out_rows, mut out_hashes, mut max_before) = (vec![0u32; len], vec![0u64; len], vec![0; len]);
+        let mut max_time = Millis::MIN;
+        for ((row, &hash), &owner) in rows.zip(&hashes).zip(&owners) {
+            let at = next[owner as usize];
+            next[owner as usize] += 1;
+            out_rows[at] = row as u32;
+            out_hashes[at] = hash;
+            max_before[at] = max_time;
+            max_time = max_time.max(times[row]);
+        }
+        Split { rows: out_rows, hashes: out_hashes, max_before, bounds, max_time }
     }
 }
 
@@ -502,17 +561,46 @@ impl Sessionizer {
         let mut applied: Vec<Applied> = Vec::with_capacity(shards);
         let mut jobs: Vec<(usize, &mut Shard, &mut Work)> =
             self.shards.iter_mut().zip(work.iter_mut()).enumerate().map(|(i, (shard, work))| (i, shard, work)).collect();
-        // Each shard picks its own rows (on its own thread): no serial routing step.
         let accepted = accepted.as_deref();
-        on_threads(
-            &mut jobs,
-            threads,
-            |(me, shard, work)| {
-                before.route(&batch, accepted, n, *me, shards, work);
-                shard.apply(&batch, work)
-            },
-            &mut applied,
-        );
+        match batch.keys {
+            // Integer keys without nulls (the usual case): every thread splits a chunk of the rows
+            // by shard, then every shard gathers its rows from all chunks.
+            KeySource::Ints(column) if shards > 1 && column.null_count() == 0 => {
+                let keys = column.values();
+                let rows = accepted.map_or(n, <[u32]>::len);
+                let per_chunk = rows.div_ceil(threads).max(1);
+                let mut chunks: Vec<std::ops::Range<usize>> = (0..rows).step_by(per_chunk).map(|s| s..(s + per_chunk).min(rows)).collect();
+                let mut splits = Vec::with_capacity(chunks.len());
+                on_threads(
+                    &mut chunks,
+                    threads,
+                    |range| match accepted {
+                        None => Split::of(keys, times, range.clone(), shards),
+                        Some(accepted) => Split::of(keys, times, accepted[range.clone()].iter().map(|&r| r as usize), shards),
+                    },
+                    &mut splits,
+                );
+                on_threads(
+                    &mut jobs,
+                    threads,
+                    |(me, shard, work)| {
+                        before.gather(&splits, *me, work);
+                        shard.apply(&batch, work)
+                    },
+                    &mut applied,
+                );
+            }
+            // Otherwise each shard picks its own rows (on its own thread): no serial routing step.
+            _ => on_threads(
+                &mut jobs,
+                threads,
+                |(me, shard, work)| {
+                    before.route(&batch, accepted, n, *me, shards, work);
+                    shard.apply(&batch, work)
+                },
+                &mut applied,
+            ),
+        }
         drop(jobs);
         self.work = work;
         let mut late: Vec<(u32, String)> = Vec::new();

@@ -342,14 +342,21 @@ impl IntKeys {
         }
     }
 
-    /// Ids of `column[rows[i]]` into `out`, prefetching the buckets of the rows ahead.
-    pub fn intern_rows(&mut self, column: &Int64Array, rows: &[u32], out: &mut Vec<u32>) {
+    /// Ids of `column[rows[i]]` into `out`, prefetching the buckets of the rows ahead. `hashes`
+    /// are the rows' [`IntKeys::hash`]es when the caller has them already (else empty).
+    pub fn intern_rows(&mut self, column: &Int64Array, rows: &[u32], hashes: &[u64], out: &mut Vec<u32>) {
         out.clear();
         out.reserve(rows.len());
         let values = column.values();
-        let hashes: Vec<u64> = rows.iter().map(|&r| mix(values[r as usize])).collect();
+        let computed: Vec<u64>;
+        let hashes = if hashes.len() == rows.len() {
+            hashes
+        } else {
+            computed = rows.iter().map(|&r| mix(values[r as usize])).collect();
+            &computed
+        };
         let nulls = column.nulls().filter(|n| n.null_count() > 0);
-        for (i, (&row, &hash)) in rows.iter().zip(&hashes).enumerate() {
+        for (i, (&row, &hash)) in rows.iter().zip(hashes).enumerate() {
             if let Some(&ahead) = hashes.get(i + PREFETCH_ROWS) {
                 self.table.prefetch(ahead);
             }
@@ -370,6 +377,18 @@ impl IntKeys {
             Some(v) => self.table.remove(v),
         }
         self.ids.give_back(id);
+    }
+
+    /// The hash a key's bucket and shard are found by.
+    #[inline]
+    pub fn hash(key: i64) -> u64 {
+        mix(key)
+    }
+
+    /// Which of `shards` owns the key of `hash`.
+    #[inline]
+    pub fn shard_of_hash(hash: u64, shards: usize) -> usize {
+        reduce(hash, shards)
     }
 
     /// Which of `shards` owns `key`: by the low bits of its hash (the table indexes with the high
@@ -423,7 +442,7 @@ mod tests {
         let rows: Vec<u32> = (0..values.len() as u32).rev().collect();
         let mut batch = IntKeys::default();
         let mut ids = Vec::new();
-        batch.intern_rows(&column, &rows, &mut ids);
+        batch.intern_rows(&column, &rows, &[], &mut ids);
         let mut single = IntKeys::default();
         for (&row, &id) in rows.iter().zip(&ids) {
             assert_eq!(single.intern_one(values[row as usize]), id);

@@ -102,6 +102,8 @@ pub(super) struct Batch<'a> {
 pub(super) struct Work {
     pub rows: Vec<u32>,
     pub watermarks: Vec<Millis>,
+    /// The rows' key hashes when routing computed them (integer keys), else empty.
+    pub hashes: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -212,10 +214,11 @@ impl Shard {
         self.states.iter().map(|s| s.len()).sum()
     }
 
-    fn intern(&mut self, keys: KeySource<'_>, rows: &[u32]) -> Vec<u32> {
+    fn intern(&mut self, keys: KeySource<'_>, work: &Work) -> Vec<u32> {
+        let rows = &work.rows;
         let mut ids = std::mem::take(&mut self.ids);
         match (&mut self.index, keys) {
-            (KeyIndex::Ints(index), KeySource::Ints(column)) => index.intern_rows(column, rows, &mut ids),
+            (KeyIndex::Ints(index), KeySource::Ints(column)) => index.intern_rows(column, rows, &work.hashes, &mut ids),
             (KeyIndex::Bytes(index), KeySource::Bytes(encoded)) => {
                 ids.clear();
                 ids.extend(rows.iter().map(|&row| match encoded {
@@ -230,7 +233,7 @@ impl Shard {
     }
 
     pub fn apply(&mut self, batch: &Batch<'_>, work: &Work) -> Applied {
-        let ids = self.intern(batch.keys, &work.rows);
+        let ids = self.intern(batch.keys, work);
         let config = batch.config;
         let gap = config.gap;
         let close_delay = gap + config.allowed_lateness;

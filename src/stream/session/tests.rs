@@ -340,7 +340,11 @@ mod equivalence {
             })
             .collect();
         events.sort_by_key(|e| e.0);
-        let events: Vec<(i64, Option<i64>)> = events.into_iter().map(|(_, t, u)| (t, u)).collect();
+        let mut events: Vec<(i64, Option<i64>)> = events.into_iter().map(|(_, t, u)| (t, u)).collect();
+        // A few rejected rows, so the accepted rows of a push are a subset split across threads.
+        for at in (0..events.len()).step_by(997).rev() {
+            events.insert(at, (-1, Some(3)));
+        }
         let cuts = [25_000, 25_000];
         let one = run(&events, &cuts, &[], false, 1, 0);
         for threads in [2, 4] {
@@ -351,6 +355,7 @@ mod equivalence {
             assert_eq!(many.late, one.late);
         }
         assert!(!one.late.is_empty() && one.sessions.len() > 1000);
+        assert_eq!(one.stats.rows_rejected, 61);
     }
 
     #[test]
