@@ -357,12 +357,39 @@ fn sort_closed(closed: &mut Vec<Closed>) {
         .map(|(i, c)| int_key(c).map(|key| (c.end, key, c.start, i as u32)))
         .collect::<Option<Vec<_>>>()
     else {
-        closed.sort_unstable_by(|a, b| (a.end, &a.key, a.start).cmp(&(b.end, &b.key, b.start)));
+        closed.sort_unstable_by(|a, b| output_order(a).cmp(&output_order(b)));
         return;
     };
     order.sort_unstable();
     let mut slots: Vec<Option<Closed>> = std::mem::take(closed).into_iter().map(Some).collect();
     closed.extend(order.into_iter().map(|(.., i)| slots[i as usize].take().expect("each position once")));
+}
+
+/// The output order `sort_closed` sorts by (unique per session).
+fn output_order(c: &Closed) -> (Millis, &KeyValue, Millis) {
+    (c.end, &c.key, c.start)
+}
+
+/// One run in output order from runs each in output order (the shards' closed sessions, sorted on
+/// their threads).
+fn merge_sorted(mut runs: Vec<Vec<Closed>>) -> Vec<Closed> {
+    runs.retain(|run| !run.is_empty());
+    if runs.len() <= 1 {
+        return runs.pop().unwrap_or_default();
+    }
+    let mut out = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+    // Reversed, so each run's next session is its last element.
+    runs.iter_mut().for_each(|run| run.reverse());
+    loop {
+        let next = (0..runs.len()).filter(|&i| !runs[i].is_empty()).min_by(|&a, &b| {
+            let last = |i: usize| output_order(runs[i].last().expect("not empty"));
+            last(a).cmp(&last(b))
+        });
+        match next {
+            Some(i) => out.push(runs[i].pop().expect("not empty")),
+            None => return out,
+        }
+    }
 }
 
 /// Key types whose values fit an i64: they skip the row encoding (see `key_index`).
@@ -636,13 +663,13 @@ impl Sessionizer {
                 |shard| {
                     let mut part = Vec::new();
                     shard.close_due(wm, config, aggs, &mut part);
+                    sort_closed(&mut part);
                     part
                 },
                 &mut parts,
             );
-            closed = parts.into_iter().flatten().collect();
+            closed = merge_sorted(parts);
         }
-        sort_closed(&mut closed);
         self.stats.sessions_emitted += closed.len() as u64;
         self.build_output(&closed)
     }
