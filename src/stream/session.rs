@@ -304,7 +304,6 @@ impl Route {
 /// One contiguous chunk of a push's rows (integer keys without nulls), split by owning shard with
 /// a counting sort: each shard's rows in arrival order, with their key hashes and the maximum time
 /// of the chunk's rows before each (a shard's watermarks also need the other shards' rows).
-#[derive(Default)]
 struct Split {
     rows: Vec<u32>,
     hashes: Vec<u64>,
