@@ -32,7 +32,7 @@ impl Offsets {
     }
 
     /// Record that `offset` was read: the next offset becomes `offset + 1` (never moves backwards).
-    /// Record `offset` as read; true when the partition was not here yet.
+    /// Returns true when the partition was not here yet.
     pub fn advance(&mut self, topic: &str, partition: i32, offset: i64) -> bool {
         let next = offset + 1;
         match self.0.get_mut(&TopicPartition { topic: topic.to_owned(), partition }) {

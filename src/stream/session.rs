@@ -246,6 +246,16 @@ impl Route {
         }
     }
 
+    /// The watermark once `max_time` is the largest accepted time (`Millis::MIN`: no event yet).
+    #[inline]
+    fn watermark_after(&self, max_time: Millis) -> Millis {
+        match max_time {
+            _ if self.finished => Millis::MAX,
+            Millis::MIN => NO_WATERMARK,
+            max => max - self.delay,
+        }
+    }
+
     /// Shard `me`'s rows from every chunk's [`Split`], in arrival order, with the watermark before
     /// each (as `route` gives them) and their key hashes.
     fn gather(&self, splits: &[Split], me: usize, work: &mut Work) {
@@ -257,11 +267,7 @@ impl Route {
             let range = split.bounds[me]..split.bounds[me + 1];
             work.rows.extend_from_slice(&split.rows[range.clone()]);
             work.hashes.extend_from_slice(&split.hashes[range.clone()]);
-            work.watermarks.extend(split.max_before[range].iter().map(|&m| match before.max(m) {
-                _ if self.finished => Millis::MAX,
-                Millis::MIN => NO_WATERMARK,
-                max => max - self.delay,
-            }));
+            work.watermarks.extend(split.max_before[range].iter().map(|&m| self.watermark_after(before.max(m))));
             before = before.max(split.max_time);
         }
     }
@@ -269,11 +275,7 @@ impl Route {
     #[inline]
     fn scan(&self, times: &[Millis], accepted: Option<&[u32]>, n: usize, work: &mut Work, mine: impl Fn(usize) -> bool) {
         let mut max_time = self.max_time.unwrap_or(Millis::MIN);
-        let mut watermark = match self.max_time {
-            _ if self.finished => Millis::MAX,
-            None => NO_WATERMARK,
-            Some(m) => m - self.delay,
-        };
+        let mut watermark = self.watermark_after(max_time);
         // Branch-free: a row's shard is random, so `if mine` would mispredict every other row.
         let (rows, watermarks) = (work.rows.spare_capacity_mut(), work.watermarks.spare_capacity_mut());
         assert!(rows.len() >= n && watermarks.len() >= n, "room reserved for every row");

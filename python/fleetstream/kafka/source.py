@@ -41,6 +41,11 @@ def _schema(schema: pa.Schema | Mapping[str, Any] | None) -> pa.Schema | None:
     return pa.schema(fields)
 
 
+def _by_partition(offsets: list[tuple[str, int, int]]) -> dict[Partition, int]:
+    """The native layer's ``(topic, partition, offset)`` tuples as a dict by partition."""
+    return {(t, p): o for t, p, o in offsets}
+
+
 @dataclass(frozen=True)
 class KafkaBatch:
     """One poll: decoded rows, rejected messages (topic, partition, offset, reason, payload), the
@@ -134,7 +139,7 @@ class KafkaSource:
         """Up to ``batch_size`` messages, waiting at most ``max_wait`` (Ctrl-C interrupts promptly)."""
         wait = self.max_wait_ms if max_wait is None else duration_ms(max_wait, "max_wait")
         records, rejects, offsets, starts = self._native.poll(batch_size or self.batch_size, wait)
-        return KafkaBatch(records, rejects, {(t, p): o for t, p, o in offsets}, {(t, p): o for t, p, o in starts})
+        return KafkaBatch(records, rejects, _by_partition(offsets), _by_partition(starts))
 
     def __iter__(self) -> Iterator[KafkaBatch]:
         """Batches forever (empty ones skipped); stop with ``break`` or Ctrl-C."""
@@ -152,7 +157,7 @@ class KafkaSource:
     def committed(self, partitions: Sequence[Partition] | None = None, timeout: Duration = "10s") -> dict[Partition, int]:
         parts = list(partitions) if partitions is not None else self.assignment()
         got = self._native.committed(parts, duration_ms(timeout, "timeout"))
-        return {(t, p): o for t, p, o in got}
+        return _by_partition(got)
 
     def seek(self, topic: str, partition: int, offset: int | Literal["beginning", "end"],
              timeout: Duration = "10s") -> None:
@@ -166,7 +171,7 @@ class KafkaSource:
 
     def position(self) -> dict[Partition, int]:
         """Next offset to read per partition, counting every batch handed out so far."""
-        return {(t, p): o for t, p, o in self._native.position()}
+        return _by_partition(self._native.position())
 
     def assignment(self) -> list[Partition]:
         return list(self._native.assignment())

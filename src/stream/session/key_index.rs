@@ -398,7 +398,7 @@ impl IntKeys {
         match key {
             _ if shards == 1 => 0,
             None => 0,
-            Some(v) => reduce(mix(v), shards),
+            Some(v) => Self::shard_of_hash(Self::hash(v), shards),
         }
     }
 }
