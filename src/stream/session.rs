@@ -37,7 +37,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use key_index::{IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
 use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, SessionAccs, Shard, Work};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier, OnceLock};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionConfig {
@@ -184,21 +184,32 @@ pub fn session_id(key: &[u8], start: Millis) -> i64 {
     hash as i64
 }
 
-/// `work` on every job, results in job order, the jobs split into `threads` contiguous groups:
-/// the first on the calling thread, the others on scoped threads started for this call (nothing
-/// outlives it, so a process may fork between pushes).
+/// `work` on every job, results in job order, on at most `threads` threads (see
+/// [`on_thread_groups`]).
 fn on_threads<J: Send, R: Send>(jobs: &mut [J], threads: usize, work: impl Fn(&mut J) -> R + Sync, results: &mut Vec<R>) {
-    if threads <= 1 || jobs.len() <= 1 {
-        results.extend(jobs.iter_mut().map(&work));
+    on_thread_groups(jobs, threads, |_, group| group.iter_mut().map(&work).collect(), results);
+}
+
+/// How many contiguous groups [`on_thread_groups`] makes of `jobs` jobs for `threads` threads.
+fn thread_groups(jobs: usize, threads: usize) -> usize {
+    jobs.div_ceil(jobs.div_ceil(threads.max(1)).max(1))
+}
+
+/// `work(g, group)` on each of the [`thread_groups`] contiguous groups of `jobs`, results in job
+/// order: the first group on the calling thread, the others on scoped threads started for this
+/// call (nothing outlives it, so a process may fork between pushes). All groups run at once, so
+/// they may wait for one another.
+fn on_thread_groups<J: Send, R: Send>(jobs: &mut [J], threads: usize, work: impl Fn(usize, &mut [J]) -> Vec<R> + Sync, results: &mut Vec<R>) {
+    if jobs.is_empty() {
         return;
     }
-    let per_thread = jobs.len().div_ceil(threads);
-    let mut groups = jobs.chunks_mut(per_thread);
+    let per_group = jobs.len().div_ceil(thread_groups(jobs.len(), threads));
+    let mut groups = jobs.chunks_mut(per_group);
     let first = groups.next().expect("at least one job");
     let work = &work;
     std::thread::scope(|scope| {
-        let others: Vec<_> = groups.map(|group| scope.spawn(move || group.iter_mut().map(work).collect::<Vec<R>>())).collect();
-        results.extend(first.iter_mut().map(work));
+        let others: Vec<_> = groups.enumerate().map(|(g, group)| scope.spawn(move || work(g + 1, group))).collect();
+        results.extend(work(0, first));
         for handle in others {
             match handle.join() {
                 Ok(part) => results.extend(part),
@@ -258,7 +269,7 @@ impl Route {
 
     /// Shard `me`'s rows from every chunk's [`Split`], in arrival order, with the watermark before
     /// each (as `route` gives them) and their key hashes.
-    fn gather(&self, splits: &[Split], me: usize, work: &mut Work) {
+    fn gather(&self, splits: &[&Split], me: usize, work: &mut Work) {
         work.rows.clear();
         work.watermarks.clear();
         work.hashes.clear();
@@ -485,15 +496,24 @@ impl Sessionizer {
 
     pub fn push(&mut self, batches: &[RecordBatch]) -> Result<RecordBatch> {
         self.stats.pushes += 1;
-        for (mut bound, row_offset) in self.aggs.bind_all(batches, &self.config.time, &mut self.keys, false)? {
+        let bound = self.aggs.bind_all(batches, &self.config.time, &mut self.keys, false)?;
+        let last = bound.len().checked_sub(1);
+        let mut closed = None;
+        for (i, (mut bound, row_offset)) in bound.into_iter().enumerate() {
             self.ensure_shards();
             if self.int_keys() == Some(false) && !bound.key_columns.is_empty() {
                 bound.keys = Some(self.keys.convert(&bound.key_columns)?);
             }
-            self.apply(bound, row_offset)?;
+            // The last batch's shards close their due sessions on the threads that applied it.
+            closed = self.apply(bound, row_offset, Some(i) == last)?;
         }
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        self.close_due((rows / MIN_ROWS_PER_THREAD).max(1))
+        match closed {
+            Some(closed) => self.emit(closed),
+            None => {
+                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                self.close_due((rows / MIN_ROWS_PER_THREAD).max(1))
+            }
+        }
     }
 
     pub fn flush(&mut self) -> Result<RecordBatch> {
@@ -532,7 +552,9 @@ impl Sessionizer {
         self.side.take_rejects()
     }
 
-    fn apply(&mut self, p: BoundBatch<'_>, row_offset: i64) -> Result<()> {
+    /// Apply one batch; with `close`, also close what the watermark after it allows (the closed
+    /// sessions in output order).
+    fn apply(&mut self, p: BoundBatch<'_>, row_offset: i64, close: bool) -> Result<Option<Vec<Closed>>> {
         let n = p.batch.num_rows();
         self.side.saw_input(p.batch);
         let seq_base = self.stats.rows_in;
@@ -583,39 +605,66 @@ impl Sessionizer {
             },
             seq_base,
         };
+        let close_at = if close { self.watermark() } else { None };
+        let (config, aggs) = (&self.config, &self.aggs);
+        // A shard's part of the push once it has its rows: apply them, then close what is due.
+        let apply_and_close = |shard: &mut Shard, work: &Work| {
+            let applied = shard.apply(&batch, work);
+            let closed = close_at.map(|wm| {
+                let mut part = Vec::new();
+                shard.close_due(wm, config, aggs, &mut part);
+                sort_closed(&mut part);
+                part
+            });
+            (applied, closed)
+        };
         let mut work = std::mem::take(&mut self.work);
         work.resize_with(shards, Work::default);
         let threads = (n / MIN_ROWS_PER_THREAD).clamp(1, shards);
-        let mut applied: Vec<Applied> = Vec::with_capacity(shards);
+        let mut results: Vec<(Applied, Option<Vec<Closed>>)> = Vec::with_capacity(shards);
         let mut jobs: Vec<(usize, &mut Shard, &mut Work)> =
             self.shards.iter_mut().zip(work.iter_mut()).enumerate().map(|(i, (shard, work))| (i, shard, work)).collect();
         let accepted = accepted.as_deref();
         match batch.keys {
-            // Integer keys without nulls (the usual case): every thread splits a chunk of the rows
-            // by shard, then every shard gathers its rows from all chunks.
+            // Integer keys without nulls (the usual case): every thread splits its chunk of the
+            // rows by shard; once all have, each shard gathers its rows from every chunk.
             KeySource::Ints(column) if shards > 1 && column.null_count() == 0 => {
                 let keys = column.values();
                 let rows = accepted.map_or(n, <[u32]>::len);
-                let per_chunk = rows.div_ceil(threads).max(1);
-                let mut chunks: Vec<std::ops::Range<usize>> = (0..rows).step_by(per_chunk).map(|s| s..(s + per_chunk).min(rows)).collect();
-                let mut splits = Vec::with_capacity(chunks.len());
-                on_threads(
-                    &mut chunks,
-                    threads,
-                    |range| match accepted {
-                        None => Split::of(keys, times, range.clone(), shards),
-                        Some(accepted) => Split::of(keys, times, accepted[range.clone()].iter().map(|&r| r as usize), shards),
-                    },
-                    &mut splits,
-                );
-                on_threads(
+                let groups = thread_groups(shards, threads);
+                let per_chunk = rows.div_ceil(groups).max(1);
+                let splits: Vec<OnceLock<Split>> = (0..groups).map(|_| OnceLock::new()).collect();
+                let all_split = Barrier::new(groups);
+                on_thread_groups(
                     &mut jobs,
                     threads,
-                    |(me, shard, work)| {
-                        before.gather(&splits, *me, work);
-                        shard.apply(&batch, work)
+                    |g, group| {
+                        let range = (g * per_chunk).min(rows)..((g + 1) * per_chunk).min(rows);
+                        // Every thread reaches the barrier, even when its split panics (the panic
+                        // is raised after it), so that no thread waits forever.
+                        let split = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match accepted {
+                            None => Split::of(keys, times, range.clone(), shards),
+                            Some(accepted) => Split::of(keys, times, accepted[range.clone()].iter().map(|&r| r as usize), shards),
+                        }));
+                        let split = split.map(|split| {
+                            let _ = splits[g].set(split);
+                        });
+                        all_split.wait();
+                        if let Err(panic) = split {
+                            std::panic::resume_unwind(panic);
+                        }
+                        let Some(splits) = splits.iter().map(OnceLock::get).collect::<Option<Vec<&Split>>>() else {
+                            panic!("a thread's split of the rows failed");
+                        };
+                        group
+                            .iter_mut()
+                            .map(|(me, shard, work)| {
+                                before.gather(&splits, *me, work);
+                                apply_and_close(shard, work)
+                            })
+                            .collect()
                     },
-                    &mut applied,
+                    &mut results,
                 );
             }
             // Otherwise each shard picks its own rows (on its own thread): no serial routing step.
@@ -624,17 +673,19 @@ impl Sessionizer {
                 threads,
                 |(me, shard, work)| {
                     before.route(&batch, accepted, n, *me, shards, work);
-                    shard.apply(&batch, work)
+                    apply_and_close(shard, work)
                 },
-                &mut applied,
+                &mut results,
             ),
         }
         drop(jobs);
         self.work = work;
         let mut late: Vec<(u32, String)> = Vec::new();
-        for a in applied {
+        let mut parts = Vec::new();
+        for (a, closed) in results {
             self.stats.sessions_merged += a.merged;
             late.extend(a.late);
+            parts.extend(closed);
         }
         late.sort_unstable_by_key(|(row, _)| *row);
         self.stats.rows_rejected += rejects.len() as u64;
@@ -647,7 +698,7 @@ impl Sessionizer {
             let reasons: ArrayRef = Arc::new(StringArray::from(reasons));
             self.side.late.push(take_rows_with(p.batch, &rows, vec![(Field::new("reason", DataType::Utf8, false), reasons)])?);
         }
-        Ok(())
+        Ok(close.then(|| merge_sorted(parts)))
     }
 
     /// Close what the watermark allows, on at most `threads` threads.
@@ -671,6 +722,11 @@ impl Sessionizer {
             );
             closed = merge_sorted(parts);
         }
+        self.emit(closed)
+    }
+
+    /// Closed sessions (in output order) as the output batch.
+    fn emit(&mut self, closed: Vec<Closed>) -> Result<RecordBatch> {
         self.stats.sessions_emitted += closed.len() as u64;
         self.build_output(&closed)
     }
