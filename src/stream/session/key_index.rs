@@ -1,8 +1,11 @@
 //! Dense ids for the keys with open state, so per-key state lives in a flat `Vec` indexed by id.
 //!
-//! Integer keys (the common case: user ids) skip Arrow's row encoding: they go through an
-//! open-addressing table of `(key, id)` pairs whose buckets are prefetched a few rows ahead, so
-//! the memory latency of 100k+ live keys overlaps instead of stalling every event. Other keys
+//! Integer keys (the common case: user ids) skip Arrow's row encoding. While they are dense (their
+//! range is at most a few times the number of keys, as with auto-increment ids) a key's id is its
+//! offset in that range: no hashing and no table, like DuckDB's perfect hash aggregation. Otherwise
+//! they go through an open-addressing table of `(key, id)` pairs whose buckets are prefetched a
+//! few rows ahead, so the memory latency of 100k+ live keys overlaps instead of stalling every
+//! event. Other keys
 //! (strings, several columns) are hashed as row-encoded bytes. An id is released when its key
 //! has no state left, and reused.
 
@@ -67,14 +70,17 @@ impl KeyIndex {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         match self {
-            KeyIndex::Ints(k) => k.table.len + usize::from(k.null_id.is_some()),
+            KeyIndex::Ints(k) => match k.layout {
+                Layout::Dense { len, .. } => len,
+                _ => k.table.len + usize::from(k.null_id.is_some()),
+            },
             KeyIndex::Bytes(k) => k.map.len(),
         }
     }
 
     pub fn key(&self, id: u32) -> KeyValue {
         match self {
-            KeyIndex::Ints(k) => KeyValue::Int(k.keys[id as usize]),
+            KeyIndex::Ints(k) => KeyValue::Int(k.key(id)),
             KeyIndex::Bytes(k) => KeyValue::Bytes(k.keys[id as usize].clone()),
         }
     }
@@ -100,6 +106,7 @@ impl KeyIndex {
     /// Release all `ids` (each issued, none twice), prefetching table buckets ahead.
     pub fn release_many(&mut self, ids: &[u32]) {
         match self {
+            KeyIndex::Ints(k) if matches!(k.layout, Layout::Dense { .. }) => ids.iter().for_each(|&id| k.release(id)),
             KeyIndex::Ints(k) => {
                 let keys: Vec<Option<i64>> = ids.iter().map(|&id| k.keys[id as usize]).collect();
                 for (i, (&id, key)) in ids.iter().zip(&keys).enumerate() {
@@ -121,7 +128,7 @@ impl KeyIndex {
     #[inline]
     pub fn prefetch_key(&self, id: u32) {
         match self {
-            KeyIndex::Ints(k) => prefetch_at(&k.keys, id as usize),
+            KeyIndex::Ints(k) => prefetch_at(&k.keys, id as usize), // (empty while dense: nothing to read)
             KeyIndex::Bytes(k) => prefetch_at(&k.keys, id as usize),
         }
     }
@@ -315,15 +322,115 @@ impl IntTable {
     }
 }
 
+/// How [`IntKeys`] maps keys to ids.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum Layout {
+    /// No key yet.
+    #[default]
+    Fresh,
+    /// Dense keys: the id of `key` is `key - base`, for ids below `ids.next` (the range so far);
+    /// `ids.live` marks the keys present, of which there are `len`. `table` and `keys` are unused.
+    Dense { base: i64, len: usize },
+    /// Any keys: through `table`, `null_id` and `keys`. Once hashed, always hashed.
+    Hashed,
+}
+
+/// A dense range may cover this many ids however few keys are live (64 bytes of state each).
+const DENSE_MIN_RANGE: u64 = 4096;
+/// Otherwise at most this many ids per key: per live key, or per row of the largest batch interned.
+const DENSE_IDS_PER_KEY: u64 = 4;
+
+/// How many ids a dense range may have when `keys` is the most keys (or batch rows) it had to hold
+/// (ids are u32: kept well below that).
+fn dense_limit(keys: usize) -> u64 {
+    DENSE_MIN_RANGE.max(DENSE_IDS_PER_KEY * keys as u64).min(u32::MAX as u64 / 2)
+}
+
+/// The smallest and largest of `values` (MAX, MIN when there are none).
+fn min_max(values: impl Iterator<Item = i64>) -> (i64, i64) {
+    values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
 #[derive(Default)]
 pub struct IntKeys {
+    layout: Layout,
     table: IntTable,
     null_id: Option<u32>,
     keys: Vec<Option<i64>>,
     ids: IdPool,
+    /// The most keys live at once, or rows interned in one batch, so far: what a dense range
+    /// may be sized by.
+    peak: usize,
 }
 
 impl IntKeys {
+    fn key(&self, id: u32) -> Option<i64> {
+        match self.layout {
+            Layout::Dense { base, .. } => Some(base + id as i64),
+            _ => self.keys[id as usize],
+        }
+    }
+
+    /// The id of `key` while keys are dense and `key` fits (or may extend) the range; None when
+    /// they must be hashed from now on.
+    #[inline]
+    fn dense_id(&mut self, key: Option<i64>) -> Option<u32> {
+        let Layout::Dense { base, len } = &mut self.layout else { return None };
+        let offset = key?.checked_sub(*base).filter(|&o| o >= 0)? as u64;
+        if offset >= self.ids.next as u64 {
+            // Extend the range, if it stays dense enough (ids are u32: keep well below).
+            let limit = dense_limit(self.peak.max(*len + 1));
+            if offset >= limit {
+                return None;
+            }
+            self.ids.next = offset as u32 + 1;
+            self.ids.live.resize(self.ids.next as usize, false);
+        }
+        let id = offset as u32;
+        let live = &mut self.ids.live[id as usize];
+        if !*live {
+            *live = true;
+            *len += 1;
+            self.peak = self.peak.max(*len);
+        }
+        Some(id)
+    }
+
+    /// How many ids a dense range may have now.
+    fn dense_limit(&self) -> u64 {
+        let len = match self.layout {
+            Layout::Dense { len, .. } => len,
+            _ => 0,
+        };
+        dense_limit(self.peak.max(len + 1))
+    }
+
+    /// Leave the dense layout: every live key goes into the table with the id it has, and the
+    /// ids in between become free.
+    fn hash_all(&mut self) {
+        if let Layout::Dense { base, .. } = self.layout {
+            let live = &self.ids.live;
+            self.keys = (0..self.ids.next).map(|id| live[id as usize].then(|| base + id as i64)).collect();
+            self.ids.free = (0..self.ids.next).rev().filter(|&id| !live[id as usize]).collect();
+            for (id, key) in self.keys.iter().enumerate() {
+                if let Some(key) = *key {
+                    self.table.get_or_insert(key, mix(key), || id as u32);
+                }
+            }
+        }
+        self.layout = Layout::Hashed;
+    }
+
+    /// Start the dense layout at `base` if no key was interned yet.
+    fn start_dense(&mut self, base: Option<i64>) {
+        if self.layout == Layout::Fresh {
+            self.layout = match base {
+                Some(base) => Layout::Dense { base, len: 0 },
+                None => Layout::Hashed,
+            };
+        }
+    }
+
     fn new_id(keys: &mut Vec<Option<i64>>, ids: &mut IdPool, key: Option<i64>) -> u32 {
         let id = ids.take();
         if id as usize == keys.len() {
@@ -335,6 +442,13 @@ impl IntKeys {
     }
 
     fn intern_one(&mut self, key: Option<i64>) -> u32 {
+        self.start_dense(key);
+        if let Some(id) = self.dense_id(key) {
+            return id;
+        }
+        if self.layout != Layout::Hashed {
+            self.hash_all();
+        }
         let (keys, ids) = (&mut self.keys, &mut self.ids);
         match key {
             None => *self.null_id.get_or_insert_with(|| Self::new_id(keys, ids, None)),
@@ -347,6 +461,39 @@ impl IntKeys {
     pub fn intern_rows(&mut self, column: &Int64Array, rows: &[u32], hashes: &[u64], out: &mut Vec<u32>) {
         out.clear();
         out.reserve(rows.len());
+        let values = column.values();
+        let nulls = column.nulls().filter(|n| n.null_count() > 0);
+        self.peak = self.peak.max(rows.len());
+        if self.layout == Layout::Fresh {
+            // The first batch starts the range: at 0 when its keys are small enough not to waste
+            // many ids below them (then later smaller keys still fit, as with auto-increment
+            // ids), else at its smallest key.
+            let (smallest, largest) = match nulls {
+                Some(nulls) => min_max(rows.iter().filter(|&&r| nulls.is_valid(r as usize)).map(|&r| values[r as usize])),
+                None => min_max(rows.iter().map(|&r| values[r as usize])),
+            };
+            let small = smallest >= 0 && (largest as u64) < self.dense_limit();
+            self.start_dense((smallest <= largest).then_some(if small { 0 } else { smallest }));
+        }
+        if let Layout::Dense { .. } = self.layout {
+            for (i, &row) in rows.iter().enumerate() {
+                let row = row as usize;
+                let key = (!nulls.is_some_and(|n| n.is_null(row))).then(|| values[row]);
+                match self.dense_id(key) {
+                    Some(id) => out.push(id),
+                    None => {
+                        self.hash_all();
+                        return self.intern_rows_hashed(column, &rows[i..], hashes.get(i..).unwrap_or(&[]), out);
+                    }
+                }
+            }
+            return;
+        }
+        self.intern_rows_hashed(column, rows, hashes, out);
+    }
+
+    /// [`IntKeys::intern_rows`] in the hashed layout (ids appended to `out`).
+    fn intern_rows_hashed(&mut self, column: &Int64Array, rows: &[u32], hashes: &[u64], out: &mut Vec<u32>) {
         let values = column.values();
         let computed: Vec<u64>;
         let hashes = if hashes.len() == rows.len() {
@@ -372,6 +519,11 @@ impl IntKeys {
     }
 
     fn release(&mut self, id: u32) {
+        if let Layout::Dense { len, .. } = &mut self.layout {
+            self.ids.live[id as usize] = false;
+            *len -= 1;
+            return;
+        }
         match self.keys[id as usize] {
             None => self.null_id = None,
             Some(v) => self.table.remove(v),
@@ -435,18 +587,55 @@ mod tests {
         }
     }
 
-    #[test]
-    fn batch_interning_matches_one_at_a_time_across_growth() {
-        let values: Vec<Option<i64>> = (0..5000i64).map(|i| if i % 97 == 0 { None } else { Some((i * 7919) % 3001 - 1500) }).collect();
-        let column = Int64Array::from(values.clone());
-        let rows: Vec<u32> = (0..values.len() as u32).rev().collect();
-        let mut batch = IntKeys::default();
+    /// Interning a batch gives each key one id, distinct keys distinct ids, and every id maps
+    /// back to its key; `keys` decides the layout (dense, or hashed from the start or midway).
+    fn check_batch_interning(keys: &[Option<i64>]) -> IntKeys {
+        let column = Int64Array::from(keys.to_vec());
+        let rows: Vec<u32> = (0..keys.len() as u32).rev().collect();
+        let mut index = IntKeys::default();
         let mut ids = Vec::new();
-        batch.intern_rows(&column, &rows, &[], &mut ids);
-        let mut single = IntKeys::default();
+        index.intern_rows(&column, &rows, &[], &mut ids);
+        let mut seen: StdMap<Option<i64>, u32> = StdMap::new();
         for (&row, &id) in rows.iter().zip(&ids) {
-            assert_eq!(single.intern_one(values[row as usize]), id);
-            assert_eq!(batch.keys[id as usize], values[row as usize]);
+            let key = keys[row as usize];
+            assert_eq!(*seen.entry(key).or_insert(id), id, "one id per key");
+            assert_eq!(index.key(id), key);
         }
+        let mut distinct: Vec<u32> = seen.values().copied().collect();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), seen.len(), "distinct keys, distinct ids");
+        // One at a time afterwards finds the same ids.
+        for (&key, &id) in &seen {
+            assert_eq!(index.intern_one(key), id);
+        }
+        index
+    }
+
+    #[test]
+    fn batch_interning_across_layouts_and_growth() {
+        // Dense: a range of 3,001 keys, in batch order far from sorted.
+        let dense: Vec<Option<i64>> = (0..5000i64).map(|i| Some((i * 7919) % 3001 - 1500)).collect();
+        assert!(matches!(check_batch_interning(&dense).layout, Layout::Dense { .. }));
+        // Nulls and a key far out of range move to the hashed layout midway, ids kept.
+        let mixed: Vec<Option<i64>> = (0..5000i64).map(|i| if i % 97 == 0 { None } else { Some((i * 7919) % 3001 - 1500) }).collect();
+        assert_eq!(check_batch_interning(&mixed).layout, Layout::Hashed);
+        let mut sparse = dense.clone();
+        sparse.insert(0, Some(1 << 40));
+        assert_eq!(check_batch_interning(&sparse).layout, Layout::Hashed);
+    }
+
+    #[test]
+    fn a_dense_range_is_bounded_by_the_keys_it_holds() {
+        let mut index = IntKeys::default();
+        assert_eq!(index.intern_one(Some(0)), 0);
+        // Within the fixed allowance: still dense, ids are offsets.
+        assert_eq!(index.intern_one(Some(DENSE_MIN_RANGE as i64 - 1)), DENSE_MIN_RANGE as u32 - 1);
+        assert!(matches!(index.layout, Layout::Dense { .. }));
+        // Beyond it with two keys: hashed, the ids kept, the ids between free again.
+        let far = index.intern_one(Some(10 * DENSE_MIN_RANGE as i64));
+        assert_eq!(index.layout, Layout::Hashed);
+        assert_eq!((index.key(0), index.key(DENSE_MIN_RANGE as u32 - 1), index.key(far)), (Some(0), Some(DENSE_MIN_RANGE as i64 - 1), Some(10 * DENSE_MIN_RANGE as i64)));
+        assert!(far < DENSE_MIN_RANGE as u32, "a freed id in the old range is reused");
     }
 }
