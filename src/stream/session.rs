@@ -37,7 +37,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use key_index::{IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
 use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, SessionAccs, Shard, Work};
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::{Arc, Barrier, PoisonError, RwLock};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionConfig {
@@ -143,9 +143,10 @@ pub struct Sessionizer {
     threads: usize,
     side: SideOutputs,
     stats: SessionStats,
-    /// Each shard's rows of a push, kept between pushes: fresh megabyte-sized buffers every push
-    /// cost page faults and zeroing.
+    /// Each shard's rows of a push, and each thread's split of them, kept between pushes: fresh
+    /// megabyte-sized buffers every push cost page faults and zeroing.
     work: Vec<Work>,
+    splits: Vec<RwLock<Split>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -277,7 +278,9 @@ impl Route {
         for split in splits {
             let range = split.bounds[me]..split.bounds[me + 1];
             work.rows.extend_from_slice(&split.rows[range.clone()]);
-            work.hashes.extend_from_slice(&split.hashes[range.clone()]);
+            if let Some(hashes) = split.hashes.get(range.clone()) {
+                work.hashes.extend_from_slice(hashes);
+            }
             work.watermarks.extend(split.max_before[range].iter().map(|&m| self.watermark_after(before.max(m))));
             before = before.max(split.max_time);
         }
@@ -317,42 +320,55 @@ impl Route {
 /// One contiguous chunk of a push's rows (integer keys without nulls), split by owning shard with
 /// a counting sort: each shard's rows in arrival order, with their key hashes and the maximum time
 /// of the chunk's rows before each (a shard's watermarks also need the other shards' rows).
+#[derive(Default)]
 struct Split {
     rows: Vec<u32>,
+    /// The rows' key hashes, when kept (else empty).
     hashes: Vec<u64>,
     max_before: Vec<Millis>,
     /// Shard `s`'s entries are `bounds[s]..bounds[s + 1]`.
     bounds: Vec<usize>,
     max_time: Millis,
+    /// Scratch: every row's hash and owning shard, in row order.
+    row_hashes: Vec<u64>,
+    owners: Vec<u32>,
 }
 
 impl Split {
-    /// Split `rows` (row numbers into `keys` and `times`) among `shards`.
-    fn of(keys: &[i64], times: &[Millis], rows: impl Iterator<Item = usize> + Clone, shards: usize) -> Split {
+    /// Split `rows` (row numbers into `keys` and `times`) among `shards`, keeping the hashes if
+    /// asked to. The buffers are reused: at a steady batch size nothing is allocated or zeroed.
+    fn fill(&mut self, keys: &[i64], times: &[Millis], rows: impl Iterator<Item = usize> + Clone, shards: usize, keep_hashes: bool) {
         // One vectorisable pass for the hashes and owners; owners are random, so the counting
         // sort below places rows by index rather than branching on the owner.
-        let hashes: Vec<u64> = rows.clone().map(|row| IntKeys::hash(keys[row])).collect();
-        let owners: Vec<u32> = hashes.iter().map(|&h| IntKeys::shard_of_hash(h, shards) as u32).collect();
-        let mut bounds = vec![0usize; shards + 1];
-        for &owner in &owners {
-            bounds[owner as usize + 1] += 1;
+        self.row_hashes.clear();
+        self.row_hashes.extend(rows.clone().map(|row| IntKeys::hash(keys[row])));
+        self.owners.clear();
+        self.owners.extend(self.row_hashes.iter().map(|&h| IntKeys::shard_of_hash(h, shards) as u32));
+        self.bounds.clear();
+        self.bounds.resize(shards + 1, 0);
+        for &owner in &self.owners {
+            self.bounds[owner as usize + 1] += 1;
         }
         for s in 0..shards {
-            bounds[s + 1] += bounds[s];
+            self.bounds[s + 1] += self.bounds[s];
         }
-        let mut next = bounds[..shards].to_vec();
-        let len = hashes.len();
-        let (mut out_rows, mut out_hashes, mut max_before) = (vec![0u32; len], vec![0u64; len], vec![0; len]);
+        let mut next = self.bounds[..shards].to_vec();
+        let len = self.row_hashes.len();
+        self.rows.resize(len, 0);
+        self.max_before.resize(len, 0);
+        self.hashes.resize(if keep_hashes { len } else { 0 }, 0);
         let mut max_time = Millis::MIN;
-        for ((row, &hash), &owner) in rows.zip(&hashes).zip(&owners) {
+        for (i, (row, &owner)) in rows.zip(&self.owners).enumerate() {
             let at = next[owner as usize];
             next[owner as usize] += 1;
-            out_rows[at] = row as u32;
-            out_hashes[at] = hash;
-            max_before[at] = max_time;
+            self.rows[at] = row as u32;
+            if keep_hashes {
+                self.hashes[at] = self.row_hashes[i];
+            }
+            self.max_before[at] = max_time;
             max_time = max_time.max(times[row]);
         }
-        Split { rows: out_rows, hashes: out_hashes, max_before, bounds, max_time }
+        self.max_time = max_time;
     }
 }
 
@@ -428,6 +444,7 @@ impl Sessionizer {
             side: SideOutputs::new(vec![Field::new("reason", DataType::Utf8, false)]),
             stats: SessionStats::default(),
             work: Vec::new(),
+            splits: Vec::new(),
         })
     }
 
@@ -633,7 +650,10 @@ impl Sessionizer {
                 let rows = accepted.map_or(n, <[u32]>::len);
                 let groups = thread_groups(shards, threads);
                 let per_chunk = rows.div_ceil(groups).max(1);
-                let splits: Vec<OnceLock<Split>> = (0..groups).map(|_| OnceLock::new()).collect();
+                // Hashes are kept for interning only where a shard's keys are not dense.
+                let keep_hashes = jobs.iter().any(|(_, shard, _)| shard.index.wants_hashes());
+                self.splits.resize_with(groups, RwLock::default);
+                let splits = &self.splits[..groups];
                 let all_split = Barrier::new(groups);
                 on_thread_groups(
                     &mut jobs,
@@ -642,20 +662,19 @@ impl Sessionizer {
                         let range = (g * per_chunk).min(rows)..((g + 1) * per_chunk).min(rows);
                         // Every thread reaches the barrier, even when its split panics (the panic
                         // is raised after it), so that no thread waits forever.
-                        let split = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match accepted {
-                            None => Split::of(keys, times, range.clone(), shards),
-                            Some(accepted) => Split::of(keys, times, accepted[range.clone()].iter().map(|&r| r as usize), shards),
+                        let split = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            let mut split = splits[g].write().unwrap_or_else(PoisonError::into_inner);
+                            match accepted {
+                                None => split.fill(keys, times, range.clone(), shards, keep_hashes),
+                                Some(accepted) => split.fill(keys, times, accepted[range.clone()].iter().map(|&r| r as usize), shards, keep_hashes),
+                            }
                         }));
-                        let split = split.map(|split| {
-                            let _ = splits[g].set(split);
-                        });
                         all_split.wait();
                         if let Err(panic) = split {
                             std::panic::resume_unwind(panic);
                         }
-                        let Some(splits) = splits.iter().map(OnceLock::get).collect::<Option<Vec<&Split>>>() else {
-                            panic!("a thread's split of the rows failed");
-                        };
+                        let splits: Vec<_> = splits.iter().map(|s| s.read().unwrap_or_else(PoisonError::into_inner)).collect();
+                        let splits: Vec<&Split> = splits.iter().map(|s| &**s).collect();
                         group
                             .iter_mut()
                             .map(|(me, shard, work)| {

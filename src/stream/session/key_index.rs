@@ -133,6 +133,11 @@ impl KeyIndex {
         }
     }
 
+    /// Whether interning wants the rows' key hashes (integer keys in the hashed layout).
+    pub fn wants_hashes(&self) -> bool {
+        matches!(self, KeyIndex::Ints(k) if k.layout == Layout::Hashed)
+    }
+
     /// Whether `id` is issued (not released since).
     pub fn is_live(&self, id: u32) -> bool {
         let pool = match self {
