@@ -37,7 +37,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use key_index::{IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
 use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, SessionAccs, Shard, Work};
-use std::sync::{Arc, Barrier, PoisonError, RwLock};
+use std::sync::{Arc, Barrier, RwLock};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionConfig {
@@ -663,7 +663,11 @@ impl Sessionizer {
                         // Every thread reaches the barrier, even when its split panics (the panic
                         // is raised after it), so that no thread waits forever.
                         let split = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            let mut split = splits[g].write().unwrap_or_else(PoisonError::into_inner);
+                            // A panic in an earlier push poisoned nothing this push relies on.
+                            let mut split = splits[g].write().unwrap_or_else(|poisoned| {
+                                splits[g].clear_poison();
+                                poisoned.into_inner()
+                            });
                             match accepted {
                                 None => split.fill(keys, times, range.clone(), shards, keep_hashes),
                                 Some(accepted) => split.fill(keys, times, accepted[range.clone()].iter().map(|&r| r as usize), shards, keep_hashes),
@@ -673,7 +677,8 @@ impl Sessionizer {
                         if let Err(panic) = split {
                             std::panic::resume_unwind(panic);
                         }
-                        let splits: Vec<_> = splits.iter().map(|s| s.read().unwrap_or_else(PoisonError::into_inner)).collect();
+                        // A split that panicked this push poisoned its lock: no shard works on it.
+                        let splits: Vec<_> = splits.iter().map(|s| s.read().expect("a thread's split of the rows failed")).collect();
                         let splits: Vec<&Split> = splits.iter().map(|s| &**s).collect();
                         group
                             .iter_mut()

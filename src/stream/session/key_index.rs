@@ -431,7 +431,7 @@ impl IntKeys {
     }
 
     /// How many ids a dense range may have now.
-    fn dense_limit(&self) -> u64 {
+    fn current_dense_limit(&self) -> u64 {
         let len = match self.layout {
             Layout::Dense { len, .. } => len,
             _ => 0,
@@ -506,7 +506,7 @@ impl IntKeys {
                 Some(nulls) => min_max(rows.iter().filter(|&&r| nulls.is_valid(r as usize)).map(|&r| values[r as usize])),
                 None => min_max(rows.iter().map(|&r| values[r as usize])),
             };
-            let small = smallest >= 0 && (largest as u64) < self.dense_limit();
+            let small = smallest >= 0 && (largest as u64) < self.current_dense_limit();
             self.start_dense((smallest <= largest).then_some(if small { 0 } else { smallest }));
         }
         if let Layout::Dense { .. } = self.layout {
