@@ -68,6 +68,37 @@ struct Timer(Millis, u64, u32);
 
 const TIMER_BUCKET_MS: Millis = 1024;
 
+/// Reorder `timers` so that each bucket's timers are consecutive. The timers of a push fall in a
+/// narrow range of buckets (about `gap` wide), so a counting sort does it in two linear passes.
+fn group_by_bucket(timers: &mut Vec<Timer>) {
+    let bucket = |t: &Timer| t.0.div_euclid(TIMER_BUCKET_MS);
+    let Some((lo, hi)) = timers.iter().map(bucket).fold(None, |range, b| match range {
+        None => Some((b, b)),
+        Some((lo, hi)) => Some((b.min(lo), b.max(hi))),
+    }) else {
+        return;
+    };
+    let span = (hi - lo) as u64 + 1;
+    if span > 4 * timers.len() as u64 + 64 {
+        timers.sort_unstable_by_key(bucket);
+        return;
+    }
+    let mut starts = vec![0usize; span as usize + 1];
+    for t in timers.iter() {
+        starts[(bucket(t) - lo) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut grouped = vec![Timer(0, 0, 0); timers.len()];
+    for &t in timers.iter() {
+        let at = &mut starts[(bucket(&t) - lo) as usize];
+        grouped[*at] = t;
+        *at += 1;
+    }
+    *timers = grouped;
+}
+
 /// A closed (possibly split) session ready for output.
 pub(super) struct Closed {
     pub key: KeyValue,
@@ -148,8 +179,9 @@ impl Shard {
         self.timers.entry(timer.0.div_euclid(TIMER_BUCKET_MS)).or_default().push(timer);
     }
 
-    /// Schedule all `timers` (emptied), one map lookup per run of timers in the same bucket.
+    /// Schedule all `timers` (emptied): grouped by bucket first, so one map lookup per bucket.
     fn schedule_all(&mut self, timers: &mut Vec<Timer>) {
+        group_by_bucket(timers);
         let mut rest = &timers[..];
         while let Some(first) = rest.first() {
             let bucket = first.0.div_euclid(TIMER_BUCKET_MS);
@@ -391,7 +423,6 @@ impl Shard {
                 split_into(key, session, kept, config, aggs, closed);
             }
         }
-        not_yet.sort_unstable_by_key(|t| t.0.div_euclid(TIMER_BUCKET_MS));
         self.schedule_all(&mut not_yet);
         // A key whose last session closed early in this pass may have been tombstoned by an
         // earlier session of it closing exactly at `wm` (timers are not in time order): keep it.
@@ -442,6 +473,28 @@ pub(super) fn shard_of_bytes(key: &[u8], shards: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grouping_by_bucket_keeps_every_timer_and_makes_each_bucket_one_run() {
+        // Close together (counting sort) and far apart (the sort it falls back to).
+        for spread in [3 * TIMER_BUCKET_MS, 1 << 40] {
+            let timers: Vec<Timer> = (0..500u64).map(|i| Timer(((i * 7919) % 101) as Millis * spread / 100 - spread / 2, i, i as u32)).collect();
+            let mut grouped = timers.clone();
+            group_by_bucket(&mut grouped);
+            let key = |t: &Timer| (t.0, t.1, t.2);
+            let (mut before, mut after): (Vec<_>, Vec<_>) = (timers.iter().map(key).collect(), grouped.iter().map(key).collect());
+            before.sort();
+            after.sort();
+            assert_eq!(before, after, "the same timers");
+            let buckets: Vec<Millis> = grouped.iter().map(|t| t.0.div_euclid(TIMER_BUCKET_MS)).collect();
+            let mut runs = buckets.clone();
+            runs.dedup();
+            let mut distinct = runs.clone();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!(runs.len(), distinct.len(), "each bucket in one run");
+        }
+    }
 
     #[test]
     fn a_key_with_one_session_and_one_aggregate_fills_one_cache_line() {
