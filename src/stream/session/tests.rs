@@ -374,3 +374,16 @@ mod equivalence {
         assert_eq!(got, expected);
     }
 }
+
+#[test]
+fn sorting_by_end_matches_a_plain_sort() {
+    // Ends close together (counting sort, with ties on end and key) and far apart (plain sort).
+    for spread in [50i64, 1 << 40] {
+        let mut order: Vec<(Millis, Option<i64>, Millis, u32)> =
+            (0..400u32).map(|i| ((i as i64 * 7919) % 97 * spread / 97, [None, Some(3), Some(-1)][i as usize % 3], -(i as i64 % 5), i)).collect();
+        let mut expected = order.clone();
+        expected.sort();
+        super::sort_by_end(&mut order);
+        assert_eq!(order, expected);
+    }
+}
