@@ -31,6 +31,10 @@ class Sessionizer(EventTimeOperator):
     the output, its order, the session ids and the late rows are the same for any number. It pays
     off only with idle cores: on a machine already busy, one thread is faster.
 
+    Memory follows the keys with open sessions. A single integer key column whose values are dense
+    (their range at most 4 times the keys held or the rows of a batch, as with auto-increment user
+    ids) is looked up by offset in that range, without hashing; other keys go through a hash table.
+
     >>> import fleetstream as fs, pyarrow as pa
     >>> s = fs.Sessionizer(gap="30m", key="user_id", aggs={"page_views": fs.count(), "first_page": fs.first("page")})
     >>> clicks = pa.table({"ts": [0, 60_000, 1_860_000, 5_000_000], "user_id": [1, 1, 1, 1],
