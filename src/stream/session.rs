@@ -396,36 +396,45 @@ fn sort_closed(closed: &mut Vec<Closed>) {
 /// Sort `(end, key, start, position)` tuples. The sessions one push closes end within about the
 /// watermark's advance, so a counting sort by end does most of it; ties (rare) are sorted after.
 fn sort_by_end(order: &mut Vec<(Millis, Option<i64>, Millis, u32)>) {
-    let Some((lo, hi)) = order.iter().map(|o| o.0).fold(None, |range, end| match range {
-        None => Some((end, end)),
-        Some((lo, hi)) => Some((end.min(lo), end.max(hi))),
-    }) else {
-        return;
-    };
-    let span = hi.abs_diff(lo) + 1;
-    if span > 4 * order.len() as u64 + 64 {
+    if !counting_sort_by(order, |o| o.0) {
         order.sort_unstable();
         return;
     }
-    let mut starts = vec![0usize; span as usize + 1];
-    for o in order.iter() {
-        starts[(o.0 - lo) as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut sorted = vec![(0, None, 0, 0); order.len()];
-    for &o in order.iter() {
-        let at = &mut starts[(o.0 - lo) as usize];
-        sorted[*at] = o;
-        *at += 1;
-    }
-    for run in sorted.chunk_by_mut(|a, b| a.0 == b.0) {
+    for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
         if run.len() > 1 {
             run.sort_unstable();
         }
     }
-    *order = sorted;
+}
+
+/// Stable counting sort of `items` by `key`, when the keys span at most a few values per item
+/// (two linear passes); returns false, leaving `items` as they are, when they span more.
+pub(super) fn counting_sort_by<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> i64) -> bool {
+    let Some((lo, hi)) = items.iter().map(&key).fold(None, |range, k| match range {
+        None => Some((k, k)),
+        Some((lo, hi)) => Some((k.min(lo), k.max(hi))),
+    }) else {
+        return true;
+    };
+    let span = hi.abs_diff(lo) + 1;
+    if span > 4 * items.len() as u64 + 64 {
+        return false;
+    }
+    let mut starts = vec![0usize; span as usize + 1];
+    for item in items.iter() {
+        starts[(key(item) - lo) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut sorted = vec![items[0]; items.len()];
+    for &item in items.iter() {
+        let at = &mut starts[(key(&item) - lo) as usize];
+        sorted[*at] = item;
+        *at += 1;
+    }
+    *items = sorted;
+    true
 }
 
 /// The output order `sort_closed` sorts by (unique per session).

@@ -69,34 +69,12 @@ struct Timer(Millis, u64, u32);
 const TIMER_BUCKET_MS: Millis = 1024;
 
 /// Reorder `timers` so that each bucket's timers are consecutive. The timers of a push fall in a
-/// narrow range of buckets (about `gap` wide), so a counting sort does it in two linear passes.
+/// narrow range of buckets (about `gap` wide), so a counting sort nearly always does it.
 fn group_by_bucket(timers: &mut Vec<Timer>) {
     let bucket = |t: &Timer| t.0.div_euclid(TIMER_BUCKET_MS);
-    let Some((lo, hi)) = timers.iter().map(bucket).fold(None, |range, b| match range {
-        None => Some((b, b)),
-        Some((lo, hi)) => Some((b.min(lo), b.max(hi))),
-    }) else {
-        return;
-    };
-    let span = (hi - lo) as u64 + 1;
-    if span > 4 * timers.len() as u64 + 64 {
+    if !super::counting_sort_by(timers, bucket) {
         timers.sort_unstable_by_key(bucket);
-        return;
     }
-    let mut starts = vec![0usize; span as usize + 1];
-    for t in timers.iter() {
-        starts[(bucket(t) - lo) as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut grouped = vec![Timer(0, 0, 0); timers.len()];
-    for &t in timers.iter() {
-        let at = &mut starts[(bucket(&t) - lo) as usize];
-        grouped[*at] = t;
-        *at += 1;
-    }
-    *timers = grouped;
 }
 
 /// A closed (possibly split) session ready for output.
