@@ -221,11 +221,18 @@ fn on_thread_groups<J: Send, R: Send>(jobs: &mut [J], threads: usize, work: impl
 }
 
 
-/// Whether every time is non-null and a plausible event time (see `check_event_time`).
-fn all_valid_times(times: &Int64Array) -> bool {
+/// The largest time (None: no rows) when every time is non-null and a plausible event time
+/// (see `check_event_time`); otherwise the rows must be checked one by one.
+fn max_of_valid_times(times: &Int64Array) -> Option<Option<Millis>> {
     let values = times.values();
-    let (lo, hi) = values.iter().fold((Millis::MAX, Millis::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
-    times.null_count() == 0 && (values.is_empty() || (lo >= MIN_EVENT_TIME && hi <= MAX_EVENT_TIME))
+    let (lo, hi) = min_max(values.iter().copied());
+    let valid = times.null_count() == 0 && (values.is_empty() || (lo >= MIN_EVENT_TIME && hi <= MAX_EVENT_TIME));
+    valid.then_some((!values.is_empty()).then_some(hi))
+}
+
+/// The smallest and largest of `values` (MAX, MIN when there are none).
+pub(super) fn min_max(values: impl Iterator<Item = i64>) -> (i64, i64) {
+    values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
 /// What a shard needs to find its rows of a push and the watermark before each: the state before it.
@@ -393,6 +400,14 @@ fn sort_closed(closed: &mut Vec<Closed>) {
     closed.extend(order.into_iter().map(|(.., i)| slots[i as usize].take().expect("each position once")));
 }
 
+/// The sessions of `shard` due at watermark `wm`, closed and in output order.
+fn close_sorted(shard: &mut Shard, wm: Millis, config: &SessionConfig, aggs: &AggSet) -> Vec<Closed> {
+    let mut closed = Vec::new();
+    shard.close_due(wm, config, aggs, &mut closed);
+    sort_closed(&mut closed);
+    closed
+}
+
 /// Sort `(end, key, start, position)` tuples. The sessions one push closes end within about the
 /// watermark's advance, so a counting sort by end does most of it; ties (rare) are sorted after.
 fn sort_by_end(order: &mut Vec<(Millis, Option<i64>, Millis, u32)>) {
@@ -410,12 +425,10 @@ fn sort_by_end(order: &mut Vec<(Millis, Option<i64>, Millis, u32)>) {
 /// Stable counting sort of `items` by `key`, when the keys span at most a few values per item
 /// (two linear passes); returns false, leaving `items` as they are, when they span more.
 pub(super) fn counting_sort_by<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> i64) -> bool {
-    let Some((lo, hi)) = items.iter().map(&key).fold(None, |range, k| match range {
-        None => Some((k, k)),
-        Some((lo, hi)) => Some((k.min(lo), k.max(hi))),
-    }) else {
+    if items.is_empty() {
         return true;
-    };
+    }
+    let (lo, hi) = min_max(items.iter().map(&key));
     let span = hi.abs_diff(lo) + 1;
     if span > 4 * items.len() as u64 + 64 {
         return false;
@@ -628,10 +641,12 @@ impl Sessionizer {
         let shards = self.shards.len().max(1);
         let mut rejects = RejectCollector::default();
         // The rows that pass the checks, in arrival order; None when all do (the usual case,
-        // found for integer keys by one pass over the times that the compiler vectorises).
-        let accepted: Option<Vec<u32>> = match &int_column {
-            Some(_) if all_valid_times(&p.times) => None,
-            _ => {
+        // found for integer keys by one pass over the times that the compiler vectorises, which
+        // also gives their maximum).
+        let times = p.times.values();
+        let (accepted, batch_max): (Option<Vec<u32>>, Option<Millis>) = match int_column.as_ref().and_then(|_| max_of_valid_times(&p.times)) {
+            Some(max) => (None, max),
+            None => {
                 let mut rows = Vec::with_capacity(n);
                 for row in 0..n {
                     let checked = match &int_column {
@@ -643,15 +658,11 @@ impl Sessionizer {
                         Err(reason) => rejects.add(row, reason),
                     }
                 }
-                Some(rows)
+                let max = rows.iter().map(|&r| times[r as usize]).max();
+                (Some(rows), max)
             }
         };
-        let times = p.times.values();
         let before = Route { max_time: self.max_time, finished: self.finished, delay: self.config.watermark };
-        let batch_max = match &accepted {
-            None => times.iter().copied().max(),
-            Some(rows) => rows.iter().map(|&r| times[r as usize]).max(),
-        };
         if let Some(t) = batch_max {
             self.max_time = Some(self.max_time.map_or(t, |m| m.max(t)));
         }
@@ -671,12 +682,7 @@ impl Sessionizer {
         // A shard's part of the push once it has its rows: apply them, then close what is due.
         let apply_and_close = |shard: &mut Shard, work: &Work| {
             let applied = shard.apply(&batch, work);
-            let closed = close_at.map(|wm| {
-                let mut part = Vec::new();
-                shard.close_due(wm, config, aggs, &mut part);
-                sort_closed(&mut part);
-                part
-            });
+            let closed = close_at.map(|wm| close_sorted(shard, wm, config, aggs));
             (applied, closed)
         };
         let mut work = std::mem::take(&mut self.work);
@@ -780,12 +786,7 @@ impl Sessionizer {
             on_threads(
                 &mut jobs,
                 threads,
-                |shard| {
-                    let mut part = Vec::new();
-                    shard.close_due(wm, config, aggs, &mut part);
-                    sort_closed(&mut part);
-                    part
-                },
+                |shard| close_sorted(shard, wm, config, aggs),
                 &mut parts,
             );
             closed = merge_sorted(parts);

@@ -9,6 +9,7 @@
 //! (strings, several columns) are hashed as row-encoded bytes. An id is released when its key
 //! has no state left, and reused.
 
+use super::min_max;
 use crate::stream::keys::KeyBytes;
 use arrow_array::{Array, Int64Array};
 use hashbrown::HashMap;
@@ -379,11 +380,6 @@ const DENSE_IDS_PER_KEY: u64 = 4;
 /// (ids are u32: kept well below that).
 fn dense_limit(keys: usize) -> u64 {
     DENSE_MIN_RANGE.max(DENSE_IDS_PER_KEY * keys as u64).min(u32::MAX as u64 / 2)
-}
-
-/// The smallest and largest of `values` (MAX, MIN when there are none).
-fn min_max(values: impl Iterator<Item = i64>) -> (i64, i64) {
-    values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
 #[derive(Default)]
