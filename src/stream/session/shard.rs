@@ -49,6 +49,19 @@ impl std::ops::DerefMut for KeySlot {
     }
 }
 
+impl KeySlot {
+    /// Remove the `i`th session. A key that once had two sessions at a time holds them on the heap
+    /// (a second line per event, which the prefetch does not bring in); with one or none left they
+    /// move back inline, or over a long stream every key would end up there.
+    pub fn remove_session(&mut self, i: usize) -> Session {
+        let session = self.0.remove(i);
+        if self.0.spilled() && self.0.len() <= 1 {
+            self.0.shrink_to_fit();
+        }
+        session
+    }
+}
+
 /// Prefetch every cache line of `states[id]` (if there is such an element).
 #[inline]
 fn prefetch_slot(states: &[KeySlot], id: u32) {
@@ -278,7 +291,7 @@ impl Shard {
             if first < sessions.len() && touches(&sessions[first]) {
                 if first + 1 < sessions.len() && touches(&sessions[first + 1]) {
                     // The event bridges two sessions: fold the later one into the earlier one.
-                    let later = sessions.remove(first + 1);
+                    let later = sessions.remove_session(first + 1);
                     let earlier = &mut sessions[first];
                     earlier.end = earlier.end.max(later.end);
                     for (acc, other) in earlier.accs.iter_mut().zip(later.accs) {
@@ -389,7 +402,7 @@ impl Shard {
                     not_yet.push(Timer(due, uid, id));
                     continue;
                 }
-                let session = sessions.remove(i);
+                let session = sessions.remove_session(i);
                 let now_idle = sessions.is_empty();
                 let key = self.index.key(id);
                 if due == wm {

@@ -83,6 +83,22 @@ fn sessions_close_at_end_plus_gap_and_leave_no_state() {
 }
 
 #[test]
+fn a_key_back_to_one_open_session_holds_it_inline_again() {
+    // Two open sessions at once move a key's sessions to the heap; after one closes, the other
+    // must be back in the key's own cache line (else every later event reads a second line).
+    let mut s = sessionizer(100, None);
+    assert_eq!(s.push(&[batch(&[(0, "a"), (50, "a")])]).unwrap().num_rows(), 0);
+    let spilled = |s: &Sessionizer| s.shards.iter().flat_map(|shard| &shard.states).filter(|slot| slot.0.spilled()).count();
+    assert_eq!(spilled(&s), 1, "two sessions: on the heap");
+    let out = sessions(&s.push(&[batch(&[(150, "b")])]).unwrap());
+    assert_eq!(out.iter().map(|r| (r.0.as_str(), r.1, r.2)).collect::<Vec<_>>(), vec![("a", 0, 0)]);
+    assert_eq!(s.open_sessions(), 2);
+    assert_eq!(spilled(&s), 0, "one session left: inline");
+    let rest = run(&mut s, &[vec![(60, "a")]]);
+    assert_eq!(rest.iter().map(|r| (r.0.as_str(), r.1, r.2, r.3)).collect::<Vec<_>>(), vec![("a", 50, 60, 2), ("b", 150, 150, 1)]);
+}
+
+#[test]
 fn events_behind_the_watermark_are_late_and_change_nothing_emitted() {
     let mut s = sessionizer(0, None);
     let out = run(&mut s, &[vec![(0, "a"), (31, "b")], vec![(20, "a")]]);
