@@ -259,7 +259,6 @@ impl Shard {
         let ids = self.intern(batch.keys, work);
         let config = batch.config;
         let gap = config.gap;
-        let close_delay = gap + config.allowed_lateness;
         let keep_events = config.max_duration.is_some();
         let mut applied = Applied::default();
         let mut maybe_idle = Vec::new();
@@ -277,41 +276,28 @@ impl Shard {
                 if self.tombstones_at != wm && !self.tombstones.is_empty() {
                     maybe_idle.extend(self.tombstones.drain());
                 }
-                if let Some(reason) = self.late_reason(id, t, wm, config) {
-                    applied.late.push((row as u32, reason));
-                    maybe_idle.push(id);
-                    continue;
+                // Only an event at or behind the watermark (less the lateness) may be late.
+                if t.saturating_add(config.allowed_lateness) <= wm {
+                    if let Some(reason) = self.late_reason(id, t, wm, config) {
+                        applied.late.push((row as u32, reason));
+                        maybe_idle.push(id);
+                        continue;
+                    }
                 }
             }
             let seq = batch.seq_base + row as u64;
-            let sessions = &mut self.states[id as usize];
-            // Sessions are sorted and more than `gap` apart, so an event touches at most two.
-            let first = sessions.partition_point(|s| s.end + gap < t);
-            let touches = |s: &Session| s.start - gap <= t;
-            if first < sessions.len() && touches(&sessions[first]) {
-                if first + 1 < sessions.len() && touches(&sessions[first + 1]) {
-                    // The event bridges two sessions: fold the later one into the earlier one.
-                    let later = sessions.remove_session(first + 1);
-                    let earlier = &mut sessions[first];
-                    earlier.end = earlier.end.max(later.end);
-                    for (acc, other) in earlier.accs.iter_mut().zip(later.accs) {
-                        acc.merge(other);
-                    }
-                    if let Some(kept) = self.kept.remove(&later.uid) {
-                        self.kept.entry(earlier.uid).or_default().extend(kept);
-                    }
-                    applied.merged += 1;
+            let session = match &mut self.states[id as usize][..] {
+                // Most events: within `gap` of the key's one open session.
+                [only] if only.start - gap <= t && t <= only.end + gap => {
+                    only.start = only.start.min(t);
+                    only.end = only.end.max(t);
+                    only
                 }
-                let session = &mut sessions[first];
-                session.start = session.start.min(t);
-                session.end = session.end.max(t);
-            } else {
-                let uid = self.next_uid;
-                self.next_uid += 1;
-                sessions.insert(first, Session { uid, start: t, end: t, accs: batch.aggs.new_accs() });
-                new_timers.push(Timer(t + close_delay, uid, id));
-            }
-            let session = &mut self.states[id as usize][first];
+                _ => {
+                    let first = self.place(id, t, batch, &mut new_timers, &mut applied);
+                    &mut self.states[id as usize][first]
+                }
+            };
             if keep_events {
                 let values = batch.inputs.iter().map(|input| OwnedValue::from_value(input.value(row))).collect();
                 self.kept.entry(session.uid).or_default().push(KeptEvent { time: t, seq, values });
@@ -329,6 +315,40 @@ impl Shard {
         self.schedule_all(&mut new_timers);
         self.release_idle(maybe_idle);
         applied
+    }
+
+    /// The index of the session of key `id` that takes an event at `t` (not late): an open one it
+    /// falls in or next to (stretched to it; two it bridges are merged first), or a new one.
+    fn place(&mut self, id: u32, t: Millis, batch: &Batch<'_>, new_timers: &mut Vec<Timer>, applied: &mut Applied) -> usize {
+        let gap = batch.config.gap;
+        let sessions = &mut self.states[id as usize];
+        // Sessions are sorted and more than `gap` apart, so an event touches at most two.
+        let first = sessions.partition_point(|s| s.end + gap < t);
+        let touches = |s: &Session| s.start - gap <= t;
+        if first < sessions.len() && touches(&sessions[first]) {
+            if first + 1 < sessions.len() && touches(&sessions[first + 1]) {
+                // The event bridges two sessions: fold the later one into the earlier one.
+                let later = sessions.remove_session(first + 1);
+                let earlier = &mut sessions[first];
+                earlier.end = earlier.end.max(later.end);
+                for (acc, other) in earlier.accs.iter_mut().zip(later.accs) {
+                    acc.merge(other);
+                }
+                if let Some(kept) = self.kept.remove(&later.uid) {
+                    self.kept.entry(earlier.uid).or_default().extend(kept);
+                }
+                applied.merged += 1;
+            }
+            let session = &mut sessions[first];
+            session.start = session.start.min(t);
+            session.end = session.end.max(t);
+        } else {
+            let uid = self.next_uid;
+            self.next_uid += 1;
+            sessions.insert(first, Session { uid, start: t, end: t, accs: batch.aggs.new_accs() });
+            new_timers.push(Timer(t + gap + batch.config.allowed_lateness, uid, id));
+        }
+        first
     }
 
     /// Why the event at `t` of key `id` is late at watermark `wm`, if it is (see the module docs).
