@@ -408,32 +408,37 @@ fn close_sorted(shard: &mut Shard, wm: Millis, config: &SessionConfig, aggs: &Ag
     closed
 }
 
-/// Sort `(end, key, start, position)` tuples. The sessions one push closes end within about the
-/// watermark's advance, so a counting sort by end does most of it; ties (rare) are sorted after.
+/// Sort `(end, key, start, position)` tuples by bucket of end, then the few in each bucket.
 fn sort_by_end(order: &mut Vec<(Millis, Option<i64>, Millis, u32)>) {
-    if !counting_sort_by(order, |o| o.0) {
-        order.sort_unstable();
+    bucket_sort_by(order, |o| o.0, |o| *o);
+}
+
+/// Sort `items` by `key`, where `coarse(item)` orders them as `key` does but may tie: a stable
+/// counting sort into about as many buckets of `coarse` values as there are items (the values
+/// of a push's timers and closed sessions lie within about `gap` of each other, at most a few
+/// per millisecond), then a sort of each bucket's few items.
+pub(super) fn bucket_sort_by<T: Copy, K: Ord>(items: &mut Vec<T>, coarse: impl Fn(&T) -> i64, key: impl Fn(&T) -> K) {
+    if items.len() < 2 {
         return;
     }
-    for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
+    let (lo, hi) = min_max(items.iter().map(&coarse));
+    let buckets = 4 * items.len() as u64;
+    let mut shift = 0;
+    while (hi.abs_diff(lo) >> shift) >= buckets {
+        shift += 1;
+    }
+    let bucket = |item: &T| coarse(item) >> shift;
+    counting_sort(items, &bucket, (lo >> shift, hi >> shift));
+    for run in items.chunk_by_mut(|a, b| bucket(a) == bucket(b)) {
         if run.len() > 1 {
-            run.sort_unstable();
+            run.sort_unstable_by_key(&key);
         }
     }
 }
 
-/// Stable counting sort of `items` by `key`, when the keys span at most a few values per item
-/// (two linear passes); returns false, leaving `items` as they are, when they span more.
-pub(super) fn counting_sort_by<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> i64) -> bool {
-    if items.is_empty() {
-        return true;
-    }
-    let (lo, hi) = min_max(items.iter().map(&key));
-    let span = hi.abs_diff(lo) + 1;
-    if span > 4 * items.len() as u64 + 64 {
-        return false;
-    }
-    let mut starts = vec![0usize; span as usize + 1];
+/// Stable counting sort of `items` by `key`, whose values lie in `lo..=hi`.
+fn counting_sort<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> i64, (lo, hi): (i64, i64)) {
+    let mut starts = vec![0usize; (hi - lo) as usize + 2];
     for item in items.iter() {
         starts[(key(item) - lo) as usize + 1] += 1;
     }
@@ -447,7 +452,6 @@ pub(super) fn counting_sort_by<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> 
         *at += 1;
     }
     *items = sorted;
-    true
 }
 
 /// The output order `sort_closed` sorts by (unique per session).

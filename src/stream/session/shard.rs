@@ -81,13 +81,10 @@ struct Timer(Millis, u64, u32);
 
 const TIMER_BUCKET_MS: Millis = 1024;
 
-/// Reorder `timers` so that each bucket's timers are consecutive. The timers of a push fall in a
-/// narrow range of buckets (about `gap` wide), so a counting sort nearly always does it.
+/// Reorder `timers` so that each bucket's timers are consecutive (by bucket).
 fn group_by_bucket(timers: &mut Vec<Timer>) {
     let bucket = |t: &Timer| t.0.div_euclid(TIMER_BUCKET_MS);
-    if !super::counting_sort_by(timers, bucket) {
-        timers.sort_unstable_by_key(bucket);
-    }
+    super::bucket_sort_by(timers, bucket, bucket);
 }
 
 /// A closed (possibly split) session ready for output.
@@ -487,7 +484,7 @@ mod tests {
 
     #[test]
     fn grouping_by_bucket_keeps_every_timer_and_makes_each_bucket_one_run() {
-        // Close together (counting sort) and far apart (the sort it falls back to).
+        // Close together (one bucket of timers per counting-sort bucket) and far apart (many).
         for spread in [3 * TIMER_BUCKET_MS, 1 << 40] {
             let timers: Vec<Timer> = (0..500u64).map(|i| Timer(((i * 7919) % 101) as Millis * spread / 100 - spread / 2, i, i as u32)).collect();
             let mut grouped = timers.clone();

@@ -393,10 +393,11 @@ mod equivalence {
 
 #[test]
 fn sorting_by_end_matches_a_plain_sort() {
-    // Ends close together (counting sort, with ties on end and key) and far apart (plain sort).
-    for spread in [50i64, 1 << 40] {
+    // Ends close together (ties on end and key), a push's spread (several ms per bucket) and
+    // far apart, up to the whole range of i64 (one bucket per item or fewer).
+    for spread in [50i64, 180_000, 1 << 40, i64::MAX] {
         let mut order: Vec<(Millis, Option<i64>, Millis, u32)> =
-            (0..400u32).map(|i| ((i as i64 * 7919) % 97 * spread / 97, [None, Some(3), Some(-1)][i as usize % 3], -(i as i64 % 5), i)).collect();
+            (0..400u32).map(|i| (((i as i64 * 7919) % 97 - 48) * (spread / 97), [None, Some(3), Some(-1)][i as usize % 3], -(i as i64 % 5), i)).collect();
         let mut expected = order.clone();
         expected.sort();
         super::sort_by_end(&mut order);
