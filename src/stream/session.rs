@@ -379,33 +379,41 @@ impl Split {
     }
 }
 
-/// Sort closed sessions into output order: by end, key, start (unique per session). Integer keys
-/// sort compact (end, key, start, position) tuples rather than whole sessions.
-fn sort_closed(closed: &mut Vec<Closed>) {
+/// The positions of `closed` in output order: by end, key, start (unique per session). Integer
+/// keys sort compact (end, key, start, position) tuples.
+fn output_order_of(closed: &[Closed]) -> Vec<u32> {
     let int_key = |c: &Closed| match c.key {
         KeyValue::Int(v) => Some(v),
         KeyValue::Bytes(_) => None,
     };
-    let Some(mut order) = closed
-        .iter()
-        .enumerate()
-        .map(|(i, c)| int_key(c).map(|key| (c.end, key, c.start, i as u32)))
-        .collect::<Option<Vec<_>>>()
-    else {
-        closed.sort_unstable_by(|a, b| output_order(a).cmp(&output_order(b)));
-        return;
-    };
-    sort_by_end(&mut order);
-    let mut slots: Vec<Option<Closed>> = std::mem::take(closed).into_iter().map(Some).collect();
-    closed.extend(order.into_iter().map(|(.., i)| slots[i as usize].take().expect("each position once")));
+    match closed.iter().enumerate().map(|(i, c)| int_key(c).map(|key| (c.end, key, c.start, i as u32))).collect::<Option<Vec<_>>>() {
+        Some(mut order) => {
+            sort_by_end(&mut order);
+            order.into_iter().map(|(.., i)| i).collect()
+        }
+        None => {
+            let mut order: Vec<u32> = (0..closed.len() as u32).collect();
+            order.sort_unstable_by(|&a, &b| output_order(&closed[a as usize]).cmp(&output_order(&closed[b as usize])));
+            order
+        }
+    }
 }
 
-/// The sessions of `shard` due at watermark `wm`, closed and in output order.
-fn close_sorted(shard: &mut Shard, wm: Millis, config: &SessionConfig, aggs: &AggSet) -> Vec<Closed> {
-    let mut closed = Vec::new();
-    shard.close_due(wm, config, aggs, &mut closed);
-    sort_closed(&mut closed);
-    closed
+/// The sessions a shard closed (in closing order), their output order (positions in
+/// `sessions`) and their output batch in that order, built on the shard's thread.
+struct ClosedRun {
+    sessions: Vec<Closed>,
+    order: Vec<u32>,
+    batch: RecordBatch,
+}
+
+/// Close the sessions of `shard` due at watermark `wm`, with their output batch.
+fn close_run(shard: &mut Shard, wm: Millis, output: Output<'_>) -> Result<ClosedRun> {
+    let mut sessions = Vec::new();
+    shard.close_due(wm, output.config, output.aggs, &mut sessions);
+    let order = output_order_of(&sessions);
+    let batch = output.batch(&sessions, &order)?;
+    Ok(ClosedRun { sessions, order, batch })
 }
 
 /// Sort `(end, key, start, position)` tuples by bucket of end, then the few in each bucket.
@@ -459,26 +467,29 @@ fn output_order(c: &Closed) -> (Millis, &KeyValue, Millis) {
     (c.end, &c.key, c.start)
 }
 
-/// One run in output order from runs each in output order (the shards' closed sessions, sorted on
-/// their threads).
-fn merge_sorted(mut runs: Vec<Vec<Closed>>) -> Vec<Closed> {
-    runs.retain(|run| !run.is_empty());
-    if runs.len() <= 1 {
-        return runs.pop().unwrap_or_default();
+/// One output batch in output order from the shards' runs: a merge of their orders, then the
+/// batches' rows taken in it.
+fn merge_runs(runs: Vec<ClosedRun>, output: Output<'_>) -> Result<RecordBatch> {
+    let mut runs: Vec<ClosedRun> = runs.into_iter().filter(|run| !run.order.is_empty()).collect();
+    match runs.len() {
+        0 => return output.batch(&[], &[]),
+        1 => return Ok(runs.pop().expect("one run").batch),
+        _ => {}
     }
-    let mut out = Vec::with_capacity(runs.iter().map(Vec::len).sum());
-    // Reversed, so each run's next session is its last element.
-    runs.iter_mut().for_each(|run| run.reverse());
-    loop {
-        let next = (0..runs.len()).filter(|&i| !runs[i].is_empty()).min_by(|&a, &b| {
-            let last = |i: usize| output_order(runs[i].last().expect("not empty"));
-            last(a).cmp(&last(b))
-        });
-        match next {
-            Some(i) => out.push(runs[i].pop().expect("not empty")),
-            None => return out,
-        }
+    let order_at = |r: usize, i: usize| output_order(&runs[r].sessions[runs[r].order[i] as usize]);
+    let total = runs.iter().map(|run| run.order.len()).sum();
+    let mut next = vec![0; runs.len()];
+    let mut indices = Vec::with_capacity(total);
+    for _ in 0..total {
+        let r = (0..runs.len())
+            .filter(|&r| next[r] < runs[r].order.len())
+            .min_by(|&a, &b| order_at(a, next[a]).cmp(&order_at(b, next[b])))
+            .expect("rows left in some run");
+        indices.push((r, next[r]));
+        next[r] += 1;
     }
+    let batches: Vec<&RecordBatch> = runs.iter().map(|run| &run.batch).collect();
+    Ok(arrow_select::interleave::interleave_record_batch(&batches, &indices)?)
 }
 
 /// Key types whose values fit an i64: they skip the row encoding (see `key_index`).
@@ -487,6 +498,79 @@ fn int_key_type(data_type: &DataType) -> bool {
         data_type,
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32
     )
+}
+
+/// What building output batches needs of a sessionizer, borrowed apart from its shards, so that
+/// each shard's thread builds the batch of the sessions it closed.
+#[derive(Clone, Copy)]
+struct Output<'a> {
+    config: &'a SessionConfig,
+    keys: &'a KeyEncoder,
+    aggs: &'a AggSet,
+}
+
+impl Output<'_> {
+    /// Whether keys are single integers (known once the key types are).
+    fn int_keys(&self) -> Option<bool> {
+        if self.config.keys.is_empty() {
+            return Some(false);
+        }
+        let fields = self.keys.fields()?;
+        let width_ok = |f: &Field| f.data_type().primitive_width().is_some_and(|w| w <= self.config.max_key_bytes);
+        Some(matches!(&fields[..], [field] if int_key_type(field.data_type()) && width_ok(field)))
+    }
+
+    fn schema(&self) -> SchemaRef {
+        let mut fields = self.keys.output_fields();
+        fields.push(Field::new("session_id", DataType::Int64, false));
+        fields.push(Field::new("session_start", timestamp_type(), false));
+        fields.push(Field::new("session_end", timestamp_type(), false));
+        fields.push(Field::new("duration_ms", DataType::Int64, false));
+        fields.extend(self.aggs.fields());
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Key columns for `keys` (one kind, as the index holds them) and their row encodings.
+    fn key_columns_and_bytes<'a>(&self, keys: impl ExactSizeIterator<Item = &'a KeyValue> + Clone) -> Result<(Vec<ArrayRef>, Vec<KeyBytes>)> {
+        if self.int_keys() == Some(true) {
+            let values = Int64Array::from_iter(keys.map(|k| match k {
+                KeyValue::Int(v) => *v,
+                KeyValue::Bytes(_) => unreachable!("integer keys"),
+            }));
+            let field_type = self.keys.fields().expect("known key types")[0].data_type().clone();
+            let column = arrow_cast::cast(&values, &field_type)?;
+            let encoded = self.keys.convert(std::slice::from_ref(&column))?;
+            let bytes = encoded.iter().map(|row| KeyBytes::from_slice(row.data())).collect();
+            return Ok((vec![column], bytes));
+        }
+        let bytes: Vec<KeyBytes> = keys
+            .map(|k| match k {
+                KeyValue::Bytes(b) => b.clone(),
+                KeyValue::Int(_) => unreachable!("byte keys"),
+            })
+            .collect();
+        let columns = if self.config.keys.is_empty() { Vec::new() } else { self.keys.decode(bytes.iter().map(|b| &b[..]))? };
+        Ok((columns, bytes))
+    }
+
+    /// Closed sessions (in output order) as an output batch.
+    fn batch(&self, closed: &[Closed], order: &[u32]) -> Result<RecordBatch> {
+        let in_order = || order.iter().map(|&i| &closed[i as usize]);
+        let (mut columns, key_bytes) = if order.is_empty() {
+            let fields = self.keys.output_fields();
+            (fields.iter().map(|f| arrow_array::new_empty_array(f.data_type())).collect(), Vec::new())
+        } else {
+            self.key_columns_and_bytes(in_order().map(|c| &c.key))?
+        };
+        columns.push(Arc::new(Int64Array::from_iter_values(in_order().zip(&key_bytes).map(|(c, k)| session_id(k, c.start)))));
+        columns.push(timestamp_column(in_order().map(|c| c.start)));
+        columns.push(timestamp_column(in_order().map(|c| c.end)));
+        columns.push(Arc::new(Int64Array::from_iter_values(in_order().map(|c| c.end - c.start))));
+        columns.extend(self.aggs.finish(order.len(), |i| &closed[order[i] as usize].accs)?);
+        let schema = self.schema();
+        output_batch(&schema, columns, order.len())
+    }
+
 }
 
 impl Sessionizer {
@@ -554,12 +638,7 @@ impl Sessionizer {
 
     /// Whether keys are single integers (known once the key types are).
     fn int_keys(&self) -> Option<bool> {
-        if self.config.keys.is_empty() {
-            return Some(false);
-        }
-        let fields = self.keys.fields()?;
-        let width_ok = |f: &Field| f.data_type().primitive_width().is_some_and(|w| w <= self.config.max_key_bytes);
-        Some(matches!(&fields[..], [field] if int_key_type(field.data_type()) && width_ok(field)))
+        self.output().int_keys()
     }
 
     /// Create the shards once the key type is known.
@@ -632,7 +711,7 @@ impl Sessionizer {
 
     /// Apply one batch; with `close`, also close what the watermark after it allows (the closed
     /// sessions in output order).
-    fn apply(&mut self, p: BoundBatch<'_>, row_offset: i64, close: bool) -> Result<Option<Vec<Closed>>> {
+    fn apply(&mut self, p: BoundBatch<'_>, row_offset: i64, close: bool) -> Result<Option<Vec<ClosedRun>>> {
         let n = p.batch.num_rows();
         self.side.saw_input(p.batch);
         let seq_base = self.stats.rows_in;
@@ -682,17 +761,17 @@ impl Sessionizer {
             seq_base,
         };
         let close_at = if close { self.watermark() } else { None };
-        let (config, aggs) = (&self.config, &self.aggs);
+        let output = Output { config: &self.config, keys: &self.keys, aggs: &self.aggs };
         // A shard's part of the push once it has its rows: apply them, then close what is due.
         let apply_and_close = |shard: &mut Shard, work: &Work| {
             let applied = shard.apply(&batch, work);
-            let closed = close_at.map(|wm| close_sorted(shard, wm, config, aggs));
+            let closed = close_at.map(|wm| close_run(shard, wm, output));
             (applied, closed)
         };
         let mut work = std::mem::take(&mut self.work);
         work.resize_with(shards, Work::default);
         let threads = (n / MIN_ROWS_PER_THREAD).clamp(1, shards);
-        let mut results: Vec<(Applied, Option<Vec<Closed>>)> = Vec::with_capacity(shards);
+        let mut results: Vec<(Applied, Option<Result<ClosedRun>>)> = Vec::with_capacity(shards);
         let mut jobs: Vec<(usize, &mut Shard, &mut Work)> =
             self.shards.iter_mut().zip(work.iter_mut()).enumerate().map(|(i, (shard, work))| (i, shard, work)).collect();
         let accepted = accepted.as_deref();
@@ -776,65 +855,41 @@ impl Sessionizer {
             let reasons: ArrayRef = Arc::new(StringArray::from(reasons));
             self.side.late.push(take_rows_with(p.batch, &rows, vec![(Field::new("reason", DataType::Utf8, false), reasons)])?);
         }
-        Ok(close.then(|| merge_sorted(parts)))
+        Ok(close.then(|| parts.into_iter().collect()).transpose()?)
     }
 
     /// Close what the watermark allows, on at most `threads` threads.
     fn close_due(&mut self, threads: usize) -> Result<RecordBatch> {
-        let mut closed: Vec<Closed> = Vec::new();
+        let mut runs = Vec::new();
         if let Some(wm) = self.watermark() {
-            let (config, aggs) = (&self.config, &self.aggs);
+            let output = Output { config: &self.config, keys: &self.keys, aggs: &self.aggs };
             let threads = threads.min(self.shards.len());
-            let mut parts: Vec<Vec<Closed>> = Vec::with_capacity(threads);
+            let mut results: Vec<Result<ClosedRun>> = Vec::with_capacity(threads);
             let mut jobs: Vec<&mut Shard> = self.shards.iter_mut().collect();
-            on_threads(
-                &mut jobs,
-                threads,
-                |shard| close_sorted(shard, wm, config, aggs),
-                &mut parts,
-            );
-            closed = merge_sorted(parts);
+            on_threads(&mut jobs, threads, |shard| close_run(shard, wm, output), &mut results);
+            runs = results.into_iter().collect::<Result<_>>()?;
         }
-        self.emit(closed)
+        self.emit(runs)
     }
 
-    /// Closed sessions (in output order) as the output batch.
-    fn emit(&mut self, closed: Vec<Closed>) -> Result<RecordBatch> {
-        self.stats.sessions_emitted += closed.len() as u64;
-        self.build_output(&closed)
+    /// The shards' closed sessions as one output batch, in output order.
+    fn emit(&mut self, runs: Vec<ClosedRun>) -> Result<RecordBatch> {
+        let batch = merge_runs(runs, self.output())?;
+        self.stats.sessions_emitted += batch.num_rows() as u64;
+        Ok(batch)
     }
 
     pub fn output_schema(&self) -> SchemaRef {
-        let mut fields = self.keys.output_fields();
-        fields.push(Field::new("session_id", DataType::Int64, false));
-        fields.push(Field::new("session_start", timestamp_type(), false));
-        fields.push(Field::new("session_end", timestamp_type(), false));
-        fields.push(Field::new("duration_ms", DataType::Int64, false));
-        fields.extend(self.aggs.fields());
-        Arc::new(Schema::new(fields))
+        self.output().schema()
+    }
+
+    fn output(&self) -> Output<'_> {
+        Output { config: &self.config, keys: &self.keys, aggs: &self.aggs }
     }
 
     /// Key columns for `keys` (one kind, as the index holds them) and their row encodings.
     fn key_columns_and_bytes<'a>(&self, keys: impl ExactSizeIterator<Item = &'a KeyValue> + Clone) -> Result<(Vec<ArrayRef>, Vec<KeyBytes>)> {
-        if self.int_keys() == Some(true) {
-            let values = Int64Array::from_iter(keys.map(|k| match k {
-                KeyValue::Int(v) => *v,
-                KeyValue::Bytes(_) => unreachable!("integer keys"),
-            }));
-            let field_type = self.keys.fields().expect("known key types")[0].data_type().clone();
-            let column = arrow_cast::cast(&values, &field_type)?;
-            let encoded = self.keys.convert(std::slice::from_ref(&column))?;
-            let bytes = encoded.iter().map(|row| KeyBytes::from_slice(row.data())).collect();
-            return Ok((vec![column], bytes));
-        }
-        let bytes: Vec<KeyBytes> = keys
-            .map(|k| match k {
-                KeyValue::Bytes(b) => b.clone(),
-                KeyValue::Int(_) => unreachable!("byte keys"),
-            })
-            .collect();
-        let columns = if self.config.keys.is_empty() { Vec::new() } else { self.keys.decode(bytes.iter().map(|b| &b[..]))? };
-        Ok((columns, bytes))
+        self.output().key_columns_and_bytes(keys)
     }
 
     /// Keys from their row encodings, as the index holds them.
@@ -846,22 +901,6 @@ impl Sessionizer {
         let column = arrow_cast::cast(&columns[0], &DataType::Int64)?;
         let ints = column.as_primitive::<Int64Type>();
         Ok(ints.iter().map(KeyValue::Int).collect())
-    }
-
-    fn build_output(&self, closed: &[Closed]) -> Result<RecordBatch> {
-        let (mut columns, key_bytes) = if closed.is_empty() {
-            let fields = self.keys.output_fields();
-            (fields.iter().map(|f| arrow_array::new_empty_array(f.data_type())).collect(), Vec::new())
-        } else {
-            self.key_columns_and_bytes(closed.iter().map(|c| &c.key))?
-        };
-        columns.push(Arc::new(Int64Array::from_iter_values(closed.iter().zip(&key_bytes).map(|(c, k)| session_id(k, c.start)))));
-        columns.push(timestamp_column(closed.iter().map(|c| c.start)));
-        columns.push(timestamp_column(closed.iter().map(|c| c.end)));
-        columns.push(Arc::new(Int64Array::from_iter_values(closed.iter().map(|c| c.end - c.start))));
-        columns.extend(self.aggs.finish(closed.len(), |i| &closed[i].accs)?);
-        let schema = self.output_schema();
-        output_batch(&schema, columns, closed.len())
     }
 
     /// Open sessions and tombstones as a snapshot holds them (independent of the shards).
