@@ -64,6 +64,18 @@ impl LiveBits {
         self.0.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
     }
 
+    /// Make `ids` (all covered) live; returns how many were not.
+    fn set_all(&mut self, ids: &[u32]) -> usize {
+        let mut newly = 0;
+        for &id in ids {
+            let word = &mut self.0[id as usize / 64];
+            let before = *word;
+            *word |= 1u64 << (id % 64);
+            newly += usize::from(*word != before);
+        }
+        newly
+    }
+
     #[inline]
     fn set(&mut self, id: u32, live: bool) {
         let word = &mut self.0[id as usize / 64];
@@ -505,6 +517,17 @@ impl IntKeys {
             let small = smallest >= 0 && (largest as u64) < self.current_dense_limit();
             self.start_dense((smallest <= largest).then_some(if small { 0 } else { smallest }));
         }
+        if let (Layout::Dense { base, len }, None) = (self.layout, nulls) {
+            // Usually every key is in the range already: tight passes, no per-row branches.
+            let (smallest, largest) = min_max(rows.iter().map(|&r| values[r as usize]));
+            if smallest >= base && largest.checked_sub(base).is_some_and(|o| o < self.ids.next as i64) {
+                out.extend(rows.iter().map(|&r| (values[r as usize] - base) as u32));
+                let len = len + self.ids.live.set_all(out);
+                self.layout = Layout::Dense { base, len };
+                self.peak = self.peak.max(len);
+                return;
+            }
+        }
         if let Layout::Dense { .. } = self.layout {
             for (i, &row) in rows.iter().enumerate() {
                 let row = row as usize;
@@ -638,6 +661,20 @@ mod tests {
         // One at a time afterwards finds the same ids.
         for (&key, &id) in &seen {
             assert_eq!(index.intern_one(key), id);
+        }
+        // A second batch of the same keys, a few released in between, finds their keys again;
+        // a dense range (all in range now: the tight passes) gives the same ids and counts
+        // each live key once.
+        let released: Vec<u32> = seen.values().copied().step_by(7).collect();
+        released.iter().for_each(|&id| index.release(id));
+        let mut again = Vec::new();
+        index.intern_rows(&column, &rows, &[], &mut again);
+        for (&row, &id) in rows.iter().zip(&again) {
+            assert_eq!(index.key(id), keys[row as usize]);
+        }
+        if let Layout::Dense { len, .. } = index.layout {
+            assert_eq!(again, ids);
+            assert_eq!(len, seen.len());
         }
         index
     }
