@@ -436,7 +436,7 @@ pub(super) fn bucket_sort_by<T: Copy, K: Ord>(items: &mut Vec<T>, coarse: impl F
         shift += 1;
     }
     let bucket = |item: &T| coarse(item) >> shift;
-    counting_sort(items, &bucket, (lo >> shift, hi >> shift));
+    counting_sort(items, bucket, (lo >> shift, hi >> shift));
     for run in items.chunk_by_mut(|a, b| bucket(a) == bucket(b)) {
         if run.len() > 1 {
             run.sort_unstable_by_key(&key);
@@ -462,7 +462,7 @@ fn counting_sort<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> i64, (lo, hi):
     *items = sorted;
 }
 
-/// The output order `sort_closed` sorts by (unique per session).
+/// The output order (unique per session).
 fn output_order(c: &Closed) -> (Millis, &KeyValue, Millis) {
     (c.end, &c.key, c.start)
 }
@@ -570,7 +570,6 @@ impl Output<'_> {
         let schema = self.schema();
         output_batch(&schema, columns, order.len())
     }
-
 }
 
 impl Sessionizer {
@@ -709,8 +708,8 @@ impl Sessionizer {
         self.side.take_rejects()
     }
 
-    /// Apply one batch; with `close`, also close what the watermark after it allows (the closed
-    /// sessions in output order).
+    /// Apply one batch; with `close`, also close what the watermark after it allows (each shard's
+    /// closed sessions, with their output batch).
     fn apply(&mut self, p: BoundBatch<'_>, row_offset: i64, close: bool) -> Result<Option<Vec<ClosedRun>>> {
         let n = p.batch.num_rows();
         self.side.saw_input(p.batch);
@@ -761,6 +760,7 @@ impl Sessionizer {
             seq_base,
         };
         let close_at = if close { self.watermark() } else { None };
+        // Borrowed field by field: the shards are borrowed mutably alongside.
         let output = Output { config: &self.config, keys: &self.keys, aggs: &self.aggs };
         // A shard's part of the push once it has its rows: apply them, then close what is due.
         let apply_and_close = |shard: &mut Shard, work: &Work| {
@@ -855,7 +855,7 @@ impl Sessionizer {
             let reasons: ArrayRef = Arc::new(StringArray::from(reasons));
             self.side.late.push(take_rows_with(p.batch, &rows, vec![(Field::new("reason", DataType::Utf8, false), reasons)])?);
         }
-        Ok(close.then(|| parts.into_iter().collect()).transpose()?)
+        close.then(|| parts.into_iter().collect()).transpose()
     }
 
     /// Close what the watermark allows, on at most `threads` threads.
