@@ -469,13 +469,15 @@ fn output_order(c: &Closed) -> (Millis, &KeyValue, Millis) {
 
 /// One output batch in output order from the shards' runs: a merge of their orders, then the
 /// batches' rows taken in it.
-fn merge_runs(runs: Vec<ClosedRun>, output: Output<'_>) -> Result<RecordBatch> {
-    let mut runs: Vec<ClosedRun> = runs.into_iter().filter(|run| !run.order.is_empty()).collect();
-    match runs.len() {
-        0 => return output.batch(&[], &[]),
-        1 => return Ok(runs.pop().expect("one run").batch),
-        _ => {}
+fn merge_runs(mut runs: Vec<ClosedRun>, output: Output<'_>) -> Result<RecordBatch> {
+    if runs.iter().filter(|run| !run.order.is_empty()).count() <= 1 {
+        // One run has every row, or none has any: its batch is the output as it is.
+        return match runs.into_iter().max_by_key(|run| run.order.len()) {
+            Some(run) => Ok(run.batch),
+            None => output.batch(&[], &[]),
+        };
     }
+    runs.retain(|run| !run.order.is_empty());
     let order_at = |r: usize, i: usize| output_order(&runs[r].sessions[runs[r].order[i] as usize]);
     let total = runs.iter().map(|run| run.order.len()).sum();
     let mut next = vec![0; runs.len()];

@@ -5,9 +5,8 @@
 //! offset in that range: no hashing and no table, like DuckDB's perfect hash aggregation. Otherwise
 //! they go through an open-addressing table of `(key, id)` pairs whose buckets are prefetched a
 //! few rows ahead, so the memory latency of 100k+ live keys overlaps instead of stalling every
-//! event. Other keys
-//! (strings, several columns) are hashed as row-encoded bytes. An id is released when its key
-//! has no state left, and reused.
+//! event. Other keys (strings, several columns) are hashed as row-encoded bytes. An id is
+//! released when its key has no state left, and reused.
 
 use super::min_max;
 use crate::stream::keys::KeyBytes;
@@ -36,12 +35,12 @@ impl IdPool {
             self.live.cover(self.next);
             self.next - 1
         });
-        self.live.set(id, true);
+        self.live.insert(id);
         id
     }
 
     fn give_back(&mut self, id: u32) {
-        self.live.set(id, false);
+        self.live.remove(id);
         self.free.push(id);
     }
 }
@@ -64,27 +63,23 @@ impl LiveBits {
         self.0.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
     }
 
+    /// Make `id` (covered) live; whether it was not (branch-free).
+    #[inline]
+    fn insert(&mut self, id: u32) -> bool {
+        let word = &mut self.0[id as usize / 64];
+        let before = *word;
+        *word |= 1u64 << (id % 64);
+        *word != before
+    }
+
     /// Make `ids` (all covered) live; returns how many were not.
-    fn set_all(&mut self, ids: &[u32]) -> usize {
-        let mut newly = 0;
-        for &id in ids {
-            let word = &mut self.0[id as usize / 64];
-            let before = *word;
-            *word |= 1u64 << (id % 64);
-            newly += usize::from(*word != before);
-        }
-        newly
+    fn insert_all(&mut self, ids: &[u32]) -> usize {
+        ids.iter().map(|&id| usize::from(self.insert(id))).sum()
     }
 
     #[inline]
-    fn set(&mut self, id: u32, live: bool) {
-        let word = &mut self.0[id as usize / 64];
-        let bit = 1u64 << (id % 64);
-        if live {
-            *word |= bit;
-        } else {
-            *word &= !bit;
-        }
+    fn remove(&mut self, id: u32) {
+        self.0[id as usize / 64] &= !(1u64 << (id % 64));
     }
 }
 
@@ -430,8 +425,7 @@ impl IntKeys {
             self.ids.live.cover(self.ids.next);
         }
         let id = offset as u32;
-        if !self.ids.live.get(id) {
-            self.ids.live.set(id, true);
+        if self.ids.live.insert(id) {
             *len += 1;
             self.peak = self.peak.max(*len);
         }
@@ -518,15 +512,21 @@ impl IntKeys {
             self.start_dense((smallest <= largest).then_some(if small { 0 } else { smallest }));
         }
         if let (Layout::Dense { base, len }, None) = (self.layout, nulls) {
-            // Usually every key is in the range already: tight passes, no per-row branches.
-            let (smallest, largest) = min_max(rows.iter().map(|&r| values[r as usize]));
-            if smallest >= base && largest.checked_sub(base).is_some_and(|o| o < self.ids.next as i64) {
-                out.extend(rows.iter().map(|&r| (values[r as usize] - base) as u32));
-                let len = len + self.ids.live.set_all(out);
+            // Usually every key is in the range already: one pass for the ids and their range,
+            // no per-row branches (an offset that overflows counts as out of range).
+            let (mut lowest, mut highest) = (i64::MAX, i64::MIN);
+            out.extend(rows.iter().map(|&r| {
+                let offset = values[r as usize].checked_sub(base).unwrap_or(-1);
+                (lowest, highest) = (lowest.min(offset), highest.max(offset));
+                offset as u32
+            }));
+            if rows.is_empty() || (lowest >= 0 && highest < self.ids.next as i64) {
+                let len = len + self.ids.live.insert_all(out);
                 self.layout = Layout::Dense { base, len };
                 self.peak = self.peak.max(len);
                 return;
             }
+            out.clear();
         }
         if let Layout::Dense { .. } = self.layout {
             for (i, &row) in rows.iter().enumerate() {
@@ -573,7 +573,7 @@ impl IntKeys {
 
     fn release(&mut self, id: u32) {
         if let Layout::Dense { len, .. } = &mut self.layout {
-            self.ids.live.set(id, false);
+            self.ids.live.remove(id);
             *len -= 1;
             return;
         }
