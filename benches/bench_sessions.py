@@ -21,7 +21,9 @@ Contenders, measured in the same run on the same data, each in its own subproces
                    statistics (Spark's session end is last event + gap: converted for the check).
 
 Every contender's sessions are checked against fleetstream's on the same events (OK / MISMATCH) by
-checksums: number of sessions, sum of page views, sum of squared page views, sum of starts, sum of ends.
+checksums: number of sessions, sum of page views, sum of squared page views, sum of starts, sum of ends,
+and three sums that tie each session to its user (user x page views, and user and start / end mixed by
+modular products), so that sessions credited to the wrong user do not pass.
 
     python benches/bench_sessions.py --events 1000000
     python benches/bench_sessions.py --only fleetstream,polars --out /tmp/sessions.md
@@ -57,6 +59,7 @@ SPARK_SHUFFLE_PARTITIONS = 4
 FLEETSTREAM_THREADS = 1  # --fleetstream-threads
 REPEAT_BELOW_S = 10.0  # contenders faster than this are timed --repeat times (median)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+USER_MIX, TIME_MIX = 997, 1_000_003  # checksums: user and time mixed by modular products (no overflow)
 
 
 def load_reference():
@@ -211,14 +214,19 @@ def run_spark(batches, scratch):
     sessions = df.groupBy("user_id", F.session_window("ts", f"{GAP_MS} milliseconds")).agg(F.count("*").alias("page_views"))
     start = F.unix_millis(F.col("session_window.start")) - F.lit(START_MS)
     end = F.unix_millis(F.col("session_window.end")) - F.lit(GAP_MS + START_MS)  # Spark's end is last event + gap
+    user = F.col("user_id").cast("long")
     row = sessions.select(
         F.count("*").alias("sessions"),
         F.sum("page_views").alias("page_views"),
         F.sum(F.col("page_views") * F.col("page_views")).alias("page_views_sq"),
         F.sum(start).alias("start"),
         F.sum(end).alias("end"),
+        F.sum(user * F.col("page_views")).alias("user_pv"),
+        F.sum((F.pmod(user, F.lit(USER_MIX)) + 1) * F.pmod(start, F.lit(TIME_MIX))).alias("user_start"),
+        F.sum((F.pmod(user, F.lit(USER_MIX)) + 1) * F.pmod(end, F.lit(TIME_MIX))).alias("user_end"),
     ).collect()[0]
-    return {"sums": [int(row["sessions"]), int(row["page_views"] or 0), int(row["page_views_sq"] or 0), int(row["start"] or 0), int(row["end"] or 0)], "late": 0}
+    names = ["sessions", "page_views", "page_views_sq", "start", "end", "user_pv", "user_start", "user_end"]
+    return {"sums": [int(row[name] or 0) for name in names], "late": 0}
 
 
 RUNNERS = {
@@ -240,7 +248,9 @@ IMPORTS = {
 
 
 def checksums(result) -> list[int]:
-    """[sessions, sum page_views, sum page_views^2, sum (start - START_MS), sum (end - START_MS)], ms."""
+    """[sessions, sum page_views, sum page_views^2, sum (start - START_MS), sum (end - START_MS),
+    sum user * page_views, sum (user % USER_MIX + 1) * (start % TIME_MIX), the same with end], times in ms
+    relative to START_MS."""
     if "sums" in result:
         return result["sums"]
     import numpy as np
@@ -249,6 +259,7 @@ def checksums(result) -> list[int]:
         import pyarrow as pa
 
         t = result["table"]
+        user = t.column("user_id").to_numpy(zero_copy_only=False).astype(np.int64)
         pv = t.column("page_views").to_numpy(zero_copy_only=False).astype(np.int64)
         start = t.column("session_start").cast(pa.int64()).to_numpy() - START_MS
         end = t.column("session_end").cast(pa.int64()).to_numpy() - START_MS
@@ -256,6 +267,7 @@ def checksums(result) -> list[int]:
         import pyarrow as pa
 
         t = result["frame"].to_arrow()
+        user = t.column("user_id").to_numpy().astype(np.int64)
         pv = t.column("page_views").to_numpy().astype(np.int64)
         ms = pa.timestamp("ms", tz="UTC")
         start = t.column("session_start").cast(ms).cast(pa.int64()).to_numpy() - START_MS
@@ -265,20 +277,25 @@ def checksums(result) -> list[int]:
 
         f = result["frame"]
         origin, unit = pd.Timestamp(START_MS, unit="ms", tz="UTC"), pd.Timedelta(milliseconds=1)
+        user = f["user_id"].to_numpy(dtype=np.int64)
         pv = f["page_views"].to_numpy(dtype=np.int64)
         start = ((f["session_start"] - origin) // unit).to_numpy(dtype=np.int64)
         end = ((f["session_end"] - origin) // unit).to_numpy(dtype=np.int64)
     else:
         rows = result["rows"]
         if rows and isinstance(rows[0], dict):  # the pure-Python reference
+            user = np.array([r["key"] for r in rows], dtype=np.int64)
             pv = np.array([r["page_views"] for r in rows], dtype=np.int64)
             start = np.array([r["session_start"] for r in rows], dtype=np.int64) - START_MS
             end = np.array([r["session_end"] for r in rows], dtype=np.int64) - START_MS
         else:  # bytewax: (user, count, start datetime, end datetime)
+            user = np.array([r[0] for r in rows], dtype=np.int64)
             pv = np.array([r[1] for r in rows], dtype=np.int64)
             start = np.array([round(r[2].timestamp() * 1000) for r in rows], dtype=np.int64) - START_MS
             end = np.array([round(r[3].timestamp() * 1000) for r in rows], dtype=np.int64) - START_MS
-    return [len(pv), int(pv.sum()), int((pv * pv).sum()), int(start.sum()), int(end.sum())]
+    mix = user % USER_MIX + 1
+    return [len(pv), int(pv.sum()), int((pv * pv).sum()), int(start.sum()), int(end.sum()), int((user * pv).sum()),
+            int((mix * (start % TIME_MIX)).sum()), int((mix * (end % TIME_MIX)).sum())]
 
 
 # ======================================================================================= worker
@@ -541,7 +558,8 @@ def main(argv=None) -> int:
         "  (VmHWM after minus VmRSS before) is added. The parent process never imports numpy or pyarrow, because",
         "  Linux carries the RSS high-water mark across fork + exec.",
         "- check: every contender's sessions vs fleetstream's on the same events, by (sessions, sum of page views,",
-        "  sum of squared page views, sum of session starts, sum of session ends).",
+        "  sum of squared page views, sum of session starts, sum of session ends, and three sums tying sessions to",
+        "  their users: user x page views, (user mod 997 + 1) x (start mod 1,000,003), the same with the end).",
         "- Semantics: a gap of exactly 30 minutes keeps the session in every contender (fleetstream, the reference,",
         "  pandas/polars `diff > gap`, bytewax `since_close <= gap`, Spark's session_window). The generated disorder",
         f"  is strictly below the {WATERMARK_MS // 1000} s watermark, so no event is late and streaming results equal batch results.",

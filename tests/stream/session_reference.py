@@ -30,6 +30,15 @@ class Session:
         if self.last is None or (t, seq) > self.last[:2]:
             self.last = (t, seq, page)
 
+    def merge(self, other: "Session") -> None:
+        """Absorb ``other`` (a session this one now touches): every aggregate, first and last included."""
+        self.start, self.end = min(self.start, other.start), max(self.end, other.end)
+        self.events += other.events
+        self.pages |= other.pages
+        assert self.first is not None and other.first is not None and self.last is not None and other.last is not None
+        self.first = min(self.first, other.first, key=lambda item: item[:2])
+        self.last = max(self.last, other.last, key=lambda item: item[:2])
+
     def row(self) -> dict[str, Any]:
         assert self.first is not None and self.last is not None
         return {
@@ -133,9 +142,7 @@ class StreamingSessionizer:
         else:
             session = touching[0]
             for other in touching[1:]:
-                session.start, session.end = min(session.start, other.start), max(session.end, other.end)
-                session.events += other.events
-                session.pages |= other.pages
+                session.merge(other)
                 sessions.remove(other)
         session.add(t, self.seq, page)
         self.seq += 1
