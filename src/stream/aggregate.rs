@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
-use super::keys::KeyEncoder;
+use super::keys::{column_names, Floats, KeyEncoder};
 use crate::time::Millis;
 use arrow_row::Rows;
 use arrow_schema::DataType;
@@ -248,10 +248,6 @@ fn type_word(t: ValueType) -> &'static str {
     }
 }
 
-pub fn column_names(batch: &RecordBatch) -> String {
-    batch.schema().fields().iter().map(|f| format!("{:?}", f.name())).collect::<Vec<_>>().join(", ")
-}
-
 /// An encoded value with the event time and arrival sequence that order it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stamped {
@@ -445,7 +441,10 @@ pub fn output_type(kind: AggKind, value_type: Option<ValueType>, encoder: Option
 /// One value encoder per aggregate that keeps values (None for the others).
 pub fn value_encoders(aggs: &[AggSpec]) -> Vec<Option<KeyEncoder>> {
     aggs.iter()
-        .map(|a| a.kind.keeps_values().then(|| KeyEncoder::new(vec![a.column.clone().unwrap_or_default()])))
+        .map(|a| {
+            let floats = if a.kind == AggKind::CountDistinct { Floats::Canonical } else { Floats::Kept };
+            a.kind.keeps_values().then(|| KeyEncoder::for_values(vec![a.column.clone().unwrap_or_default()], floats))
+        })
         .collect()
 }
 

@@ -3,7 +3,7 @@
 //! and the sessionizer, including the checks every input row goes through.
 
 use super::aggregate::{self, Acc, AggInput, AggSpec, ValueType};
-use super::keys::{key_data_len, KeyEncoder};
+use super::keys::{column_names, key_data_len, KeyEncoder};
 use crate::error::{Error, Result};
 use crate::time::{check_event_time, time_column_millis, Millis};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
@@ -54,7 +54,7 @@ impl AggSet {
         let time_column = batch.column_by_name(time).ok_or_else(|| {
             Error::schema(format!(
                 "time column {time:?} is not in the input (columns: {})",
-                aggregate::column_names(batch)
+                column_names(batch)
             ))
         })?;
         let times = time_column_millis(time_column, time)?;
@@ -150,9 +150,9 @@ impl AggSet {
             return Err(Error::snapshot("snapshot's aggregate state does not match its aggregates"));
         }
         set.value_types = state.value_types;
-        for (encoder, fields) in set.encoders.iter_mut().zip(state.value_fields) {
-            if let Some(encoder) = encoder {
-                *encoder = KeyEncoder::from_fields(encoder.names().to_vec(), fields)?;
+        for (slot, fields) in set.encoders.iter_mut().zip(state.value_fields) {
+            if let Some(encoder) = slot.take() {
+                *slot = Some(encoder.with_fields(fields)?);
             }
         }
         Ok(set)

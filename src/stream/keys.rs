@@ -13,8 +13,20 @@ pub type KeyBytes = smallvec::SmallVec<[u8; 16]>;
 /// Longest encoded key accepted; longer keys are rejected rows, not state that grows without bound.
 pub const DEFAULT_MAX_KEY_BYTES: usize = 64 * 1024;
 
+/// What an encoder does with floating-point columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Floats {
+    /// Group keys: refused (grouping by a float is almost always a mistake, and -0.0/NaN surprise).
+    Refused,
+    /// Values kept as they are (first/last return the exact value).
+    Kept,
+    /// Values compared as numbers (count_distinct): -0.0 counts as 0.0 and every NaN as one NaN.
+    Canonical,
+}
+
 pub struct KeyEncoder {
     names: Vec<String>,
+    floats: Floats,
     /// Normalised key fields, fixed by the first batch (None before it).
     fields: Option<Vec<Field>>,
     converter: Option<RowConverter>,
@@ -32,16 +44,26 @@ fn normalise(data_type: &DataType) -> DataType {
 }
 
 impl KeyEncoder {
+    /// An encoder of group keys (floating-point columns refused).
     pub fn new(names: Vec<String>) -> Self {
-        KeyEncoder { names, fields: None, converter: None }
+        KeyEncoder::for_values(names, Floats::Refused)
+    }
+
+    /// An encoder of aggregate values, with the given handling of floats.
+    pub fn for_values(names: Vec<String>, floats: Floats) -> Self {
+        KeyEncoder { names, floats, fields: None, converter: None }
     }
 
     pub fn from_fields(names: Vec<String>, fields: Option<Vec<Field>>) -> Result<Self> {
-        let mut encoder = KeyEncoder::new(names);
+        KeyEncoder::new(names).with_fields(fields)
+    }
+
+    /// The same encoder with the fields a snapshot recorded (None: not fixed yet).
+    pub fn with_fields(mut self, fields: Option<Vec<Field>>) -> Result<Self> {
         if let Some(fields) = fields {
-            encoder.fix_fields(fields)?;
+            self.fix_fields(fields)?;
         }
-        Ok(encoder)
+        Ok(self)
     }
 
     pub fn names(&self) -> &[String] {
@@ -75,7 +97,7 @@ impl KeyEncoder {
             let column = batch.column_by_name(name).ok_or_else(|| {
                 Error::schema(format!(
                     "key column {name:?} is not in the input (columns: {})",
-                    super::aggregate::column_names(batch)
+                    column_names(batch)
                 ))
             })?;
             let mut target = normalise(column.data_type());
@@ -96,12 +118,16 @@ impl KeyEncoder {
             if target == DataType::Null {
                 target = DataType::Utf8;
             }
-            if matches!(target, DataType::Float16 | DataType::Float32 | DataType::Float64) {
+            let is_float = matches!(target, DataType::Float16 | DataType::Float32 | DataType::Float64);
+            if is_float && self.floats == Floats::Refused {
                 return Err(Error::schema(format!(
                     "key column {name:?} has floating-point type {target}; group by an integer or string key"
                 )));
             }
-            let column = if column.data_type() == &target { column.clone() } else { arrow_cast::cast(column, &target)? };
+            let mut column = if column.data_type() == &target { column.clone() } else { arrow_cast::cast(column, &target)? };
+            if is_float && self.floats == Floats::Canonical {
+                column = canonical_floats(&column)?;
+            }
             fields.push(Field::new(name, target, true));
             columns.push(column);
         }
@@ -157,6 +183,32 @@ impl KeyEncoder {
                 .collect()),
         }
     }
+}
+
+/// Floats as numbers compare: -0.0 as 0.0 and every NaN as the one canonical NaN (the row format
+/// orders floats by their bits, which tells those apart).
+fn canonical_floats(column: &ArrayRef) -> Result<ArrayRef> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Float64Type};
+    use std::sync::Arc;
+    Ok(match column.data_type() {
+        DataType::Float64 => Arc::new(column.as_primitive::<Float64Type>().unary::<_, Float64Type>(|v| {
+            if v.is_nan() { f64::NAN } else { v + 0.0 }
+        })),
+        DataType::Float32 => Arc::new(column.as_primitive::<Float32Type>().unary::<_, Float32Type>(|v| {
+            if v.is_nan() { f32::NAN } else { v + 0.0 }
+        })),
+        DataType::Float16 => {
+            let wide = arrow_cast::cast(column, &DataType::Float32)?;
+            arrow_cast::cast(&canonical_floats(&wide)?, &DataType::Float16)?
+        }
+        other => return Err(Error::schema(format!("not a floating-point column: {other}"))),
+    })
+}
+
+/// The input's column names, quoted, for error messages.
+pub fn column_names(batch: &RecordBatch) -> String {
+    batch.schema().fields().iter().map(|f| format!("{:?}", f.name())).collect::<Vec<_>>().join(", ")
 }
 
 /// Bytes of key data in `row` (string and binary lengths, fixed widths), as users count a key's

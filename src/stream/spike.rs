@@ -1,7 +1,7 @@
 //! Spike alerts over closed windows: per key, compare each window's value with a baseline built from
 //! the key's previous windows (missing windows count as zero).
 
-use super::aggregate::column_names;
+use super::keys::column_names;
 use super::keys::KeyEncoder;
 use super::output::{iso, output_batch, timestamp_column, timestamp_type};
 use super::snapshot;

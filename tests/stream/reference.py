@@ -121,7 +121,7 @@ class Tumbling(Hopping):
 
 @dataclass(frozen=True)
 class Agg:
-    kind: str  # count | sum | min | max | mean | quantile
+    kind: str  # count | sum | min | max | mean | quantile | count_distinct | first | last
     column: str | None = None
     q: float | None = None
 
@@ -144,6 +144,20 @@ def max_(column: str) -> Agg:
 
 def mean(column: str) -> Agg:
     return Agg("mean", column)
+
+
+def count_distinct(column: str) -> Agg:
+    return Agg("count_distinct", column)
+
+
+def first(column: str) -> Agg:
+    """The value (null included) of the earliest event by event time in ms, ties by arrival."""
+    return Agg("first", column)
+
+
+def last(column: str) -> Agg:
+    """The value (null included) of the latest event by event time in ms, ties by arrival."""
+    return Agg("last", column)
 
 
 def quantile(column: str, q: float) -> Agg:
@@ -196,8 +210,9 @@ def _key_bytes(key: tuple) -> int:
 
 # ------------------------------------------------------------------------------------ aggregator
 
-_COUNT, _COUNT_COL, _SUM, _MIN, _MAX, _MEAN, _QUANTILE = range(7)
-_KIND_CODE = {"sum": _SUM, "min": _MIN, "max": _MAX, "mean": _MEAN, "quantile": _QUANTILE}
+_COUNT, _COUNT_COL, _SUM, _MIN, _MAX, _MEAN, _QUANTILE, _DISTINCT, _FIRST, _LAST = range(10)
+_KIND_CODE = {"sum": _SUM, "min": _MIN, "max": _MAX, "mean": _MEAN, "quantile": _QUANTILE,
+              "count_distinct": _DISTINCT, "first": _FIRST, "last": _LAST}
 
 
 class WindowAggregator:
@@ -237,6 +252,7 @@ class WindowAggregator:
         self._heap: list[int] = []  # the starts in _open
         self._late: list[dict] = []
         self._rejects: list[dict] = []
+        self._rows_in = 0  # rows pushed so far, rejects included: the arrival order of first/last
 
     # -- state per (window, key): one slot per aggregate
     def _new_state(self) -> list:
@@ -248,11 +264,14 @@ class WindowAggregator:
                 st.append([0, 0])
             elif code == _QUANTILE:
                 st.append([])
+            elif code == _DISTINCT:
+                st.append(set())
             else:
                 st.append(None)
         return st
 
-    def _update(self, st: list, ev: Mapping) -> None:
+    def _update(self, st: list, ev: Mapping, t: int, seq: int) -> None:
+        """Add one event; ``t`` (ms) and ``seq`` (its row number in the whole input) order first/last."""
         if self._count_only:
             st[0] += 1
             return
@@ -261,6 +280,14 @@ class WindowAggregator:
                 st[i] += 1
                 continue
             v = ev.get(col)
+            if code == _FIRST:
+                if st[i] is None or (t, seq) < st[i][:2]:
+                    st[i] = (t, seq, v)
+                continue
+            if code == _LAST:
+                if st[i] is None or (t, seq) > st[i][:2]:
+                    st[i] = (t, seq, v)
+                continue
             if v is None:
                 continue
             if code == _COUNT_COL:
@@ -276,6 +303,8 @@ class WindowAggregator:
             elif code == _MEAN:
                 st[i][0] += v
                 st[i][1] += 1
+            elif code == _DISTINCT:
+                st[i].add(v)
             else:
                 st[i].append(v)
 
@@ -290,6 +319,10 @@ class WindowAggregator:
                 out.append(quantile_linear(s, self._qs[i]))
             elif code == _COUNT_COL and s == 0:
                 out.append(COUNT_COL_ALL_NULL)
+            elif code == _DISTINCT:
+                out.append(len(s))
+            elif code in (_FIRST, _LAST):
+                out.append(s[2])
             else:
                 out.append(s)
         return out
@@ -315,6 +348,8 @@ class WindowAggregator:
         max_t = self._max_t
         single = key_cols[0] if len(key_cols) == 1 else None
         for row, ev in enumerate(events):
+            seq = self._rows_in
+            self._rows_in += 1
             t = ev.get(time)
             key = (ev.get(single),) if single is not None else tuple(ev.get(c) for c in key_cols)
             if t is None or t < MIN_TIME_MS or t > MAX_TIME_MS or (key and _key_bytes(key) > MAX_KEY_BYTES):
@@ -344,7 +379,7 @@ class WindowAggregator:
                 st = bucket.get(key)
                 if st is None:
                     st = bucket[key] = self._new_state()
-                update(st, ev)
+                update(st, ev, t, seq)
             if max_t is None or t > max_t:
                 max_t = t
         self._max_t = max_t

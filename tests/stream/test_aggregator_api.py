@@ -161,6 +161,21 @@ def test_dictionary_and_view_strings_are_the_same_key() -> None:
     assert agg.flush().to_pydict()["errors"] == [3]
 
 
+def test_float_columns_in_value_aggregates_count_as_numbers_and_keep_exact_values() -> None:
+    nan = float("nan")
+    data = pa.table({"ts": [1, 2, 3, 4, 5, 6], "price": [0.0, -0.0, nan, float("-nan"), 2.5, -0.0]})
+    aggs = {"distinct": fs.count_distinct("price"), "first": fs.first("price"), "last": fs.last("price")}
+    agg = fs.WindowAggregator(window=fs.Tumbling("1m"), aggs=aggs)
+    agg.push(data.slice(0, 3))
+    agg = fs.WindowAggregator.restore(agg.snapshot())  # the float handling survives a restore
+    agg.push(data.slice(3))
+    row = agg.flush().to_pylist()[0]
+    assert row["distinct"] == 3  # 0.0 and -0.0 are one number, every NaN is one value, and 2.5
+    assert row["first"] == 0.0 and str(row["last"]) == "-0.0"  # first/last return the exact value
+    with pytest.raises(fs.SchemaError, match='key column "price" has floating-point type'):
+        fs.WindowAggregator(window=fs.Tumbling("1m"), key="price").push(data)
+
+
 def test_snapshot_pickle_and_restore_resume_exactly() -> None:
     agg = errors_per_minute(watermark="5s")
     agg.push(pa.table(EVENTS))

@@ -36,6 +36,13 @@ AGG_CATALOG = {
     "hif": (ref.max_("f"), lambda: fs.max("f")),
     "mx": (ref.mean("x"), lambda: fs.mean("x")),
     "mf": (ref.mean("f"), lambda: fs.mean("f")),
+    "dx": (ref.count_distinct("x"), lambda: fs.count_distinct("x")),
+    "df": (ref.count_distinct("f"), lambda: fs.count_distinct("f")),
+    "ds": (ref.count_distinct("service"), lambda: fs.count_distinct("service")),
+    "fm": (ref.first("msg"), lambda: fs.first("msg")),
+    "lm": (ref.last("msg"), lambda: fs.last("msg")),
+    "fs": (ref.first("service"), lambda: fs.first("service")),
+    "lx": (ref.last("x"), lambda: fs.last("x")),
 }
 QUANTILES = [0.0, 0.1, 0.25, 0.5, 0.9, 1.0]
 
