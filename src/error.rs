@@ -47,6 +47,9 @@ pub enum Error {
     Interrupted,
     #[error("Arrow error: {0}")]
     Arrow(#[from] ArrowError),
+    /// A broken invariant inside fleetstream (a caught panic): a bug, reported with where it happened.
+    #[error("internal error in {context}: {message} (a bug in fleetstream: please report it with this message)")]
+    Internal { context: String, message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -73,5 +76,35 @@ impl Error {
     }
     pub fn snapshot(msg: impl Into<String>) -> Self {
         Error::Snapshot(msg.into())
+    }
+
+    /// Runs `work`, turning a panic inside it into `Error::Internal` naming `context`, so that a
+    /// broken invariant reaches the caller as a typed error rather than unwinding through it.
+    pub fn guard<T>(context: &str, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|payload| Err(Error::from_panic(context, payload)))
+    }
+
+    /// The internal error of a caught panic's payload.
+    pub fn from_panic(context: &str, payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        Error::Internal { context: context.to_string(), message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_turns_a_panic_into_an_internal_error_naming_the_context() {
+        let error = Error::guard::<()>("Sessionizer.push", || panic!("index {} out of range", 7)).unwrap_err();
+        assert!(matches!(&error, Error::Internal { context, message } if context == "Sessionizer.push" && message == "index 7 out of range"));
+        assert!(error.to_string().starts_with("internal error in Sessionizer.push: index 7 out of range"));
+        assert_eq!(Error::guard("ok", || Ok(3)).unwrap(), 3);
+        assert!(matches!(Error::guard::<()>("typed", || Err(Error::config("bad"))), Err(Error::Config(m)) if m == "bad"));
     }
 }

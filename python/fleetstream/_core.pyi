@@ -20,6 +20,7 @@ __all__ = [
 __version__: str
 
 def parse_duration(text: str) -> int: ...
+def _panic_in_native_call(message: str) -> None: ...
 
 
 @final

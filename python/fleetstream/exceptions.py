@@ -20,6 +20,7 @@ __all__ = [
     "KafkaFencedError",
     "SinkError",
     "FencedError",
+    "InternalError",
 ]
 
 
@@ -81,3 +82,8 @@ class SinkError(FleetstreamError):
 class FencedError(SinkError):
     """Another writer took over a partition (its generation in the offsets table moved on): this
     writer is a zombie and must stop; the batch it tried to commit was rolled back."""
+
+
+class InternalError(FleetstreamError):
+    """A broken invariant inside fleetstream (a bug): the message names the call where it happened.
+    The operator that raised it may hold partial state from the failed call; restore it from a snapshot."""

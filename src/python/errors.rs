@@ -26,6 +26,7 @@ fn class_name(error: &Error) -> &'static str {
         Error::Fenced(_) => "FencedError",
         Error::Interrupted => "FleetstreamError",
         Error::Arrow(_) => "SchemaError",
+        Error::Internal { .. } => "InternalError",
     }
 }
 

@@ -1,6 +1,6 @@
 //! Thin wrappers over `crate::kafka`: the consumer source, the producer sink, topic creation.
 
-use super::gil::detach_interruptible;
+use super::gil::{detach, detach_interruptible};
 use crate::error::Error;
 use crate::kafka::encode::SinkFormat;
 use crate::kafka::{self, KafkaSink, KafkaSource, MetaColumns, PayloadFormat, RebalanceKind, SeekTo, SinkConfig, SourceConfig};
@@ -40,7 +40,7 @@ fn part_tuples(list: &[TopicPartition]) -> Vec<(String, i32)> {
 /// Create topics `[(name, partitions)]` (existing ones are kept).
 #[pyfunction]
 fn kafka_create_topics(py: Python<'_>, bootstrap: String, topics: Vec<(String, i32)>, timeout_ms: u64) -> PyResult<()> {
-    py.detach(|| kafka::admin::create_topics(&bootstrap, &topics, ms(timeout_ms))).map_err(PyErr::from)
+    detach(py, "create_topics", || kafka::admin::create_topics(&bootstrap, &topics, ms(timeout_ms)))
 }
 
 /// (records, rejects, next offsets, start offsets) of one poll.
@@ -108,7 +108,7 @@ impl PyKafkaSource {
             }
         }
         let config = SourceConfig { topics, group_id, settings: config, format, meta, max_message_bytes };
-        let inner = py.detach(|| KafkaSource::new(config))?;
+        let inner = detach(py, "KafkaSource()", || KafkaSource::new(config))?;
         Ok(PyKafkaSource { inner: Arc::new(inner), callback_error: Arc::new(Mutex::new(None)) })
     }
 
@@ -139,7 +139,7 @@ impl PyKafkaSource {
     /// (records, rejects, offsets, start offsets): up to `max_rows` messages polled for at most `max_wait_ms`.
     fn poll<'py>(&self, py: Python<'py>, max_rows: usize, max_wait_ms: u64) -> PyResult<Polled<'py>> {
         let inner = self.inner.clone();
-        let polled = detach_interruptible(py, move |check| inner.poll_batch(max_rows, ms(max_wait_ms), check));
+        let polled = detach_interruptible(py, "KafkaSource.poll", move |check| inner.poll_batch(max_rows, ms(max_wait_ms), check));
         self.raise_callback_error()?;
         let polled = polled?;
         Ok((
@@ -152,21 +152,21 @@ impl PyKafkaSource {
 
     fn keep_alive(&self, py: Python<'_>, wait_ms: u64) -> PyResult<()> {
         let inner = self.inner.clone();
-        let result = py.detach(move || inner.keep_alive(ms(wait_ms)));
+        let result = detach(py, "KafkaSource.keep_alive", move || inner.keep_alive(ms(wait_ms)));
         self.raise_callback_error()?;
-        Ok(result?)
+        result
     }
 
     fn commit(&self, py: Python<'_>, offsets: Vec<(String, i32, i64)>) -> PyResult<()> {
         let inner = self.inner.clone();
         let offsets = Offsets::from_tuples(offsets);
-        Ok(py.detach(move || inner.commit(&offsets))?)
+        detach(py, "KafkaSource.commit", move || inner.commit(&offsets))
     }
 
     fn committed(&self, py: Python<'_>, partitions: Vec<(String, i32)>, timeout_ms: u64) -> PyResult<Vec<(String, i32, i64)>> {
         let inner = self.inner.clone();
         let partitions = parts(partitions);
-        Ok(py.detach(move || inner.committed(&partitions, ms(timeout_ms)))?.to_tuples())
+        Ok(detach(py, "KafkaSource.committed", move || inner.committed(&partitions, ms(timeout_ms)))?.to_tuples())
     }
 
     /// `offset`: the next offset to read, or "beginning" / "end".
@@ -180,7 +180,7 @@ impl PyKafkaSource {
             },
         };
         let inner = self.inner.clone();
-        Ok(py.detach(move || inner.seek(&TopicPartition::new(topic, partition), to, ms(timeout_ms)))?)
+        detach(py, "KafkaSource.seek", move || inner.seek(&TopicPartition::new(topic, partition), to, ms(timeout_ms)))
     }
 
     fn position(&self) -> Vec<(String, i32, i64)> {
@@ -223,7 +223,10 @@ impl PyKafkaSource {
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let inner = self.inner.clone();
-        py.detach(move || inner.close());
+        detach(py, "KafkaSource.close", move || {
+            inner.close();
+            Ok::<(), Error>(())
+        })?;
         self.raise_callback_error()
     }
 }
@@ -252,7 +255,7 @@ impl PyKafkaSink {
             other => return Err(Error::config(format!("unknown format {other:?}; expected \"json\" or \"raw\"")).into()),
         };
         let config = SinkConfig { topic, settings: config, format, key, max_in_flight, timeout: ms(timeout_ms) };
-        let inner = py.detach(|| KafkaSink::new(config))?;
+        let inner = detach(py, "KafkaSink()", || KafkaSink::new(config))?;
         Ok(PyKafkaSink { inner: Arc::new(inner) })
     }
 
@@ -260,7 +263,7 @@ impl PyKafkaSink {
     fn send(&self, py: Python<'_>, data: AnyRecordBatch) -> PyResult<usize> {
         let batches = super::arrow::batches_of(data)?;
         let inner = self.inner.clone();
-        detach_interruptible(py, move |check| {
+        detach_interruptible(py, "KafkaSink.send", move |check| {
             let mut sent = 0;
             for batch in &batches {
                 sent += inner.send(batch, check)?;
@@ -271,7 +274,7 @@ impl PyKafkaSink {
 
     fn flush(&self, py: Python<'_>, timeout_ms: u64) -> PyResult<()> {
         let inner = self.inner.clone();
-        detach_interruptible(py, move |check| inner.flush(ms(timeout_ms), check))
+        detach_interruptible(py, "KafkaSink.flush", move |check| inner.flush(ms(timeout_ms), check))
     }
 
     fn begin_transaction(&self) -> PyResult<()> {
@@ -292,17 +295,17 @@ impl PyKafkaSink {
             .ok_or_else(|| Error::kafka("the source has no consumer group metadata (is group.id set?)"))?;
         let inner = self.inner.clone();
         let offsets = Offsets::from_tuples(offsets);
-        Ok(py.detach(move || inner.send_offsets_to_transaction(&offsets, &group, ms(timeout_ms)))?)
+        detach(py, "KafkaSink.send_offsets_to_transaction", move || inner.send_offsets_to_transaction(&offsets, &group, ms(timeout_ms)))
     }
 
     fn commit_transaction(&self, py: Python<'_>, timeout_ms: u64) -> PyResult<()> {
         let inner = self.inner.clone();
-        Ok(py.detach(move || inner.commit_transaction(ms(timeout_ms)))?)
+        detach(py, "KafkaSink.commit_transaction", move || inner.commit_transaction(ms(timeout_ms)))
     }
 
     fn abort_transaction(&self, py: Python<'_>, timeout_ms: u64) -> PyResult<()> {
         let inner = self.inner.clone();
-        Ok(py.detach(move || inner.abort_transaction(ms(timeout_ms)))?)
+        detach(py, "KafkaSink.abort_transaction", move || inner.abort_transaction(ms(timeout_ms)))
     }
 
     #[getter]

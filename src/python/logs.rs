@@ -4,6 +4,7 @@
 //! slices only to check for signals (so Ctrl-C interrupts a long parse promptly).
 
 use super::arrow::to_pyarrow_table;
+use super::gil::detach;
 use crate::error::Error;
 use crate::logs::input::check_line_type;
 use crate::logs::{FormatConfig, LogParser, ParseSession, ParsedLogs, ParserConfig, RoleKeys};
@@ -88,7 +89,7 @@ impl PyLogParser {
         // Chunks are pulled with the GIL held (a producer may be Python code), parsed without it.
         for array in reader {
             let array = array.map_err(Error::from)?;
-            py.detach(|| -> PyResult<()> {
+            detach(py, "LogParser.parse", || -> PyResult<()> {
                 let mut offset = 0;
                 while offset < array.len() {
                     let len = CHECK_EVERY.min(array.len() - offset);
@@ -100,7 +101,7 @@ impl PyLogParser {
                 Ok(())
             })?;
         }
-        Ok(py.detach(|| session.finish())?)
+        detach(py, "LogParser.parse", || session.finish())
     }
 
     fn parse_iterable(&self, py: Python<'_>, lines: &Bound<'_, PyAny>) -> PyResult<ParsedLogs> {
@@ -117,7 +118,7 @@ impl PyLogParser {
                      session: &mut ParseSession<'_>,
                      position: &mut i64|
          -> PyResult<()> {
-            py.detach(|| chunk.push_to(session, *position))?;
+            detach(py, "LogParser.parse", || chunk.push_to(session, *position))?;
             *position += chunk.ends.len() as i64;
             chunk.data.clear();
             chunk.ends.clear();
@@ -148,7 +149,7 @@ impl PyLogParser {
             }
         }
         flush(&mut chunk, &mut session, &mut position)?;
-        Ok(py.detach(|| session.finish())?)
+        detach(py, "LogParser.parse", || session.finish())
     }
 }
 
@@ -301,7 +302,7 @@ impl PyLogParser {
     /// Parse a text file line by line (streamed; positions are 1-based line numbers).
     fn parse_file<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyTuple>> {
         let parser = &self.inner;
-        let parsed = py.detach(|| -> PyResult<ParsedLogs> {
+        let parsed = detach(py, "LogParser.parse_file", || -> PyResult<ParsedLogs> {
             let mut lines = crate::logs::open_file(&path, parser)?;
             let mut session = parser.session();
             let mut count = 0usize;

@@ -1,5 +1,6 @@
 //! Thin wrapper over `crate::pipeline`: the per-partition alerts operator.
 
+use super::gil::detach;
 use crate::pipeline::{AlertsSpec, AlertsStep, PartitionAlerts};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -48,7 +49,7 @@ impl PyAlertsOperator {
         checkpoint: Option<Vec<u8>>,
     ) -> PyResult<Self> {
         let spec = spec(log_format, window_ms, watermark_ms, history, factor, floor);
-        let inner = py.detach(|| match checkpoint {
+        let inner = detach(py, "AlertsOperator()", || match checkpoint {
             Some(bytes) => PartitionAlerts::restore(&spec, &bytes),
             None => PartitionAlerts::new(&spec),
         })?;
@@ -63,20 +64,20 @@ impl PyAlertsOperator {
         next_offset: i64,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyDict>)> {
         let inner = &mut self.inner;
-        let step = py.detach(|| inner.push(lines.array().as_ref(), next_offset))?;
+        let step = detach(py, "AlertsOperator.push", || inner.push(lines.array().as_ref(), next_offset))?;
         step_out(py, step)
     }
 
     fn flush<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyDict>)> {
         let inner = &mut self.inner;
-        let step = py.detach(|| inner.flush())?;
+        let step = detach(py, "AlertsOperator.flush", || inner.flush())?;
         step_out(py, step)
     }
 
     /// Window and detector state with the next input offset, in one blob.
     fn checkpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let inner = &self.inner;
-        let bytes = py.detach(|| inner.checkpoint())?;
+        let bytes = detach(py, "AlertsOperator.checkpoint", || inner.checkpoint())?;
         Ok(PyBytes::new(py, &bytes))
     }
 

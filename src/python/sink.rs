@@ -2,6 +2,7 @@
 //! tables) and the payments operator. Every database call runs without the GIL.
 
 use super::arrow::{batch_to_pyarrow_table, batches_of};
+use super::gil::detach;
 use crate::enrich::ReferenceTable;
 use crate::error::Error;
 use crate::offsets::TopicPartition;
@@ -42,10 +43,10 @@ pub struct PyExactlyOnceSink {
 impl PyExactlyOnceSink {
     fn with_backend<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut dyn Backend) -> crate::Result<T> + Send) -> PyResult<T> {
         let backend = &self.backend;
-        Ok(py.detach(|| {
+        detach(py, "ExactlyOnceSink", || {
             let mut guard = backend.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             f(guard.as_mut())
-        })?)
+        })
     }
 }
 
@@ -68,7 +69,7 @@ impl PyExactlyOnceSink {
             read_model: read_model.map(|(table, group_by, sums)| ReadModelSpec { table, group_by, sums }),
         };
         let for_open = spec.clone();
-        let backend = py.detach(|| sink::open(&dsn, for_open))?;
+        let backend = detach(py, "ExactlyOnceSink()", || sink::open(&dsn, for_open))?;
         Ok(PyExactlyOnceSink { backend: Mutex::new(backend), spec })
     }
 
@@ -163,7 +164,7 @@ impl PyReferenceTable {
     #[pyo3(signature = (data, key, effective = None))]
     fn new(py: Python<'_>, data: AnyRecordBatch, key: String, effective: Option<String>) -> PyResult<Self> {
         let batches = batches_of(data)?;
-        let table = py.detach(|| ReferenceTable::new(&batches, &key, effective.as_deref()))?;
+        let table = detach(py, "ReferenceTable()", || ReferenceTable::new(&batches, &key, effective.as_deref()))?;
         Ok(PyReferenceTable { current: RwLock::new(Arc::new(table)) })
     }
 
@@ -171,7 +172,7 @@ impl PyReferenceTable {
     fn replace(&self, py: Python<'_>, data: AnyRecordBatch) -> PyResult<()> {
         let batches = batches_of(data)?;
         let old = self.current();
-        let table = py.detach(|| ReferenceTable::new(&batches, old.key(), old.effective()))?;
+        let table = detach(py, "ReferenceTable.replace", || ReferenceTable::new(&batches, old.key(), old.effective()))?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
         Ok(())
     }
@@ -181,7 +182,7 @@ impl PyReferenceTable {
     fn join<'py>(&self, py: Python<'py>, data: AnyRecordBatch, on: String, at: Option<String>) -> PyResult<(Bound<'py, PyAny>, Vec<u32>)> {
         let batch = one_batch(data)?;
         let table = self.current();
-        let (joined, misses) = py.detach(|| table.join(&batch, &on, at.as_deref()))?;
+        let (joined, misses) = detach(py, "ReferenceTable.join", || table.join(&batch, &on, at.as_deref()))?;
         Ok((batch_to_pyarrow_table(py, joined)?, misses))
     }
 
@@ -232,7 +233,7 @@ impl PyPaymentsOperator {
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let (merchants, fx) = (merchants.current(), fx.current());
         let inner = &self.inner;
-        let step = py.detach(|| {
+        let step = detach(py, "PaymentsOperator.process", || {
             inner.lock().unwrap_or_else(|p| p.into_inner()).process(
                 &topic,
                 payloads.array().as_ref(),

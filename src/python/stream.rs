@@ -1,6 +1,7 @@
 //! Thin wrappers over `crate::stream`: the window aggregator and the spike detector.
 
 use super::arrow::{batch_to_pyarrow_table, batches_of, to_pyarrow_table};
+use super::gil::detach;
 use crate::error::Error;
 use crate::stream::{
     AggKind, AggSpec, AggregatorConfig, EventTimeOperator, SessionConfig, Sessionizer, SpikeConfig, SpikeDetector, SpikeRule,
@@ -30,7 +31,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[pyo3(signature = (keys, starts))]
 fn session_ids<'py>(py: Python<'py>, keys: AnyRecordBatch, starts: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
     let (keys, starts) = (batches_of(keys)?, batches_of(starts)?);
-    let ids = py.detach(|| -> crate::error::Result<RecordBatch> {
+    let ids = detach(py, "session_ids", || -> crate::error::Result<RecordBatch> {
         let keys = arrow_select::concat::concat_batches(&keys[0].schema(), &keys)?;
         let starts = arrow_select::concat::concat_batches(&starts[0].schema(), &starts)?;
         let column = starts.columns().first().ok_or_else(|| Error::schema("session ids: starts has no column"))?;
@@ -47,7 +48,7 @@ fn session_ids<'py>(py: Python<'py>, keys: AnyRecordBatch, starts: AnyRecordBatc
 #[pyo3(signature = (partials, gap))]
 fn merge_sorted_partial_sessions<'py>(py: Python<'py>, partials: AnyRecordBatch, gap: i64) -> PyResult<Bound<'py, PyAny>> {
     let batches = batches_of(partials)?;
-    let merged = py.detach(|| -> crate::error::Result<RecordBatch> {
+    let merged = detach(py, "merge_sorted_partial_sessions", || -> crate::error::Result<RecordBatch> {
         let schema = batches[0].schema();
         let batch = arrow_select::concat::concat_batches(&schema, &batches)?;
         let column = |name: &str| {
@@ -84,29 +85,35 @@ fn agg_kind(kind: &str, q: Option<f64>) -> PyResult<AggKind> {
     })
 }
 
+/// "Sessionizer.push": where an internal error happened, for its message.
+fn context<O>(method: &str) -> String {
+    let operator = std::any::type_name::<O>().rsplit("::").next().unwrap_or("operator");
+    format!("{operator}.{method}")
+}
+
 fn push<'py, O: EventTimeOperator>(py: Python<'py>, operator: &mut O, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
     let batches = batches_of(data)?;
-    let closed = py.detach(|| operator.push(&batches))?;
+    let closed = detach(py, &context::<O>("push"), || operator.push(&batches))?;
     batch_to_pyarrow_table(py, closed)
 }
 
 fn flush<'py, O: EventTimeOperator>(py: Python<'py>, operator: &mut O) -> PyResult<Bound<'py, PyAny>> {
-    let closed = py.detach(|| operator.flush())?;
+    let closed = detach(py, &context::<O>("flush"), || operator.flush())?;
     batch_to_pyarrow_table(py, closed)
 }
 
 fn advance_watermark<'py, O: EventTimeOperator>(py: Python<'py>, operator: &mut O, watermark: i64) -> PyResult<Bound<'py, PyAny>> {
-    let closed = py.detach(|| operator.advance_watermark(watermark))?;
+    let closed = detach(py, &context::<O>("advance_watermark"), || operator.advance_watermark(watermark))?;
     batch_to_pyarrow_table(py, closed)
 }
 
 fn snapshot<'py, O: EventTimeOperator>(py: Python<'py>, operator: &O) -> PyResult<Bound<'py, PyBytes>> {
-    let bytes = py.detach(|| operator.snapshot())?;
+    let bytes = detach(py, &context::<O>("snapshot"), || operator.snapshot())?;
     Ok(PyBytes::new(py, &bytes))
 }
 
 fn restore<O: EventTimeOperator>(py: Python<'_>, state: &[u8]) -> PyResult<O> {
-    Ok(py.detach(|| O::restore(state))?)
+    detach(py, &context::<O>("restore"), || O::restore(state))
 }
 
 fn config_json<C: serde::Serialize>(config: &C) -> String {
