@@ -10,7 +10,7 @@ from typing import Any, Literal, final
 import pyarrow as pa
 
 __all__ = [
-    "__version__", "parse_duration", "LogParser", "WindowAggregator", "SpikeDetector", "Sessionizer",
+    "__version__", "parse_duration", "_panic_in_native_call", "LogParser", "WindowAggregator", "SpikeDetector", "Sessionizer",
     "merge_sorted_partial_sessions", "session_ids",
     "KafkaSource", "KafkaSink", "kafka_create_topics", "AlertsOperator",
     "RoutingProblem", "RoutingSolution", "routing_matrices", "read_vrplib",
