@@ -228,7 +228,7 @@ source = fs.KafkaSource({topic!r}, "ctrl-c", {{"bootstrap.servers": {broker.boot
                         format="text")
 print("polling", flush=True)
 try:
-    source.poll(max_wait="60s")
+    source.poll(max_wait="600s")
 except KeyboardInterrupt:
     print("interrupted", flush=True)
     sys.exit(3)
@@ -238,10 +238,10 @@ except KeyboardInterrupt:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "polling"
         time.sleep(1.0)
-        sent = time.monotonic()
         process.send_signal(signal.SIGINT)
-        assert process.wait(10) == 3
-        assert time.monotonic() - sent < 2.0
+        # The poll would wait 600 s: ending within the bound with the interrupted code shows that the
+        # signal stopped it (a behaviour check, not a timing threshold a loaded machine could miss).
+        assert process.wait(120) == 3
         assert process.stdout.read().strip() == "interrupted"
     finally:
         if process.poll() is None:
