@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod aggregator;
 pub mod aggset;
+pub mod intern;
 pub mod keys;
 pub mod output;
 pub mod session;

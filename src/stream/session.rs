@@ -12,7 +12,7 @@
 //! These decisions depend only on the events before it, never on batch cuts.
 //!
 //! Layout for speed (100k+ live keys do not fit in cache): keys with open sessions get dense ids
-//! (`key_index`; single integer keys skip Arrow's row encoding), per-key state is a `Vec` by id
+//! (`stream::intern`; single integer keys skip Arrow's row encoding), per-key state is a `Vec` by id
 //! prefetched a few events ahead, and keys are split by hash over shards (`shard`), each owning
 //! its keys' sessions, timers and tombstones. The watermark before each event is the running
 //! maximum of the accepted times before it (a late event is behind it, so never moves it): each
@@ -20,7 +20,6 @@
 //! `threads > 1` they run in parallel and the output is the same for any number of them. A key
 //! with one open session and one aggregate fills one cache line (`shard::KeySlot`).
 
-mod key_index;
 mod shard;
 
 use super::aggregate::{AggSpec, OwnedValue};
@@ -34,7 +33,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use key_index::{IntKeys, KeyIndex, KeyValue};
+use super::intern::{min_max, IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
 use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, SessionAccs, Shard, Work};
 use std::sync::{Arc, Barrier, RwLock};
@@ -228,11 +227,6 @@ fn max_of_valid_times(times: &Int64Array) -> Option<Option<Millis>> {
     let (lo, hi) = min_max(values.iter().copied());
     let valid = times.null_count() == 0 && (values.is_empty() || (lo >= MIN_EVENT_TIME && hi <= MAX_EVENT_TIME));
     valid.then_some((!values.is_empty()).then_some(hi))
-}
-
-/// The smallest and largest of `values` (MAX, MIN when there are none).
-pub(super) fn min_max(values: impl Iterator<Item = i64>) -> (i64, i64) {
-    values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
 /// What a shard needs to find its rows of a push and the watermark before each: the state before it.
@@ -494,7 +488,7 @@ fn merge_runs(mut runs: Vec<ClosedRun>, output: Output<'_>) -> Result<RecordBatc
     Ok(arrow_select::interleave::interleave_record_batch(&batches, &indices)?)
 }
 
-/// Key types whose values fit an i64: they skip the row encoding (see `key_index`).
+/// Key types whose values fit an i64: they skip the row encoding (see `stream::intern`).
 fn int_key_type(data_type: &DataType) -> bool {
     matches!(
         data_type,

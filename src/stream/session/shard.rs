@@ -3,7 +3,7 @@
 //! state and the watermark before it, so shards work in parallel and the result is the same for
 //! any number of them.
 
-use super::key_index::{prefetch, IntKeys, KeyIndex, KeyValue, PREFETCH_ROWS};
+use crate::stream::intern::{prefetch, IntKeys, KeyIndex, KeyValue, PREFETCH_ROWS};
 use super::{KeptEvent, SessionConfig, NO_WATERMARK};
 use crate::stream::aggregate::{Acc, AggInput, OwnedValue};
 use crate::stream::aggset::AggSet;
@@ -475,7 +475,7 @@ pub(super) fn shard_of_bytes(key: &[u8], shards: usize) -> usize {
     if shards == 1 {
         return 0;
     }
-    super::key_index::reduce(super::session_id(key, 0) as u64, shards)
+    crate::stream::intern::reduce(super::session_id(key, 0) as u64, shards)
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 //! event. Other keys (strings, several columns) are hashed as row-encoded bytes. An id is
 //! released when its key has no state left, and reused.
 
-use super::min_max;
 use crate::stream::keys::KeyBytes;
 use arrow_array::{Array, Int64Array};
 use hashbrown::HashMap;
@@ -18,6 +17,11 @@ use hashbrown::HashMap;
 pub enum KeyValue {
     Int(Option<i64>),
     Bytes(KeyBytes),
+}
+
+/// The smallest and largest of `values` (MAX, MIN when there are none).
+pub fn min_max(values: impl Iterator<Item = i64>) -> (i64, i64) {
+    values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
 /// Issues ids and takes them back; ids stay small and dense.
