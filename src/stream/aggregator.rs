@@ -6,19 +6,23 @@
 //! a window that is due but not yet emitted cannot receive rows (they would be late), so the
 //! concatenated output is the same for every cut.
 
+mod panes;
+
+use super::accs::AccStore;
 use super::aggregate::{Accs, AggSpec};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
+use super::intern::columns::{KeyIds, Rows};
+use super::intern::min_max;
 use super::keys::{KeyEncoder, DEFAULT_MAX_KEY_BYTES};
 use super::output::{iso, output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
 use super::snapshot;
 use super::window::WindowSpec;
 use crate::error::{Error, Result};
-use crate::time::Millis;
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use crate::time::{check_event_time, Millis};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use hashbrown::HashMap;
+use panes::Panes;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,6 +100,7 @@ pub struct AggregatorStats {
     pub windows_emitted: u64,
 }
 
+/// A window of the snapshot format before panes (version 1 snapshots still restore).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Window {
     start: Millis,
@@ -105,19 +110,52 @@ struct Window {
 pub struct WindowAggregator {
     config: AggregatorConfig,
     keys: KeyEncoder,
+    key_ids: KeyIds,
     aggs: AggSet,
+    /// Accumulators by slot, once the aggregates' types are known (first batch).
+    store: Option<AccStore>,
+    panes: Panes,
     max_time: Option<Millis>,
     /// Set by `flush`: end of input, every later row is late.
     finished: bool,
-    open: HashMap<Box<[u8]>, Vec<Window>>,
-    /// Window end -> keys that have an open window ending then.
-    timers: BTreeMap<Millis, Vec<Box<[u8]>>>,
+    /// Every window ending at or before this has been emitted (the limit of the last close).
+    closed_until: Millis,
     side: SideOutputs,
     stats: AggregatorStats,
+    scratch: Scratch,
 }
+
+/// Buffers reused between batches.
+#[derive(Default)]
+struct Scratch {
+    accepted: Vec<u32>,
+    ids: Vec<u32>,
+    rows: Vec<u32>,
+    slots: Vec<u32>,
+    /// Per key id while a hopping window is assembled: its slot in the window (or NONE).
+    merged: Vec<u32>,
+}
+
+const NONE: u32 = u32::MAX;
 
 #[derive(Serialize, Deserialize)]
 struct State {
+    config: AggregatorConfig,
+    key_fields: Option<Vec<Field>>,
+    aggs: AggSetState,
+    max_time: Option<Millis>,
+    finished: bool,
+    /// Open panes by index, each with its keys (Arrow row encoding, sorted) and accumulators.
+    panes: Vec<(i64, Vec<Entry>)>,
+    /// Window start -> keys and accumulators taken apart from the panes.
+    extras: Vec<(Millis, Vec<Entry>)>,
+    side: SideState,
+    stats: AggregatorStats,
+}
+
+/// The state as version 1 snapshots (one entry per key and window) hold it.
+#[derive(Serialize, Deserialize)]
+struct WindowsState {
     config: AggregatorConfig,
     key_fields: Option<Vec<Field>>,
     aggs: AggSetState,
@@ -128,25 +166,41 @@ struct State {
     stats: AggregatorStats,
 }
 
-const SNAPSHOT_TAG: &[u8; 4] = b"FSWA";
+/// A key (Arrow row encoding) and its accumulators, as snapshots hold them.
+type Entry = (Vec<u8>, Accs);
+
+const SNAPSHOT_TAG: &[u8; 4] = b"FSWP";
+const WINDOWS_SNAPSHOT_TAG: &[u8; 4] = b"FSWA";
+
+fn gcd(a: Millis, b: Millis) -> Millis {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
 
 impl WindowAggregator {
     pub fn new(config: AggregatorConfig) -> Result<Self> {
         config.validate()?;
+        let window = config.window;
         Ok(WindowAggregator {
             keys: KeyEncoder::new(config.keys.clone()),
+            key_ids: KeyIds::Unknown,
             aggs: AggSet::new(config.aggs.clone()),
+            store: None,
+            panes: Panes::new(gcd(window.size(), window.step()), window.offset()),
             config,
             max_time: None,
             finished: false,
-            open: HashMap::new(),
-            timers: BTreeMap::new(),
+            closed_until: Millis::MIN,
             side: SideOutputs::new(vec![
                 Field::new("window_start", timestamp_type(), false),
                 Field::new("window_end", timestamp_type(), false),
                 Field::new("reason", DataType::Utf8, false),
             ]),
             stats: AggregatorStats::default(),
+            scratch: Scratch::default(),
         })
     }
 
@@ -167,15 +221,16 @@ impl WindowAggregator {
         }
     }
 
-    /// Number of (key, window) pairs currently open.
+    /// Number of open (key, pane) entries held, plus rows held for single hopping windows; for
+    /// tumbling windows, the (key, window) pairs open.
     pub fn open_windows(&self) -> usize {
-        self.open.values().map(Vec::len).sum()
+        self.panes.len()
     }
 
     /// Apply `batches` in order; returns the windows they closed.
     pub fn push(&mut self, batches: &[RecordBatch]) -> Result<RecordBatch> {
         self.stats.pushes += 1;
-        for (bound, row_offset) in self.aggs.bind_all(batches, &self.config.time, &mut self.keys, true)? {
+        for (bound, row_offset) in self.aggs.bind_all(batches, &self.config.time, &mut self.keys, false)? {
             self.apply(bound, row_offset)?;
         }
         self.close_due()
@@ -198,9 +253,33 @@ impl WindowAggregator {
         self.close_due()
     }
 
+    /// The start of the first window containing pane `index` (windows of `config.window`).
+    fn first_window_of_pane(&self, index: i64) -> Millis {
+        let window = &self.config.window;
+        let pane_start = self.panes.start_of(index);
+        window.last_start(pane_start + self.panes.width - window.size() + window.step() - 1)
+    }
+
+    /// The first window not emitted yet that holds any state: its start.
+    fn next_window_with_state(&self) -> Option<Millis> {
+        let window = &self.config.window;
+        let after = if self.closed_until == Millis::MIN {
+            Millis::MIN
+        } else {
+            window.last_start(self.closed_until - window.size() + window.step())
+        };
+        let from_panes = self.panes.open.front().map(|p| self.first_window_of_pane(p.index).max(after));
+        let from_extras = self.panes.extras.keys().next().copied();
+        match (from_panes, from_extras) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The watermark at which the next open window closes (`end + allowed_lateness`).
     pub fn next_close(&self) -> Option<Millis> {
-        self.timers.keys().next().map(|end| end.saturating_add(self.config.allowed_lateness))
+        self.next_window_with_state()
+            .map(|start| (start + self.config.window.size()).saturating_add(self.config.allowed_lateness))
     }
 
     pub fn take_late(&mut self) -> Vec<RecordBatch> {
@@ -211,66 +290,101 @@ impl WindowAggregator {
         self.side.take_rejects()
     }
 
+    /// The rows of `p` with a usable time and key (rejecting the others with the reason).
+    fn accept_rows(&mut self, p: &BoundBatch<'_>, rejects: &mut RejectCollector) -> Result<()> {
+        let n = p.batch.num_rows();
+        let accepted = &mut self.scratch.accepted;
+        accepted.clear();
+        let long = KeyIds::key_lengths_over(&mut self.keys, p.batch, self.config.max_key_bytes)?;
+        let (lo, hi) = min_max(p.times.values().iter().copied());
+        if p.times.null_count() == 0 && long.is_empty() && (n == 0 || check_event_time(lo).is_none() && check_event_time(hi).is_none()) {
+            accepted.extend(0..n as u32);
+            return Ok(());
+        }
+        let mut long = long.into_iter().peekable();
+        for row in 0..n {
+            let too_long = match long.peek() {
+                Some(&(r, len)) if r == row => {
+                    long.next();
+                    Some(len)
+                }
+                _ => None,
+            };
+            match (p.time(row, &self.config.time), too_long) {
+                (Err(reason), _) => rejects.add(row, reason),
+                (Ok(_), Some(len)) => rejects.add(row, format!("key is {len} bytes long, over the limit of {} bytes", self.config.max_key_bytes)),
+                (Ok(_), None) => accepted.push(row as u32),
+            }
+        }
+        Ok(())
+    }
+
     fn apply(&mut self, p: BoundBatch<'_>, row_offset: i64) -> Result<()> {
         let n = p.batch.num_rows();
         self.side.saw_input(p.batch);
         self.stats.rows_in += n as u64;
-        let size = self.config.window.size();
-        let bound = self.config.watermark;
-        let lateness = self.config.allowed_lateness;
-        let max_key_bytes = self.config.max_key_bytes;
-        let time_name = &self.config.time;
-
-        let mut rejects = RejectCollector::default();
-        let (mut late_rows, mut late_starts, mut late_watermarks) = (Vec::new(), Vec::new(), Vec::new());
-        let mut max_time = self.max_time;
         let seq_base = self.stats.rows_in - n as u64;
-        let mut starts: Vec<Millis> = Vec::with_capacity(8);
-        for row in 0..n {
-            let (t, key) = match p.time_and_key(row, time_name, max_key_bytes) {
-                Ok(ok) => ok,
-                Err(reason) => {
-                    rejects.add(row, reason);
-                    continue;
-                }
+        let mut rejects = RejectCollector::default();
+        self.accept_rows(&p, &mut rejects)?;
+        let rows = if self.scratch.accepted.len() == n { Rows::All(n) } else { Rows::Some(&self.scratch.accepted) };
+        self.key_ids.intern(&mut self.keys, p.batch, rows, &mut self.scratch.ids)?;
+        self.panes.cover_keys(self.key_ids.id_bound());
+        let store = self.store.get_or_insert_with(|| AccStore::new(self.aggs.specs(), self.aggs.value_types()));
+
+        let window = self.config.window;
+        let (size, step) = (window.size(), window.step());
+        let (bound, lateness) = (self.config.watermark, self.config.allowed_lateness);
+        let times = p.times.values();
+        let (late_rows, late_starts, late_watermarks) = (&mut Vec::new(), &mut Vec::new(), &mut Vec::<Millis>::new());
+        let mut unused_keys = Vec::new();
+        let Scratch { accepted, ids, rows, slots, .. } = &mut self.scratch;
+        rows.clear();
+        slots.clear();
+        let mut max_time = self.max_time;
+        for (&row, &key) in accepted.iter().zip(ids.iter()) {
+            let t = times[row as usize];
+            let watermark = match max_time {
+                _ if self.finished => Millis::MAX,
+                Some(m) => m - bound,
+                None => Millis::MIN,
             };
-            let watermark = if self.finished { Some(Millis::MAX) } else { max_time.map(|m| m - bound) };
-            starts.clear();
-            let mut was_late = false;
-            for start in self.config.window.starts(t) {
-                match watermark {
-                    Some(wm) if (start + size).saturating_add(lateness) <= wm => {
-                        late_rows.push(row as u32);
+            let last = window.last_start(t);
+            let first = if step == size { last } else { window.last_start(t - size + step) };
+            if (first + size).saturating_add(lateness) > watermark {
+                // On time for every window it is in: into its pane.
+                rows.push(row);
+                slots.push(self.panes.slot(key, self.panes.index_of(t), store));
+            } else {
+                // Late for some window: one late row per closed window; the windows still open
+                // (hopping only) take it apart from their panes.
+                self.stats.rows_late += 1;
+                let mut kept = false;
+                let mut start = first;
+                while start <= last {
+                    if (start + size).saturating_add(lateness) <= watermark {
+                        late_rows.push(row);
                         late_starts.push(start);
-                        late_watermarks.push(wm);
-                        was_late = true;
+                        late_watermarks.push(watermark);
+                    } else {
+                        let slot = self.panes.extra_slot(key, start, store);
+                        store.add_rows(&p.inputs, &[row], &[slot], times, seq_base);
+                        kept = true;
                     }
-                    _ => starts.push(start),
+                    start += step;
                 }
-            }
-            self.stats.rows_late += was_late as u64;
-            if !starts.is_empty() {
-                let windows = match self.open.get_mut(key) {
-                    Some(windows) => windows,
-                    None => self.open.entry(Box::from(key)).or_default(),
-                };
-                for &start in &starts {
-                    let window = match windows.iter().position(|w| w.start == start) {
-                        Some(i) => &mut windows[i],
-                        None => {
-                            self.timers.entry(start + size).or_default().push(Box::from(key));
-                            windows.push(Window { start, accs: self.aggs.new_accs() });
-                            windows.last_mut().expect("just pushed")
-                        }
-                    };
-                    for (acc, input) in window.accs.iter_mut().zip(&p.inputs) {
-                        acc.add(input.value(row), t, seq_base + row as u64);
-                    }
+                if !kept {
+                    unused_keys.push(key);
                 }
             }
             max_time = Some(max_time.map_or(t, |m| m.max(t)));
         }
+        store.add_rows(&p.inputs, rows, slots, times, seq_base);
         self.max_time = max_time;
+        for key in unused_keys {
+            if self.panes.unused(key) && self.key_ids.is_live(key) {
+                self.key_ids.release(key);
+            }
+        }
         self.stats.rows_rejected += rejects.len() as u64;
         self.stats.late_assignments += late_rows.len() as u64;
         if let Some(rejected) = rejects.finish(p.batch, row_offset)? {
@@ -279,7 +393,7 @@ impl WindowAggregator {
         if !late_rows.is_empty() {
             let reasons: StringArray = late_starts
                 .iter()
-                .zip(&late_watermarks)
+                .zip(late_watermarks.iter())
                 .map(|(&start, &wm)| {
                     let end = start + size;
                     Some(if wm == Millis::MAX {
@@ -296,7 +410,7 @@ impl WindowAggregator {
                 .collect();
             let late = take_rows_with(
                 p.batch,
-                &late_rows,
+                late_rows,
                 vec![
                     (Field::new("window_start", timestamp_type(), false), timestamp_column(late_starts.iter().copied())),
                     (Field::new("window_end", timestamp_type(), false), timestamp_column(late_starts.iter().map(|s| s + size))),
@@ -310,29 +424,101 @@ impl WindowAggregator {
 
     /// Emit, ordered by window end then key, every window the watermark has passed.
     fn close_due(&mut self) -> Result<RecordBatch> {
+        let Some(watermark) = self.watermark() else { return self.build_output(&[]) };
+        let limit = watermark.saturating_sub(self.config.allowed_lateness);
         let size = self.config.window.size();
-        let mut closed: Vec<(Millis, Box<[u8]>, Window)> = Vec::new();
-        if let Some(wm) = self.watermark() {
-            let limit = wm.saturating_sub(self.config.allowed_lateness);
-            while let Some(entry) = self.timers.first_entry() {
-                if *entry.key() > limit {
-                    break;
-                }
-                let (end, mut keys) = entry.remove_entry();
-                keys.sort_unstable();
-                for key in keys {
-                    let windows = self.open.get_mut(&key).expect("a timer always has its window");
-                    let i = windows.iter().position(|w| w.start == end - size).expect("a timer always has its window");
-                    let window = windows.swap_remove(i);
-                    if windows.is_empty() {
-                        self.open.remove(&key);
+        // (window end, key id, slot) in output order, and the slots to free once output.
+        let mut closed: Vec<(Millis, u32, u32)> = Vec::new();
+        let mut touched_keys: Vec<u32> = Vec::new();
+        if self.store.is_some() {
+            if size == self.panes.width {
+                // Tumbling: a window is one pane.
+                while let Some(front) = self.panes.open.front() {
+                    let end = self.panes.start_of(front.index) + size;
+                    if end > limit {
+                        break;
                     }
-                    closed.push((end, key, window));
+                    let pane = self.panes.pop_front().expect("a front pane");
+                    let from = closed.len();
+                    closed.extend(pane.ids.iter().zip(&pane.slots).map(|(&key, &slot)| (end, key, slot)));
+                    self.key_ids.sort(&mut closed[from..], |c| c.1);
+                    touched_keys.extend_from_slice(&pane.ids);
                 }
+                debug_assert!(self.panes.extras.is_empty(), "tumbling windows never take rows apart from their panes");
+            } else {
+                let mut store = self.store.take().expect("state exists");
+                self.close_hopping(limit, &mut store, &mut closed, &mut touched_keys);
+                self.store = Some(store);
             }
         }
+        self.closed_until = self.closed_until.max(limit);
         self.stats.windows_emitted += closed.len() as u64;
-        self.build_output(&closed)
+        let out = self.build_output(&closed)?;
+        if let Some(store) = self.store.as_mut() {
+            closed.iter().for_each(|&(_, _, slot)| store.free(slot));
+        }
+        for key in touched_keys {
+            if self.panes.unused(key) && self.key_ids.is_live(key) {
+                self.key_ids.release(key);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Hopping windows up to `limit`, each assembled from its panes and extras into fresh slots.
+    fn close_hopping(&mut self, limit: Millis, store: &mut AccStore, closed: &mut Vec<(Millis, u32, u32)>, touched_keys: &mut Vec<u32>) {
+        let window = self.config.window;
+        let size = window.size();
+        let panes_per_window = size / self.panes.width;
+        let mut merged = std::mem::take(&mut self.scratch.merged);
+        if merged.len() < self.key_ids.id_bound() {
+            merged.resize(self.key_ids.id_bound(), NONE);
+        }
+        // Adds an entry to the window being assembled: into the key's slot there, new if first.
+        let add = |key: u32, slot: u32, end: Millis, merged: &mut [u32], store: &mut AccStore, closed: &mut Vec<(Millis, u32, u32)>| {
+            let k = key as usize;
+            if merged[k] == NONE {
+                merged[k] = store.alloc();
+                closed.push((end, key, merged[k]));
+            }
+            store.merge(merged[k], slot);
+        };
+        let mut next = self.next_window_with_state();
+        while let Some(start) = next {
+            let end = start + size;
+            if end > limit {
+                break;
+            }
+            let first_pane = self.panes.index_of(start);
+            let from = closed.len();
+            for pane in self.panes.open.iter().take_while(|p| p.index < first_pane + panes_per_window) {
+                debug_assert!(pane.index >= first_pane, "a pane whose windows were all emitted is dropped");
+                for (&key, &slot) in pane.ids.iter().zip(&pane.slots) {
+                    add(key, slot, end, &mut merged, store, closed);
+                }
+            }
+            for (key, slot) in self.panes.take_extras(start) {
+                add(key, slot, end, &mut merged, store, closed);
+                store.free(slot);
+                touched_keys.push(key);
+            }
+            for &(_, key, _) in &closed[from..] {
+                merged[key as usize] = NONE;
+            }
+            self.key_ids.sort(&mut closed[from..], |c| c.1);
+            // Panes whose last window this was are done.
+            while let Some(front) = self.panes.open.front() {
+                if window.last_start(self.panes.start_of(front.index)) > start {
+                    break;
+                }
+                let pane = self.panes.pop_front().expect("a front pane");
+                pane.slots.iter().for_each(|&slot| store.free(slot));
+                touched_keys.extend_from_slice(&pane.ids);
+            }
+            self.closed_until = self.closed_until.max(end);
+            next = self.next_window_with_state();
+        }
+        self.scratch.merged = merged;
     }
 
     pub fn output_schema(&self) -> SchemaRef {
@@ -343,27 +529,41 @@ impl WindowAggregator {
         Arc::new(Schema::new(fields))
     }
 
-    fn build_output(&self, closed: &[(Millis, Box<[u8]>, Window)]) -> Result<RecordBatch> {
+    fn build_output(&self, closed: &[(Millis, u32, u32)]) -> Result<RecordBatch> {
         let size = self.config.window.size();
         let schema = self.output_schema();
-        let mut columns: Vec<ArrayRef> = if self.config.keys.is_empty() {
-            Vec::new()
-        } else {
-            self.keys.decode(closed.iter().map(|(_, key, _)| &key[..]))?
+        let Some(store) = &self.store else {
+            return Ok(RecordBatch::new_empty(schema));
         };
+        let ids: Vec<u32> = closed.iter().map(|c| c.1).collect();
+        let mut columns: Vec<ArrayRef> = if self.config.keys.is_empty() { Vec::new() } else { self.key_ids.decode(&self.keys, &ids)? };
         columns.push(timestamp_column(closed.iter().map(|(end, _, _)| end - size)));
         columns.push(timestamp_column(closed.iter().map(|(end, _, _)| *end)));
-        columns.extend(self.aggs.finish(closed.len(), |i| &closed[i].2.accs)?);
+        let slots: Vec<u32> = closed.iter().map(|c| c.2).collect();
+        columns.extend(store.finish(self.aggs.specs(), self.aggs.value_types(), self.aggs.encoders(), &slots)?);
         // Key columns decode with nullable fields; align the declared schema with what was built.
         output_batch(&schema, columns, closed.len())
     }
 
+    /// Entries (key id, accumulators) with their keys' row encodings, sorted by those.
+    fn encoded_entries(&self, entries: impl Iterator<Item = (u32, u32)>) -> Result<Vec<Entry>> {
+        let store = self.store.as_ref().expect("entries imply state");
+        let entries: Vec<(u32, u32)> = entries.collect();
+        let ids: Vec<u32> = entries.iter().map(|e| e.0).collect();
+        let keys = self.key_ids.row_bytes(&self.keys, &ids)?;
+        let mut out: Vec<Entry> = keys.into_iter().zip(&entries).map(|(key, &(_, slot))| (key, store.to_accs(slot))).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     pub fn snapshot(&self) -> Result<Vec<u8>> {
-        let mut open: Vec<(Vec<u8>, Vec<Window>)> = self.open.iter().map(|(k, w)| (k.to_vec(), w.clone())).collect();
-        // Sorted, so that equal states give equal bytes.
-        open.sort_by(|a, b| a.0.cmp(&b.0));
-        for (_, windows) in &mut open {
-            windows.sort_by_key(|w| w.start);
+        let mut panes = Vec::with_capacity(self.panes.open.len());
+        for pane in &self.panes.open {
+            panes.push((pane.index, self.encoded_entries(pane.ids.iter().copied().zip(pane.slots.iter().copied()))?));
+        }
+        let mut extras = Vec::with_capacity(self.panes.extras.len());
+        for (&start, entries) in &self.panes.extras {
+            extras.push((start, self.encoded_entries(entries.iter().copied())?));
         }
         let state = State {
             config: self.config.clone(),
@@ -371,7 +571,8 @@ impl WindowAggregator {
             aggs: self.aggs.state(),
             max_time: self.max_time,
             finished: self.finished,
-            open,
+            panes,
+            extras,
             side: self.side.state()?,
             stats: self.stats.clone(),
         };
@@ -379,24 +580,78 @@ impl WindowAggregator {
     }
 
     pub fn restore(bytes: &[u8]) -> Result<Self> {
+        if bytes.starts_with(WINDOWS_SNAPSHOT_TAG) {
+            return Self::restore_windows(bytes);
+        }
         let state: State = snapshot::decode(SNAPSHOT_TAG, "WindowAggregator", bytes)?;
-        state.config.validate().map_err(|e| Error::snapshot(format!("snapshot holds an invalid configuration: {e}")))?;
-        let size = state.config.window.size();
-        let mut aggregator = WindowAggregator::new(state.config)?;
-        aggregator.keys = KeyEncoder::from_fields(aggregator.config.keys.clone(), state.key_fields)?;
-        aggregator.aggs = AggSet::restore(aggregator.config.aggs.clone(), state.aggs)?;
-        aggregator.max_time = state.max_time;
-        aggregator.finished = state.finished;
-        for (key, windows) in state.open {
-            let key: Box<[u8]> = key.into_boxed_slice();
-            for w in &windows {
-                aggregator.timers.entry(w.start + size).or_default().push(key.clone());
+        let mut aggregator = Self::restore_common(state.config, state.key_fields, state.aggs, state.max_time, state.finished)?;
+        for (index, entries) in state.panes {
+            for (key, slot) in aggregator.restore_entries(entries)? {
+                aggregator.panes.restore_entry(key, index, slot);
             }
-            aggregator.open.insert(key, windows);
+        }
+        for (start, entries) in state.extras {
+            for (key, slot) in aggregator.restore_entries(entries)? {
+                aggregator.panes.restore_extra(key, start, slot);
+            }
         }
         aggregator.side.restore(state.side)?;
         aggregator.stats = state.stats;
         Ok(aggregator)
+    }
+
+    /// A version 1 snapshot: tumbling windows become panes; hopping windows, which cannot be
+    /// split into panes, become extras of their windows.
+    fn restore_windows(bytes: &[u8]) -> Result<Self> {
+        let state: WindowsState = snapshot::decode(WINDOWS_SNAPSHOT_TAG, "WindowAggregator", bytes)?;
+        let mut aggregator = Self::restore_common(state.config, state.key_fields, state.aggs, state.max_time, state.finished)?;
+        let tumbling = aggregator.config.window.size() == aggregator.panes.width;
+        for (key, windows) in state.open {
+            for window in windows {
+                let Some((id, slot)) = aggregator.restore_entries(vec![(key.clone(), window.accs)])?.pop() else { continue };
+                if tumbling {
+                    let index = aggregator.panes.index_of(window.start);
+                    aggregator.panes.restore_entry(id, index, slot);
+                } else {
+                    aggregator.panes.restore_extra(id, window.start, slot);
+                }
+            }
+        }
+        aggregator.side.restore(state.side)?;
+        aggregator.stats = state.stats;
+        Ok(aggregator)
+    }
+
+    fn restore_common(config: AggregatorConfig, key_fields: Option<Vec<Field>>, aggs: AggSetState, max_time: Option<Millis>, finished: bool) -> Result<Self> {
+        config.validate().map_err(|e| Error::snapshot(format!("snapshot holds an invalid configuration: {e}")))?;
+        let mut aggregator = WindowAggregator::new(config)?;
+        aggregator.keys = KeyEncoder::from_fields(aggregator.config.keys.clone(), key_fields)?;
+        aggregator.aggs = AggSet::restore(aggregator.config.aggs.clone(), aggs)?;
+        aggregator.max_time = max_time;
+        aggregator.finished = finished;
+        if let Some(watermark) = aggregator.watermark() {
+            // Snapshots are taken after closing: everything up to the limit was emitted.
+            aggregator.closed_until = watermark.saturating_sub(aggregator.config.allowed_lateness);
+        }
+        Ok(aggregator)
+    }
+
+    /// Key ids and fresh slots for snapshot entries.
+    fn restore_entries(&mut self, entries: Vec<Entry>) -> Result<Vec<(u32, u32)>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<&[u8]> = entries.iter().map(|e| e.0.as_slice()).collect();
+        let ids = self.key_ids.intern_row_bytes(&mut self.keys, &keys)?;
+        self.panes.cover_keys(self.key_ids.id_bound());
+        let store = self.store.get_or_insert_with(|| AccStore::new(self.aggs.specs(), self.aggs.value_types()));
+        ids.into_iter()
+            .zip(&entries)
+            .map(|(id, (_, accs))| {
+                let slot = store.alloc_from(accs).ok_or_else(|| Error::snapshot("snapshot accumulators do not match the aggregates"))?;
+                Ok((id, slot))
+            })
+            .collect()
     }
 }
 

@@ -47,6 +47,17 @@ impl AggSet {
         &self.specs
     }
 
+    /// The numeric type each aggregate settled on (None until a batch fixed it, and for kinds
+    /// without one).
+    pub fn value_types(&self) -> &[Option<ValueType>] {
+        &self.value_types
+    }
+
+    /// The value encoders of the aggregates that keep values.
+    pub fn encoders(&self) -> &[Option<KeyEncoder>] {
+        &self.encoders
+    }
+
     /// Check `batch` and type its columns without changing what earlier batches fixed; `commit`
     /// makes the types final once every batch of a push is known to be good.
     /// Keys are row-encoded only when `encode_keys` (an operator with its own key handling skips it).

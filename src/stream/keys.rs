@@ -91,6 +91,21 @@ impl KeyEncoder {
 
     /// The key columns of `batch`, normalised and checked against earlier batches.
     fn key_columns(&mut self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        self.checked_columns(batch, true)
+    }
+
+    /// The key columns of `batch` as they are (a string column may be a view, large or
+    /// dictionary-encoded one), checked against earlier batches like `columns` does, which fixes
+    /// their normalised types (`fields`) on the first batch. For readers of Arrow's string
+    /// layouts that want no copy; None when there are no key columns.
+    pub fn raw_columns(&mut self, batch: &RecordBatch) -> Result<Option<Vec<ArrayRef>>> {
+        if self.names.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.checked_columns(batch, false)?))
+    }
+
+    fn checked_columns(&mut self, batch: &RecordBatch, normalised: bool) -> Result<Vec<ArrayRef>> {
         let mut columns = Vec::with_capacity(self.names.len());
         let mut fields = Vec::with_capacity(self.names.len());
         for name in &self.names {
@@ -124,7 +139,7 @@ impl KeyEncoder {
                     "key column {name:?} has floating-point type {target}; group by an integer or string key"
                 )));
             }
-            let mut column = if column.data_type() == &target { column.clone() } else { arrow_cast::cast(column, &target)? };
+            let mut column = if !normalised || column.data_type() == &target { column.clone() } else { arrow_cast::cast(column, &target)? };
             if is_float && self.floats == Floats::Canonical {
                 column = canonical_floats(&column)?;
             }

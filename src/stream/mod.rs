@@ -1,6 +1,7 @@
 //! Event-time stream operators: windows, aggregates, the window aggregator, spike alerts.
 //! Every stateful operator snapshots to bytes and restores exactly.
 
+pub mod accs;
 pub mod aggregate;
 pub mod aggregator;
 pub mod aggset;

@@ -8,6 +8,9 @@
 //! event. Other keys (strings, several columns) are hashed as row-encoded bytes. An id is
 //! released when its key has no state left, and reused.
 
+pub mod columns;
+pub mod strings;
+
 use crate::stream::keys::KeyBytes;
 use arrow_array::{Array, Int64Array};
 use hashbrown::HashMap;
@@ -112,12 +115,14 @@ impl KeyIndex {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         match self {
-            KeyIndex::Ints(k) => match k.layout {
-                Layout::Dense { len, .. } => len,
-                _ => k.table.len + usize::from(k.null_id.is_some()),
-            },
+            KeyIndex::Ints(k) => k.live_len(),
             KeyIndex::Bytes(k) => k.map.len(),
         }
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn key(&self, id: u32) -> KeyValue {
@@ -406,7 +411,16 @@ pub struct IntKeys {
 }
 
 impl IntKeys {
-    fn key(&self, id: u32) -> Option<i64> {
+    /// Keys live (interned and not released).
+    pub fn live_len(&self) -> usize {
+        match self.layout {
+            Layout::Dense { len, .. } => len,
+            _ => self.table.len + usize::from(self.null_id.is_some()),
+        }
+    }
+
+    /// The key of `id` (None: the null key).
+    pub fn key(&self, id: u32) -> Option<i64> {
         match self.layout {
             Layout::Dense { base, .. } => Some(base + id as i64),
             _ => self.keys[id as usize],
@@ -481,7 +495,7 @@ impl IntKeys {
         id
     }
 
-    fn intern_one(&mut self, key: Option<i64>) -> u32 {
+    pub fn intern_one(&mut self, key: Option<i64>) -> u32 {
         self.start_dense(key);
         if let Some(id) = self.dense_id(key) {
             return id;
@@ -570,7 +584,8 @@ impl IntKeys {
         }
     }
 
-    fn release(&mut self, id: u32) {
+    /// Forget `id`'s key; the id may be issued again.
+    pub fn release(&mut self, id: u32) {
         if let Layout::Dense { len, .. } = &mut self.layout {
             self.ids.live.remove(id);
             *len -= 1;

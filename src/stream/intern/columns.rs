@@ -1,0 +1,350 @@
+//! A batch's key columns to dense key ids, the hot loop's view of keys. The interner is picked by
+//! the key columns' types on the first batch: one integer column goes to [`IntKeys`] (dense or
+//! hashed), one string or binary column to [`StrKeys`] read straight from any of Arrow's string
+//! layouts (plain, large, view, dictionary: polars exports views, pyarrow plain strings), and
+//! anything else (several columns, dates, decimals...) to [`StrKeys`] over Arrow's row encoding.
+//! Ids come back in key order on demand ([`KeyIds::sort`]) and decode to output columns.
+
+use super::strings::StrKeys;
+use super::IntKeys;
+use crate::error::{Error, Result};
+use crate::stream::keys::{key_data_len, KeyEncoder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt8Type};
+use arrow_array::{Array, ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray};
+use arrow_schema::DataType;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+pub enum KeyIds {
+    /// No key columns yet typed (before the first batch).
+    Unknown,
+    /// No key columns: every row has key 0.
+    Global { live: bool },
+    Ints(IntKeys),
+    /// One string (or binary, when `binary`) column, by its bytes.
+    Strings { keys: StrKeys, binary: bool },
+    /// Any other key columns, by their Arrow row encoding (which orders as the values do).
+    Rows(StrKeys),
+}
+
+/// Integer types whose values fit an i64 exactly.
+fn int_key_type(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32
+    )
+}
+
+/// The rows of a batch to intern: all of them, or a subset (the accepted ones).
+#[derive(Clone, Copy)]
+pub enum Rows<'a> {
+    All(usize),
+    Some(&'a [u32]),
+}
+
+impl Rows<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Rows::All(n) => *n,
+            Rows::Some(rows) => rows.len(),
+        }
+    }
+
+    fn iter(&self) -> impl ExactSizeIterator<Item = usize> + Clone + '_ {
+        let (n, rows) = match self {
+            Rows::All(n) => (*n, None),
+            Rows::Some(rows) => (rows.len(), Some(*rows)),
+        };
+        (0..n).map(move |i| rows.map_or(i, |r| r[i] as usize))
+    }
+}
+
+impl KeyIds {
+    /// The interner for key columns of the types `encoder` fixed (after a first batch).
+    pub fn for_encoder(encoder: &KeyEncoder) -> Self {
+        if encoder.names().is_empty() {
+            return KeyIds::Global { live: false };
+        }
+        match encoder.fields().map(|f| &f[..]) {
+            None => KeyIds::Unknown,
+            Some([field]) if int_key_type(field.data_type()) => KeyIds::Ints(IntKeys::default()),
+            Some([field]) if field.data_type() == &DataType::Utf8 => KeyIds::Strings { keys: StrKeys::new(), binary: false },
+            Some([field]) if field.data_type() == &DataType::Binary => KeyIds::Strings { keys: StrKeys::new(), binary: true },
+            Some(_) => KeyIds::Rows(StrKeys::new()),
+        }
+    }
+
+    /// Upper bound (exclusive) of the ids issued so far.
+    pub fn id_bound(&self) -> usize {
+        match self {
+            KeyIds::Unknown => 0,
+            KeyIds::Global { .. } => 1,
+            KeyIds::Ints(k) => k.ids.next as usize,
+            KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) => keys.id_bound(),
+        }
+    }
+
+    /// Keys live (interned and not released).
+    pub fn len(&self) -> usize {
+        match self {
+            KeyIds::Unknown => 0,
+            KeyIds::Global { live } => usize::from(*live),
+            KeyIds::Ints(k) => k.live_len(),
+            KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) => keys.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Ids of the keys of `rows` of `batch` (whose key columns `encoder` checks and types) into
+    /// `out`, in row order. Rows must not have keys longer than the caller accepts (see
+    /// [`KeyIds::key_lengths_over`]): every interned key holds memory until released.
+    pub fn intern(&mut self, encoder: &mut KeyEncoder, batch: &RecordBatch, rows: Rows<'_>, out: &mut Vec<u32>) -> Result<()> {
+        out.clear();
+        let columns = encoder.raw_columns(batch)?;
+        if matches!(self, KeyIds::Unknown) {
+            *self = KeyIds::for_encoder(encoder);
+        }
+        match (self, columns) {
+            (KeyIds::Global { live }, _) => {
+                *live |= rows.len() > 0;
+                out.resize(rows.len(), 0);
+            }
+            (KeyIds::Ints(keys), Some(columns)) => {
+                let column = as_int64(&columns[0])?;
+                let all: Vec<u32>;
+                let rows = match rows {
+                    Rows::All(n) => {
+                        all = (0..n as u32).collect();
+                        &all[..]
+                    }
+                    Rows::Some(rows) => rows,
+                };
+                keys.intern_rows(&column, rows, &[], out);
+            }
+            (KeyIds::Strings { keys, .. }, Some(columns)) => intern_strings(keys, &columns[0], rows, out)?,
+            (KeyIds::Rows(keys), Some(_)) => {
+                let normalised = encoder.columns(batch)?.unwrap_or_default();
+                let encoded = encoder.convert(&normalised)?;
+                keys.intern_all(rows.iter().map(|r| Some(encoded.row(r).data())), out);
+            }
+            _ => return Err(Error::schema("key columns missing from a keyed batch")),
+        }
+        Ok(())
+    }
+
+    /// The rows of `batch` whose key data is longer than `max_bytes`, with their lengths (as
+    /// users count a key's size: string bytes, integer widths).
+    pub fn key_lengths_over(encoder: &mut KeyEncoder, batch: &RecordBatch, max_bytes: usize) -> Result<Vec<(usize, usize)>> {
+        let Some(columns) = encoder.raw_columns(batch)? else { return Ok(Vec::new()) };
+        let mut widest = 0usize;
+        for column in &columns {
+            widest += match column.data_type() {
+                DataType::Utf8 => column.as_string::<i32>().value_data().len(),
+                DataType::LargeUtf8 => column.as_string::<i64>().value_data().len(),
+                DataType::Binary => column.as_binary::<i32>().value_data().len(),
+                DataType::LargeBinary => column.as_binary::<i64>().value_data().len(),
+                other => other.primitive_width().unwrap_or(usize::MAX / 4),
+            };
+        }
+        if widest <= max_bytes {
+            return Ok(Vec::new());
+        }
+        // Long keys are possible in this batch: measure each row (rare, off the hot path).
+        let normalised = encoder.columns(batch)?.unwrap_or_default();
+        let encoded = encoder.convert(&normalised)?;
+        Ok((0..batch.num_rows())
+            .filter_map(|row| {
+                let len = key_data_len(&normalised, row, encoded.row(row).data().len());
+                (len > max_bytes).then_some((row, len))
+            })
+            .collect())
+    }
+
+    /// Whether `id` is issued (and not released since).
+    pub fn is_live(&self, id: u32) -> bool {
+        match self {
+            KeyIds::Unknown => false,
+            KeyIds::Global { live } => *live && id == 0,
+            KeyIds::Ints(keys) => keys.ids.live.get(id),
+            KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) => keys.is_live(id),
+        }
+    }
+
+    /// Forget `id`'s key; the id may be issued again.
+    pub fn release(&mut self, id: u32) {
+        match self {
+            KeyIds::Unknown => {}
+            KeyIds::Global { live } => *live = false,
+            KeyIds::Ints(keys) => keys.release(id),
+            KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) => keys.release(id),
+        }
+    }
+
+    /// Key order of two ids: null first, then by value (strings by their bytes).
+    #[inline]
+    pub fn cmp(&self, a: u32, b: u32) -> Ordering {
+        match self {
+            KeyIds::Ints(keys) => keys.key(a).cmp(&keys.key(b)),
+            KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) => keys.cmp(a, b),
+            KeyIds::Unknown | KeyIds::Global { .. } => Ordering::Equal,
+        }
+    }
+
+    /// An integer consistent with `cmp` (a < b in it means a before b); exact for integers.
+    #[inline]
+    pub fn sort_key(&self, id: u32) -> u128 {
+        match self {
+            KeyIds::Ints(keys) => keys.key(id).map_or(0, |v| ((v as u64) ^ (1 << 63)) as u128 + 1),
+            KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) => keys.sort_key(id),
+            KeyIds::Unknown | KeyIds::Global { .. } => 0,
+        }
+    }
+
+    /// Whether `sort_key` alone orders keys (no ties between distinct keys).
+    pub fn sort_key_is_exact(&self) -> bool {
+        matches!(self, KeyIds::Ints(_) | KeyIds::Unknown | KeyIds::Global { .. })
+    }
+
+    /// Sort `items` by the key order of `id_of(item)`.
+    pub fn sort<T>(&self, items: &mut [T], id_of: impl Fn(&T) -> u32) {
+        if self.sort_key_is_exact() {
+            items.sort_unstable_by_key(|item| self.sort_key(id_of(item)));
+        } else {
+            items.sort_unstable_by(|a, b| {
+                let (a, b) = (id_of(a), id_of(b));
+                self.sort_key(a).cmp(&self.sort_key(b)).then_with(|| self.cmp(a, b))
+            });
+        }
+    }
+
+    /// The key columns of `ids`, in that order, typed as `encoder` fixed them.
+    pub fn decode(&self, encoder: &KeyEncoder, ids: &[u32]) -> Result<Vec<ArrayRef>> {
+        let fields = encoder.output_fields();
+        Ok(match self {
+            KeyIds::Unknown | KeyIds::Global { .. } => Vec::new(),
+            KeyIds::Ints(keys) => {
+                let values = Int64Array::from_iter(ids.iter().map(|&id| keys.key(id)));
+                vec![arrow_cast::cast(&values, fields[0].data_type())?]
+            }
+            KeyIds::Strings { keys, binary: false } => {
+                let values: StringArray = ids
+                    .iter()
+                    .map(|&id| keys.bytes(id).map(|b| std::str::from_utf8(b).expect("string keys are UTF-8")))
+                    .collect();
+                vec![Arc::new(values)]
+            }
+            KeyIds::Strings { keys, binary: true } => {
+                let values: BinaryArray = ids.iter().map(|&id| keys.bytes(id)).collect();
+                vec![Arc::new(values)]
+            }
+            KeyIds::Rows(keys) => encoder.decode(ids.iter().map(|&id| keys.bytes(id).unwrap_or_default()))?,
+        })
+    }
+
+    /// The Arrow row encoding of each id's key (what snapshots hold), in `ids` order.
+    pub fn row_bytes(&self, encoder: &KeyEncoder, ids: &[u32]) -> Result<Vec<Vec<u8>>> {
+        match self {
+            KeyIds::Unknown | KeyIds::Global { .. } => Ok(vec![Vec::new(); ids.len()]),
+            KeyIds::Rows(keys) => Ok(ids.iter().map(|&id| keys.bytes(id).unwrap_or_default().to_vec()).collect()),
+            _ => {
+                let columns = self.decode(encoder, ids)?;
+                let rows = encoder.convert(&columns)?;
+                Ok(rows.iter().map(|row| row.data().to_vec()).collect())
+            }
+        }
+    }
+
+    /// Ids of keys given in Arrow's row encoding (from a snapshot), issued as needed.
+    pub fn intern_row_bytes(&mut self, encoder: &mut KeyEncoder, keys: &[&[u8]]) -> Result<Vec<u32>> {
+        if matches!(self, KeyIds::Unknown) {
+            *self = KeyIds::for_encoder(encoder);
+        }
+        if let KeyIds::Rows(table) = self {
+            let mut out = Vec::with_capacity(keys.len());
+            table.intern_all(keys.iter().map(|k| Some(*k)), &mut out);
+            return Ok(out);
+        }
+        if let KeyIds::Global { live } = self {
+            *live |= !keys.is_empty();
+            return Ok(vec![0; keys.len()]);
+        }
+        let columns = encoder.decode(keys.iter().copied())?;
+        let names: Vec<String> = encoder.names().to_vec();
+        let batch = RecordBatch::try_new(
+            Arc::new(arrow_schema::Schema::new(
+                names.iter().zip(&columns).map(|(n, c)| arrow_schema::Field::new(n, c.data_type().clone(), true)).collect::<Vec<_>>(),
+            )),
+            columns,
+        )?;
+        let mut out = Vec::new();
+        self.intern(encoder, &batch, Rows::All(keys.len()), &mut out)?;
+        Ok(out)
+    }
+}
+
+/// An integer key column as int64 (its values fit exactly).
+fn as_int64(column: &ArrayRef) -> Result<Int64Array> {
+    Ok(match column.data_type() {
+        DataType::Int64 => column.as_primitive::<Int64Type>().clone(),
+        DataType::Int32 => column.as_primitive::<Int32Type>().unary(i64::from),
+        DataType::Int16 => column.as_primitive::<Int16Type>().unary(i64::from),
+        DataType::Int8 => column.as_primitive::<Int8Type>().unary(i64::from),
+        DataType::UInt32 => column.as_primitive::<UInt32Type>().unary(i64::from),
+        DataType::UInt16 => column.as_primitive::<UInt16Type>().unary(i64::from),
+        DataType::UInt8 => column.as_primitive::<UInt8Type>().unary(i64::from),
+        _ => arrow_cast::cast(column, &DataType::Int64)?.as_primitive::<Int64Type>().clone(),
+    })
+}
+
+/// Ids of a string or binary column's rows, read in whichever layout it comes.
+fn intern_strings(keys: &mut StrKeys, column: &ArrayRef, rows: Rows<'_>, out: &mut Vec<u32>) -> Result<()> {
+    macro_rules! by_value {
+        ($array:expr, $bytes:expr) => {{
+            let array = $array;
+            let nulls = array.nulls().filter(|n| n.null_count() > 0);
+            keys.intern_all(rows.iter().map(|r| (!nulls.is_some_and(|n| n.is_null(r))).then(|| $bytes(array.value(r)))), out);
+        }};
+    }
+    match column.data_type() {
+        DataType::Utf8 => by_value!(column.as_string::<i32>(), str::as_bytes),
+        DataType::LargeUtf8 => by_value!(column.as_string::<i64>(), str::as_bytes),
+        DataType::Utf8View => by_value!(column.as_string_view(), str::as_bytes),
+        DataType::Binary => by_value!(column.as_binary::<i32>(), std::convert::identity),
+        DataType::LargeBinary => by_value!(column.as_binary::<i64>(), std::convert::identity),
+        DataType::BinaryView => by_value!(column.as_binary_view(), std::convert::identity),
+        DataType::Null => out.extend(std::iter::repeat_n(keys.intern_null(), rows.len())),
+        DataType::Dictionary(_, _) => {
+            // Each dictionary value used by the rows is interned once (unused ones never: an
+            // interned key holds memory until its windows close).
+            let dictionary = column.as_any_dictionary();
+            let codes: Vec<Option<usize>> = {
+                let normalised = dictionary.normalized_keys();
+                let nulls = column.logical_nulls();
+                rows.iter().map(|r| (!nulls.as_ref().is_some_and(|n| n.is_null(r))).then(|| normalised[r])).collect()
+            };
+            let mut values_out = Vec::new();
+            let mut dictionary_ids: Vec<u32> = vec![u32::MAX; dictionary.values().len()];
+            let values = dictionary.values();
+            for code in &codes {
+                let id = match code {
+                    None => keys.intern_null(),
+                    Some(code) if dictionary_ids[*code] != u32::MAX => dictionary_ids[*code],
+                    Some(code) => {
+                        values_out.clear();
+                        let single: ArrayRef = values.slice(*code, 1);
+                        intern_strings(keys, &single, Rows::All(1), &mut values_out)?;
+                        dictionary_ids[*code] = values_out[0];
+                        values_out[0]
+                    }
+                };
+                out.push(id);
+            }
+        }
+        other => return Err(Error::schema(format!("string keys of type {other} are not supported"))),
+    }
+    Ok(())
+}
