@@ -13,7 +13,7 @@ __all__ = [
     "__version__", "parse_duration", "LogParser", "WindowAggregator", "SpikeDetector", "Sessionizer",
     "merge_sorted_partial_sessions", "session_ids",
     "KafkaSource", "KafkaSink", "kafka_create_topics", "AlertsOperator",
-    "RoutingProblem", "RoutingSolution", "routing_matrices", "read_vrplib",
+    "RoutingProblem", "RoutingSolution", "Replan", "routing_matrices", "read_vrplib",
     "ExactlyOnceSink", "ReferenceTable", "PaymentsOperator",
 ]
 
@@ -244,6 +244,7 @@ class RoutingProblem:
             tuple[int, Sequence[int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int], int, int]
         ],
         profiles: Sequence[tuple[Sequence[int], Sequence[int]]],
+        check_servable: bool = True,
     ) -> RoutingProblem: ...
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]: ...
     @property
@@ -267,7 +268,24 @@ class RoutingProblem:
         initial: Sequence[tuple[int, Sequence[int]]] | None = None,
         callback: Callable[[dict[str, Any]], Any] | None = None,
     ) -> RoutingSolution: ...
-    def evaluate(self, routes: Sequence[tuple[int, Sequence[int]]]) -> RoutingSolution: ...
+    def evaluate(
+        self, routes: Sequence[tuple[int, Sequence[int]]], starts: Sequence[int | None] | None = None
+    ) -> RoutingSolution: ...
+    def replan(self, routes: Sequence[tuple[int, Sequence[int], int]], now: int) -> Replan: ...
+
+@final
+class Replan:
+    """The rest of a running day as a problem of its own; see fleetstream.routing.insert."""
+
+    @property
+    def problem(self) -> RoutingProblem: ...
+    @property
+    def initial(self) -> list[tuple[int, list[int]]]: ...
+    @property
+    def fixed(self) -> list[int]: ...
+    @property
+    def unservable(self) -> list[tuple[int, str]]: ...
+    def stitch(self, rest: RoutingSolution) -> tuple[list[tuple[int, list[int]]], list[int | None], list[int]]: ...
 
 @final
 class RoutingSolution:

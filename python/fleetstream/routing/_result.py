@@ -48,6 +48,11 @@ class Result:
     runtime: float = 0.0
     interrupted: bool = False
     missing: list[int] = field(default_factory=list)
+    #: why a required client is not served, where that is known before solving (see ``insert``)
+    reasons: dict[int, str] = field(default_factory=dict)
+    #: each route's departure from its start depot when it was decided before this evaluation
+    #: (``insert``); None for solve results, whose evaluator chooses it
+    _starts: list[int | None] | None = field(default=None, repr=False)
 
     @classmethod
     def _from_native(cls, source: Model | Instance, problem: _core.RoutingProblem, native: _core.RoutingSolution,
@@ -228,23 +233,29 @@ class Result:
         """Pickles (e.g. to or from Spark executors) as the source model or instance and the routes; the
         native solution is re-evaluated on loading, so cost and schedule are equal."""
         routes = [(p.vehicle_type, p.clients) for p in self.plans]
-        return (_unpickle_result, (self.source, routes, self.iterations, self.runtime, self.interrupted))
+        return (_unpickle_result, (self.source, routes, self.iterations, self.runtime, self.interrupted,
+                                   self._starts, [p.fixed for p in self.plans], self.reasons))
 
     def source_coordinates(self) -> list[tuple[float, float]]:
         return self.source_problem().coordinates()
 
 
 def _unpickle_result(source: Model | Instance, routes: list[tuple[int, list[int]]], iterations: int, runtime: float,
-                     interrupted: bool) -> Result:
+                     interrupted: bool, starts: list[int | None] | None = None, fixed: list[int] | None = None,
+                     reasons: dict[int, str] | None = None) -> Result:
     from fleetstream.routing._model import COST_SCALE, Model
     if isinstance(source, Model):
-        problem, scale = source._build(), float(COST_SCALE)
+        # a re-planned day may list clients no vehicle can serve any more: build it as it was
+        problem, scale = source._build(check_servable=starts is None), float(COST_SCALE)
     else:
         problem, scale = source.problem, float(source.scale)
     nd = problem.num_depots
-    native = problem.evaluate([(vt, [c + nd for c in clients]) for vt, clients in routes])
+    native = problem.evaluate([(vt, [c + nd for c in clients]) for vt, clients in routes], starts)
     result = Result._from_native(source, problem, native, scale)
     result.iterations, result.runtime, result.interrupted = iterations, runtime, interrupted
+    result._starts, result.reasons = starts, dict(reasons or {})
+    for plan, n in zip(result.plans, fixed or []):
+        plan.fixed = n
     return result
 
 
