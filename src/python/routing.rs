@@ -416,17 +416,20 @@ impl PyRoutingSolution {
             })
             .collect()
     }
-    /// The solution in VRPLIB `.sol` format with the given cost line.
-    fn to_vrplib(&self, cost: f64) -> String {
-        vrplib::write_solution(&self.solution, cost)
+    /// The solution in PyVRP's `.sol` convention: `vehicles[t]` lists the vehicles (0-based) of
+    /// vehicle type `t`, `numbers[l]` is the number written for location `l`.
+    fn to_vrplib(&self, cost: f64, vehicles: Vec<Vec<usize>>, numbers: Vec<usize>) -> PyResult<String> {
+        Ok(vrplib::write_solution(&self.solution, &vehicles, &numbers, cost)?)
     }
 }
 
-/// Reads a VRPLIB or Solomon file: (problem, name, scale).
+/// Reads a VRPLIB or Solomon file: (problem, name, scale, node id of each location, vehicles of
+/// each vehicle type).
 #[pyfunction]
 #[pyo3(signature = (path, round="round"))]
-fn read_vrplib(path: std::path::PathBuf, round: &str) -> PyResult<(PyRoutingProblem, String, i64)> {
+#[allow(clippy::type_complexity)]
+fn read_vrplib(path: std::path::PathBuf, round: &str) -> PyResult<(PyRoutingProblem, String, i64, Vec<usize>, Vec<Vec<usize>>)> {
     let rounding = Rounding::parse(round)?;
     let inst = vrplib::read(&path.to_string_lossy(), rounding)?;
-    Ok((PyRoutingProblem { data: Arc::new(inst.data), check_servable: true }, inst.name, inst.scale))
+    Ok((PyRoutingProblem { data: Arc::new(inst.data), check_servable: true }, inst.name, inst.scale, inst.node_ids, inst.vehicles))
 }

@@ -302,10 +302,13 @@ pub fn replan(data: &ProblemData, running: &[RunningRoute], now: i64) -> Result<
         .collect();
     let name = |t: usize| match route_of_type[t] {
         Some(r) => format!("the vehicle of route {r} (on the road)"),
-        None => format!("vehicle type {} leaving the depot at {now} or later", full_type[t]),
+        None => format!(
+            "vehicle type {} leaving the depot at {now} or later",
+            full_type[t]
+        ),
     };
-    let no_free_vehicle = (0..vehicle_types.len())
-        .all(|t| route_of_type[t].is_some() || vehicle_types[t].count == 0);
+    let no_free_vehicle =
+        (0..vehicle_types.len()).all(|t| route_of_type[t].is_some() || vehicle_types[t].count == 0);
     for (i, why) in first.unservable_named(&name) {
         let loc = open[i];
         if carried_by[loc].is_some() {
@@ -341,7 +344,14 @@ pub fn replan(data: &ProblemData, running: &[RunningRoute], now: i64) -> Result<
         .map(|(&l, _)| l)
         .collect();
     let (sub, location) = if unservable.is_empty() {
-        (first, location.iter().copied().chain(open.iter().copied()).collect())
+        (
+            first,
+            location
+                .iter()
+                .copied()
+                .chain(open.iter().copied())
+                .collect(),
+        )
     } else {
         build(&kept)?
     };
@@ -391,7 +401,8 @@ pub fn stitch(
     rest: &Solution,
     rest_eval: &Evaluation,
 ) -> (Solution, Vec<Option<i64>>, Vec<usize>) {
-    let back = |visits: &[usize]| -> Vec<usize> { visits.iter().map(|&s| replan.location[s]).collect() };
+    let back =
+        |visits: &[usize]| -> Vec<usize> { visits.iter().map(|&s| replan.location[s]).collect() };
     let mut out = Solution::default();
     let mut starts = Vec::new();
     let mut fixed = Vec::new();

@@ -155,12 +155,22 @@ class Result:
         })
 
     def to_vrplib(self) -> str:
-        """The solution in VRPLIB ``.sol`` format (clients numbered from the number of depots)."""
-        routes = [(p.vehicle_type, [c + native_depots(self.source) for c in p.clients]) for p in self.plans]
-        lines = [f"Route #{k + 1}: {' '.join(str(c) for c in r)}" for k, (_, r) in enumerate(routes)]
+        """The solution as PyVRP writes and reads ``.sol`` files: ``Route #k`` is the route of
+        vehicle k (vehicles numbered type by type, in the order the instance's vehicle types list
+        the file's vehicles, or the model's types list theirs; an unused vehicle before the last
+        used one gets an empty ``Route #k:``), locations numbered as in the instance file (node id
+        minus one) or, for a model, depots then clients from 0; then ``Cost``."""
+        from fleetstream.routing._model import Model
+        if isinstance(self.source, Model):
+            counts = [vt.count for vt in self.source._vehicle_types]
+            starts = [sum(counts[:t]) for t in range(len(counts))]
+            vehicles = [list(range(s, s + n)) for s, n in zip(starts, counts)]
+            numbers = list(range(self.source.num_depots + self.source.num_clients))
+        else:
+            vehicles = [list(v) for v in self.source.vehicles]
+            numbers = [i - 1 for i in self.source.node_ids]
         cost = self.cost
-        lines.append(f"Cost {int(cost) if float(cost).is_integer() else round(cost, 6)}")
-        return "\n".join(lines) + "\n"
+        return self.native.to_vrplib(int(cost) if float(cost).is_integer() else round(cost, 6), vehicles, numbers)
 
     def write_vrplib(self, path: str | os.PathLike[str]) -> None:
         with open(path, "w", encoding="utf-8") as f:

@@ -35,13 +35,28 @@ fn code_words_are_distinct_and_none_contains_another() {
 fn day() -> (ProblemData, Vec<RunningRoute>) {
     let data = planar(
         (0.0, 0.0),
-        &[(10.0, 0.0, 3), (20.0, 0.0, 3), (30.0, 0.0, 3), (-10.0, 0.0, 3), (-20.0, 0.0, 3), (15.0, 0.0, 3)],
+        &[
+            (10.0, 0.0, 3),
+            (20.0, 0.0, 3),
+            (30.0, 0.0, 3),
+            (-10.0, 0.0, 3),
+            (-20.0, 0.0, 3),
+            (15.0, 0.0, 3),
+        ],
         3,
         10,
     );
     let running = vec![
-        RunningRoute { vehicle_type: 0, visits: vec![1, 2, 3], start_time: 0 },
-        RunningRoute { vehicle_type: 0, visits: vec![4, 5], start_time: 100 },
+        RunningRoute {
+            vehicle_type: 0,
+            visits: vec![1, 2, 3],
+            start_time: 0,
+        },
+        RunningRoute {
+            vehicle_type: 0,
+            visits: vec![4, 5],
+            start_time: 100,
+        },
     ];
     (data, running)
 }
@@ -58,7 +73,13 @@ fn a_van_on_the_road_keeps_its_goods_and_takes_no_new_deliveries() {
     // van A continues from client 2's location (location 2), leaving at its departure there (20)
     let start = rp.data.vehicle_types[a].start_depot;
     assert_eq!(rp.location[start], 2);
-    assert_eq!((rp.data.depots[start].tw_early, rp.data.depots[start].tw_late), (20, 20));
+    assert_eq!(
+        (
+            rp.data.depots[start].tw_early,
+            rp.data.depots[start].tw_late
+        ),
+        (20, 20)
+    );
     assert_eq!(rp.data.vehicle_types[a].fixed_cost, 0);
     // client 3 (location 3) is on van A: only van A can take it; the new client 5 (location 6)
     // and van B's clients need a vehicle at the depot
@@ -87,19 +108,31 @@ fn a_van_on_the_road_keeps_its_goods_and_takes_no_new_deliveries() {
     // Stitch a rest of the day and evaluate the whole day: van A's fixed stops keep their times.
     let rest = crate::routing::solve(
         &rp.data,
-        &crate::routing::SolveParams { stop: crate::routing::StopCriteria::iterations(50), ..Default::default() },
+        &crate::routing::SolveParams {
+            stop: crate::routing::StopCriteria::iterations(50),
+            ..Default::default()
+        },
         &mut |_| true,
     );
     let (day_sol, starts, fixed) = stitch(&running, &rp, &rest.solution, &rest.evaluation);
     assert_eq!(fixed[0], 2);
     assert_eq!(&day_sol.routes[0].visits[..3], &[1, 2, 3]);
-    assert!(day_sol.routes[0].visits[3..].iter().all(|&l| data.client(l).delivery[0] == 0));
+    assert!(day_sol.routes[0].visits[3..]
+        .iter()
+        .all(|&l| data.client(l).delivery[0] == 0));
     let e = evaluate_with_starts(&data, &day_sol, &starts).unwrap();
     assert!(e.feasible, "{e:?}");
     let a_stops = &e.routes[0].stops;
-    assert_eq!((a_stops[0].arrival, a_stops[1].arrival, a_stops[2].arrival), (10, 20, 30));
+    assert_eq!(
+        (a_stops[0].arrival, a_stops[1].arrival, a_stops[2].arrival),
+        (10, 20, 30)
+    );
     for (r, route) in e.routes.iter().enumerate().skip(1) {
-        assert!(route.start_time >= 12, "route {r} leaves at {}", route.start_time);
+        assert!(
+            route.start_time >= 12,
+            "route {r} leaves at {}",
+            route.start_time
+        );
     }
 }
 
@@ -119,9 +152,21 @@ fn an_order_whose_window_has_closed_is_listed_not_scheduled() {
 fn pinned_start_times_are_kept_and_checked_against_the_shift() {
     let mut data = planar((0.0, 0.0), &[(10.0, 0.0, 1)], 1, 10);
     data.vehicle_types[0].tw_early = 50;
-    let sol = Solution { routes: vec![Route { vehicle_type: 0, visits: vec![1] }] };
+    let sol = Solution {
+        routes: vec![Route {
+            vehicle_type: 0,
+            visits: vec![1],
+        }],
+    };
     let e = evaluate_with_starts(&data, &sol, &[Some(70)]).unwrap();
-    assert_eq!((e.routes[0].start_time, e.routes[0].stops[0].arrival, e.routes[0].end_time), (70, 80, 90));
+    assert_eq!(
+        (
+            e.routes[0].start_time,
+            e.routes[0].stops[0].arrival,
+            e.routes[0].end_time
+        ),
+        (70, 80, 90)
+    );
     assert!(e.feasible);
     let early = evaluate_with_starts(&data, &sol, &[Some(45)]).unwrap();
     assert!(!early.feasible && early.routes[0].time_warp == 5);
