@@ -27,6 +27,8 @@ def random_day(rng: random.Random, n: int) -> dict:
         if rng.random() < 0.6:
             open_ = rng.randint(0, 150)
             c["tws"] = [(open_, open_ + rng.randint(30, 150))]
+        if rng.random() < 0.15:
+            c["required"], c["prize"] = False, rng.randint(0, 60)
         clients.append(c)
     vehicles = [{"count": rng.randint(1, 3), "capacity": [rng.randint(10, 15)], "shift": (0, 500),
                  "fixed_cost": rng.choice([0, 10])}]
@@ -45,13 +47,16 @@ def new_orders(rng: random.Random, k: int, now: int) -> list[dict]:
         if rng.random() < 0.6:  # some windows close before anyone can get there
             open_ = max(0, now + rng.randint(-120, 100))
             c["tws"] = [(open_, open_ + rng.randint(10, 120))]
+        if rng.random() < 0.15:
+            c["required"], c["prize"] = False, rng.randint(0, 60)
         orders.append(c)
     return orders
 
 
 def as_kwargs(c: dict) -> dict:
     return {"x": c["x"], "y": c["y"], "demand": c.get("demand"), "pickup": c.get("pickup"),
-            "service": c.get("service", 0), "time_windows": c.get("tws")}
+            "service": c.get("service", 0), "time_windows": c.get("tws"), "required": c.get("required", True),
+            "prize": c.get("prize", 0)}
 
 
 def run_day(seed: int, n: int, k: int, when: float) -> None:
@@ -68,7 +73,14 @@ def run_day(seed: int, n: int, k: int, when: float) -> None:
     orders = new_orders(rng, k, now)
     after = fs.routing.insert(before, [as_kwargs(c) for c in orders], fixed=now, max_iterations=40,
                               time_limit=120, seed=seed)
-    check_insert({**spec, "clients": spec["clients"] + orders}, before, after, now)
+    spec = {**spec, "clients": spec["clients"] + orders}
+    check_insert(spec, before, after, now)
+    if rng.random() < 0.5:  # the day goes on: a later insert into the re-planned day
+        later = now + rng.randint(0, 120)
+        more = new_orders(rng, rng.randint(0, 2), later)
+        again = fs.routing.insert(after, [as_kwargs(c) for c in more], fixed=later, max_iterations=40,
+                                  time_limit=120, seed=seed)
+        check_insert({**spec, "clients": spec["clients"] + more}, after, again, later)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -172,3 +184,29 @@ def test_re_planned_days_pickle_with_their_departures() -> None:
     assert again.stops().equals(after.stops())
     assert (again.cost, again.feasible, again.missing, again.reasons) == (after.cost, after.feasible, after.missing, after.reasons)
     assert [p.fixed for p in again.plans] == [p.fixed for p in after.plans]
+
+
+def test_a_model_with_given_matrices_is_re_planned_on_its_matrices() -> None:
+    """The rest of the day was re-planned on straight-line times even where the model has its own
+    (road) matrices; now the whole day's times follow the given matrix."""
+    rng = random.Random(5)
+    m = fs.routing.Model()
+    depot = m.add_depot(lat=52.52, lon=13.40)
+    m.add_vehicle_type(count=2, capacity=[10], start=depot, shift=("08:00", "18:00"))
+    for _ in range(6):
+        m.add_client(lat=52.52 + rng.uniform(-0.03, 0.03), lon=13.40 + rng.uniform(-0.05, 0.05), demand=[1], service="5m")
+    n = 7
+    seconds = [[0 if i == j else rng.randint(300, 1500) for j in range(n)] for i in range(n)]  # asymmetric
+    m.set_matrices([[60 * s for s in row] for row in seconds], seconds)
+    before = fs.routing.solve(m, max_iterations=100, seed=1)
+    now = before.plans[0].departure[0]
+    after = fs.routing.insert(before, [], fixed=now, max_iterations=100, seed=1)
+    for p in after.plans:
+        prev_loc, prev_dep = 0, p.start_time
+        for s, c in enumerate(p.clients):
+            assert p.arrival[s] == prev_dep + seconds[prev_loc][c + 1]
+            prev_loc, prev_dep = c + 1, p.departure[s]
+        assert p.end_time == prev_dep + seconds[prev_loc][0]
+    assert after.feasible
+    with pytest.raises(fs.ConfigError, match="given matrices"):
+        fs.routing.insert(before, [dict(lat=52.5, lon=13.4)], fixed=now)
