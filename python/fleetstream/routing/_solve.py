@@ -173,8 +173,9 @@ def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: Time
       they are served even if late), and it takes no other deliveries (their goods are at the depot;
       a van does not come back to reload within a route). It may take pickups it has room for,
       counting what it picked up so far.
-    * A vehicle not yet out may take any order and leaves the depot at ``fixed`` or later; a vehicle
-      back from its route stays done.
+    * A vehicle not yet out may take any order and leaves the depot at ``fixed`` or later. A vehicle
+      that has left its last stop (driving back, or back) takes nothing more: a second trip is not
+      planned. One still driving to its last stop, or serving it, may add pickups after it.
     * Orders no vehicle can serve any more (a window that closes before any free vehicle can
       arrive, a demand above every free vehicle's capacity) are not scheduled: they are in
       ``missing`` with the reason in ``Result.reasons``, and the result is not feasible.
@@ -191,6 +192,10 @@ def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: Time
     if not isinstance(result.source, Model):
         raise ConfigError("insert() needs a result of a fleetstream.routing.Model (not of a VRPLIB instance)")
     model = result.source
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be a positive integer, got {threads!r}")
     if model.geometry == "matrix" and new_clients:
         raise ConfigError("insert() with new clients is not supported yet for a model with given matrices "
                           "(set_matrices): add the orders and their matrix rows to the model and solve it again")
@@ -215,10 +220,6 @@ def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: Time
         criteria = criteria | MaxIterations(max_iterations)
     if criteria == Stop():
         criteria = MaxRuntime(2)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads must be a positive integer, got {threads!r}")
     rest = replan.problem.solve(seed=seed, threads=threads, max_runtime=criteria.max_runtime,
                                 max_iterations=criteria.max_iterations, initial=replan.initial)
     if rest.interrupted:
