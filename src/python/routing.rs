@@ -206,6 +206,11 @@ impl PyRoutingProblem {
         self.data.vehicle_types.iter().map(|v| (v.start_depot, v.end_depot)).collect()
     }
 
+    /// How many vehicles each vehicle type has.
+    fn vehicle_counts(&self) -> Vec<usize> {
+        self.data.vehicle_types.iter().map(|v| v.count).collect()
+    }
+
     #[pyo3(signature = (*, seed=1, threads=1, max_runtime=None, max_iterations=None, no_improvement=None, initial=None, callback=None))]
     #[allow(clippy::too_many_arguments)]
     fn solve(
@@ -406,6 +411,7 @@ impl PyRoutingSolution {
                 d.set_item("time_warp", r.time_warp)?;
                 d.set_item("excess_load", r.excess_load)?;
                 d.set_item("excess_distance", r.excess_distance)?;
+                d.set_item("skills_ok", r.skills_ok)?;
                 d.set_item("cost", r.cost)?;
                 d.set_item("locations", r.stops.iter().map(|s| s.location).collect::<Vec<_>>())?;
                 d.set_item("arrival", r.stops.iter().map(|s| s.arrival).collect::<Vec<_>>())?;

@@ -106,6 +106,7 @@ def check(spec: Spec, result: fs.routing.Result) -> float:
             else:
                 total += c.get("prize", 0)
     assert result.feasible == feasible, (result.feasible, feasible, result.routes)
+    assert result.feasible == (not result.violations), result.violations
     assert math.isclose(result.cost, total, abs_tol=1e-6), (result.cost, total)
     return total
 
@@ -278,6 +279,8 @@ def check_insert(spec: Spec, before: fs.routing.Result, after: fs.routing.Result
         assert c not in served and why
         assert not _servable_alone(spec, c, now, out_of_type, on_road_room), f"client {c} was servable: {why}"
     assert after.feasible == feasible, (after.feasible, feasible, after.routes)
+    assert after.feasible == (not after.violations), after.violations
+    assert all(any(line.startswith(f"client {c} is not served") for line in after.violations) for c in missing)
     assert math.isclose(after.cost, total, abs_tol=1e-6), (after.cost, total)
 
 

@@ -210,3 +210,15 @@ def test_a_model_with_given_matrices_is_re_planned_on_its_matrices() -> None:
     assert after.feasible
     with pytest.raises(fs.ConfigError, match="given matrices"):
         fs.routing.insert(before, [dict(lat=52.5, lon=13.4)], fixed=now)
+
+
+def test_an_overfull_day_says_why_it_is_infeasible() -> None:
+    """Two new parcels of 6 each fit the spare van one at a time, not together: both must be
+    delivered (the spare is the only van at the depot), so the day is over capacity and says so."""
+    before = fs.routing.solve(two_vans(), max_iterations=200, seed=26)
+    new = [dict(lat=52.53, lon=13.41, demand=[6], name="a"), dict(lat=52.51, lon=13.39, demand=[6], name="b")]
+    after = fs.routing.insert(before, new, fixed="09:00", max_iterations=100)
+    assert not after.feasible and not after.missing
+    spare = [k for k, p in enumerate(after.plans) if p.vehicle_type == 1]
+    assert after.violations == [f"route {spare[0]}: load over capacity by 2"]
+    assert before.violations == []

@@ -89,6 +89,36 @@ class Result:
         seen = {c for p in self.plans for c in p.clients}
         return [c for c in range(self._num_clients()) if c not in seen]
 
+    @property
+    def violations(self) -> list[str]:
+        """Why the result is not feasible, one line per broken constraint (empty when feasible):
+        routes late (after a window closes, the shift ends or the maximum duration), over capacity,
+        over their maximum distance or without a needed skill; vehicle types with more routes than
+        vehicles; required clients not served (with the reason where ``reasons`` knows it)."""
+        from fleetstream.routing._model import Model
+        unit = " s" if isinstance(self.source, Model) and self.source.clock else ""
+        scale = self._distance_scale()
+        out: list[str] = []
+        routes_of: dict[int, int] = {}
+        for k, r in enumerate(self.native.schedule()):
+            routes_of[r["vehicle_type"]] = routes_of.get(r["vehicle_type"], 0) + 1
+            if r["time_warp"]:
+                out.append(f"route {k}: {r['time_warp'] / scale:g}{unit} late (a window closes, the shift ends "
+                           "or the maximum duration passes before it gets there)")
+            if r["excess_load"]:
+                out.append(f"route {k}: load over capacity by {r['excess_load']}")
+            if r["excess_distance"]:
+                out.append(f"route {k}: {r['excess_distance'] / scale:g} over its maximum distance")
+            if not r["skills_ok"]:
+                out.append(f"route {k}: its vehicle lacks a skill a client needs")
+        counts = self.problem.vehicle_counts()
+        for t, n in sorted(routes_of.items()):
+            if n > counts[t]:
+                out.append(f"vehicle type {t}: {n} routes for {counts[t]} vehicles")
+        for c in self.missing:
+            out.append(f"client {c} is not served" + (f": {self.reasons[c]}" if c in self.reasons else ""))
+        return out
+
     def _num_clients(self) -> int:
         from fleetstream.routing._model import Model
         return self.source.num_clients if isinstance(self.source, Model) else self.source.problem.num_clients

@@ -183,7 +183,7 @@ def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: Time
     The returned ``Result`` (over a copy of the model with the new clients) is the whole day, fixed
     prefixes and re-planned rest, evaluated by the same exact evaluator as ``solve``: ``feasible``,
     ``cost`` (the whole day's, driven parts included), arrival/start/departure, loads and end times
-    all come from it. The search stops at ``time_limit`` or ``max_iterations`` (``time_limit="2s"``
+    all come from it, and ``Result.violations`` says why a day is not feasible. The search stops at ``time_limit`` or ``max_iterations`` (``time_limit="2s"``
     when neither is given); ``max_iterations`` alone gives the same result on every machine.
     ``iterations``, ``runtime`` and ``interrupted`` describe the re-planning search.
     Models with matrices given by ``set_matrices`` are not supported yet (they would need the new
