@@ -210,6 +210,21 @@ def test_a_model_with_given_matrices_is_re_planned_on_its_matrices() -> None:
     assert after.feasible
     with pytest.raises(fs.ConfigError, match="given matrices"):
         fs.routing.insert(before, [dict(lat=52.5, lon=13.4)], fixed=now)
+    # a new order with its rows in the grown matrices: a van still at the depot serves it, on them
+    grown = [row + [rng.randint(300, 1500)] for row in seconds] + [[rng.randint(300, 1500) for _ in range(n)] + [0]]
+    with pytest.raises(fs.ConfigError, match="8 wide but the model has 9 locations"):
+        fs.routing.insert(before, [dict(lat=52.5, lon=13.4), dict(lat=52.5, lon=13.4)], fixed=now,
+                          matrices=([[60 * s for s in row] for row in grown], grown))
+    more = fs.routing.insert(before, [dict(lat=52.5, lon=13.4, demand=[1], name="new")], fixed=now,
+                             matrices=([[60 * s for s in row] for row in grown], grown), max_iterations=100)
+    assert more.feasible and sorted(c for p in more.plans for c in p.clients) == list(range(7))
+    for p in more.plans:
+        prev_loc, prev_dep = 0, p.start_time
+        for s, c in enumerate(p.clients):
+            assert p.arrival[s] == prev_dep + grown[prev_loc][c + 1]
+            assert s < p.fixed or p.start[s] >= now
+            prev_loc, prev_dep = c + 1, p.departure[s]
+        assert p.end_time == prev_dep + grown[prev_loc][0]
 
 
 def test_an_overfull_day_says_why_it_is_infeasible() -> None:

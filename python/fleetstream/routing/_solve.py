@@ -158,7 +158,8 @@ def solve(problem: Model | Instance, stop: Stop | None = None, *, time_limit: Sp
 
 
 def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: TimeOfDay, *,
-           time_limit: Span | None = None, seed: int = 1, threads: int = 1, max_iterations: int | None = None) -> Result:
+           time_limit: Span | None = None, seed: int = 1, threads: int = 1, max_iterations: int | None = None,
+           matrices: Any = None) -> Result:
     """Inserts orders that arrive during the day into a running plan and re-plans the rest of the day.
 
     ``result``: the running plan (a result of ``solve`` or ``insert`` over a ``Model``).
@@ -186,8 +187,9 @@ def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: Time
     all come from it, and ``Result.violations`` says why a day is not feasible. The search stops at ``time_limit`` or ``max_iterations`` (``time_limit="2s"``
     when neither is given); ``max_iterations`` alone gives the same result on every machine.
     ``iterations``, ``runtime`` and ``interrupted`` describe the re-planning search.
-    Models with matrices given by ``set_matrices`` are not supported yet (they would need the new
-    orders' rows).
+    For a model with matrices given by ``set_matrices``, ``matrices`` gives those of the day with
+    the new orders (depots, the model's clients, then the new ones): a distance matrix, or a pair
+    (distance, duration) as ``set_matrices`` takes them.
     """
     if not isinstance(result.source, Model):
         raise ConfigError("insert() needs a result of a fleetstream.routing.Model (not of a VRPLIB instance)")
@@ -196,9 +198,11 @@ def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: Time
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ConfigError(f"threads must be a positive integer, got {threads!r}")
-    if model.geometry == "matrix" and new_clients:
-        raise ConfigError("insert() with new clients is not supported yet for a model with given matrices "
-                          "(set_matrices): add the orders and their matrix rows to the model and solve it again")
+    if model.geometry != "matrix" and matrices is not None:
+        raise ConfigError("insert(matrices=...) is for models with given matrices (set_matrices)")
+    if model.geometry == "matrix" and new_clients and matrices is None:
+        raise ConfigError("insert(): the model has given matrices (set_matrices), so the new orders need theirs: "
+                          "pass matrices= over all locations, the new orders last")
     if not model.clock and (isinstance(fixed, bool) or not isinstance(fixed, (int, float))):
         raise ConfigError(f"fixed: expected a number (the model's times are plain numbers), got {fixed!r}")
     now = time_of_day(fixed, "fixed")
@@ -208,6 +212,9 @@ def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: Time
             full.add_client(**spec)
         except TypeError as error:
             raise ConfigError(f"new client {k}: {error}") from None
+    if matrices is not None:
+        distance, duration = matrices if isinstance(matrices, tuple) and len(matrices) == 2 else (matrices, None)
+        full.set_matrices(distance, duration)
     full_problem = full._build(check_servable=False)  # validates the new clients (typed errors name them)
     nd = full.num_depots
     running = [(p.vehicle_type, [c + nd for c in p.clients], p.start_time) for p in result.plans]
