@@ -3,10 +3,12 @@
 //! report progress.
 
 use crate::error::Error;
+use crate::routing::dispatch::{self, Replan, RunningRoute};
 use crate::routing::problem::{haversine_matrix, Matrix};
 use crate::routing::vrplib::{self, Rounding};
 use crate::routing::{
-    evaluate, solve, Client, Depot, Evaluation, ProblemData, Profile, Route, Solution, SolveParams, StopCriteria, VehicleType,
+    evaluate, evaluate_with_starts, solve, Client, Depot, Evaluation, ProblemData, Profile, Route, Solution, SolveParams,
+    StopCriteria, VehicleType,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -16,6 +18,7 @@ use std::time::Duration;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRoutingProblem>()?;
     m.add_class::<PyRoutingSolution>()?;
+    m.add_class::<PyReplan>()?;
     m.add_function(wrap_pyfunction!(routing_matrices, m)?)?;
     m.add_function(wrap_pyfunction!(read_vrplib, m)?)?;
     Ok(())
@@ -57,6 +60,8 @@ fn routing_matrices(points: Vec<(f64, f64)>, geometry: &str, speeds: Vec<Option<
 #[pyclass(module = "fleetstream._core", name = "RoutingProblem", frozen)]
 pub struct PyRoutingProblem {
     data: Arc<ProblemData>,
+    /// Whether building refused clients no vehicle can serve (kept for pickling).
+    check_servable: bool,
 }
 
 #[pyclass(module = "fleetstream._core", name = "RoutingSolution", frozen)]
@@ -78,13 +83,16 @@ fn matrix(n: usize, v: Vec<i64>, what: &str) -> Result<Matrix, Error> {
 
 #[pymethods]
 impl PyRoutingProblem {
+    /// With `check_servable` (the default), a required client that no vehicle can serve is an
+    /// `InfeasibleProblemError`; without it, such clients are allowed (a re-planned day lists them).
     #[new]
-    #[pyo3(signature = (depots, clients, vehicle_types, profiles))]
+    #[pyo3(signature = (depots, clients, vehicle_types, profiles, check_servable=true))]
     fn new(
         depots: Vec<DepotSpec>,
         clients: Vec<ClientSpec>,
         vehicle_types: Vec<VehicleSpec>,
         profiles: Vec<(Vec<i64>, Vec<i64>)>,
+        check_servable: bool,
     ) -> PyResult<Self> {
         let n = depots.len() + clients.len();
         let depots = depots.into_iter().map(|(x, y, e, l)| Depot { x, y, tw_early: e, tw_late: l }).collect();
@@ -130,7 +138,12 @@ impl PyRoutingProblem {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok(PyRoutingProblem { data: Arc::new(ProblemData::new(depots, clients, vehicle_types, profiles)?) })
+        let data = if check_servable {
+            ProblemData::new(depots, clients, vehicle_types, profiles)?
+        } else {
+            ProblemData::unchecked_servability(depots, clients, vehicle_types, profiles)?
+        };
+        Ok(PyRoutingProblem { data: Arc::new(data), check_servable })
     }
 
     /// Pickles as the constructor's arguments (problems travel to Spark executors); loading
@@ -138,7 +151,7 @@ impl PyRoutingProblem {
     #[allow(clippy::type_complexity)]
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Vec<DepotSpec>, Vec<ClientSpec>, Vec<VehicleSpec>, Vec<(Vec<i64>, Vec<i64>)>))> {
+    ) -> PyResult<(Bound<'py, PyAny>, (Vec<DepotSpec>, Vec<ClientSpec>, Vec<VehicleSpec>, Vec<(Vec<i64>, Vec<i64>)>, bool))> {
         let data = &slf.get().data;
         let depots = data.depots.iter().map(|d| (d.x, d.y, d.tw_early, d.tw_late)).collect();
         let clients = data
@@ -163,7 +176,7 @@ impl PyRoutingProblem {
             })
             .collect();
         let profiles = data.profiles.iter().map(|p| (p.distance.data().to_vec(), p.duration.data().to_vec())).collect();
-        Ok((slf.get_type().into_any(), (depots, clients, vehicle_types, profiles)))
+        Ok((slf.get_type().into_any(), (depots, clients, vehicle_types, profiles, slf.get().check_servable)))
     }
 
     #[getter]
@@ -191,6 +204,11 @@ impl PyRoutingProblem {
     /// (start depot, end depot) of each vehicle type.
     fn vehicle_depots(&self) -> Vec<(usize, usize)> {
         self.data.vehicle_types.iter().map(|v| (v.start_depot, v.end_depot)).collect()
+    }
+
+    /// How many vehicles each vehicle type has.
+    fn vehicle_counts(&self) -> Vec<usize> {
+        self.data.vehicle_types.iter().map(|v| v.count).collect()
     }
 
     #[pyo3(signature = (*, seed=1, threads=1, max_runtime=None, max_iterations=None, no_improvement=None, initial=None, callback=None))]
@@ -264,11 +282,74 @@ impl PyRoutingProblem {
         })
     }
 
-    /// Evaluates given routes: (vehicle type, client locations).
-    fn evaluate(&self, routes: Vec<(usize, Vec<usize>)>) -> PyResult<PyRoutingSolution> {
+    /// Evaluates given routes: (vehicle type, client locations); `starts`, one per route, fixes when
+    /// a route leaves its start depot (None: the evaluator chooses).
+    #[pyo3(signature = (routes, starts=None))]
+    fn evaluate(&self, routes: Vec<(usize, Vec<usize>)>, starts: Option<Vec<Option<i64>>>) -> PyResult<PyRoutingSolution> {
+        let starts = starts.unwrap_or_default();
+        if !starts.is_empty() && starts.len() != routes.len() {
+            return Err(Error::config(format!("{} start times given for {} routes", starts.len(), routes.len())).into());
+        }
+        let (routes, starts): (Vec<_>, Vec<_>) = routes
+            .into_iter()
+            .zip(starts.into_iter().map(Some).chain(std::iter::repeat(None)))
+            .filter(|(r, _)| !r.1.is_empty())
+            .map(|(r, s)| (r, s.flatten()))
+            .unzip();
         let solution = self.solution_from(routes)?;
-        let evaluation = evaluate(&self.data, &solution)?;
+        let evaluation = evaluate_with_starts(&self.data, &solution, &starts)?;
         Ok(PyRoutingSolution { data: self.data.clone(), solution, evaluation, iterations: 0, runtime: 0.0, interrupted: false })
+    }
+
+    /// The rest of a running day at `now`: `routes` are (vehicle type, client locations, departure
+    /// from the start depot) of the running plan.
+    fn replan(&self, routes: Vec<(usize, Vec<usize>, i64)>, now: i64) -> PyResult<PyReplan> {
+        let running: Vec<RunningRoute> = routes
+            .into_iter()
+            .map(|(vehicle_type, visits, start_time)| RunningRoute { vehicle_type, visits, start_time })
+            .collect();
+        let replan = dispatch::replan(&self.data, &running, now)?;
+        let problem = Arc::new(replan.data.clone());
+        Ok(PyReplan { running, replan, problem })
+    }
+}
+
+/// The rest of a running day as a problem of its own (see `crate::routing::dispatch`).
+#[pyclass(module = "fleetstream._core", name = "Replan", frozen)]
+pub struct PyReplan {
+    running: Vec<RunningRoute>,
+    replan: Replan,
+    problem: Arc<ProblemData>,
+}
+
+#[pymethods]
+impl PyReplan {
+    /// The problem of the rest of the day.
+    #[getter]
+    fn problem(&self) -> PyRoutingProblem {
+        PyRoutingProblem { data: self.problem.clone(), check_servable: false }
+    }
+    /// The running plan's remaining stops as (vehicle type, locations) of `problem`.
+    #[getter]
+    fn initial(&self) -> Vec<(usize, Vec<usize>)> {
+        self.replan.initial.routes.iter().map(|r| (r.vehicle_type, r.visits.clone())).collect()
+    }
+    /// Per running route: its stops driven or being driven to.
+    #[getter]
+    fn fixed(&self) -> Vec<usize> {
+        self.replan.fixed.clone()
+    }
+    /// (client, reason) of clients no vehicle can serve any more; they are not in `problem`.
+    #[getter]
+    fn unservable(&self) -> Vec<(usize, String)> {
+        self.replan.unservable.clone()
+    }
+    /// The whole day from a solution of `problem`: (routes as (vehicle type, locations), each route's
+    /// departure from its start depot, each route's number of fixed stops).
+    #[allow(clippy::type_complexity)]
+    fn stitch(&self, rest: &PyRoutingSolution) -> (Vec<(usize, Vec<usize>)>, Vec<Option<i64>>, Vec<usize>) {
+        let (sol, starts, fixed) = dispatch::stitch(&self.running, &self.replan, &rest.solution, &rest.evaluation);
+        (sol.routes.into_iter().map(|r| (r.vehicle_type, r.visits)).collect(), starts, fixed)
     }
 }
 
@@ -330,6 +411,7 @@ impl PyRoutingSolution {
                 d.set_item("time_warp", r.time_warp)?;
                 d.set_item("excess_load", r.excess_load)?;
                 d.set_item("excess_distance", r.excess_distance)?;
+                d.set_item("skills_ok", r.skills_ok)?;
                 d.set_item("cost", r.cost)?;
                 d.set_item("locations", r.stops.iter().map(|s| s.location).collect::<Vec<_>>())?;
                 d.set_item("arrival", r.stops.iter().map(|s| s.arrival).collect::<Vec<_>>())?;
@@ -340,17 +422,20 @@ impl PyRoutingSolution {
             })
             .collect()
     }
-    /// The solution in VRPLIB `.sol` format with the given cost line.
-    fn to_vrplib(&self, cost: f64) -> String {
-        vrplib::write_solution(&self.solution, cost)
+    /// The solution in PyVRP's `.sol` convention: `vehicles[t]` lists the vehicles (0-based) of
+    /// vehicle type `t`, `numbers[l]` is the number written for location `l`.
+    fn to_vrplib(&self, cost: f64, vehicles: Vec<Vec<usize>>, numbers: Vec<usize>) -> PyResult<String> {
+        Ok(vrplib::write_solution(&self.solution, &vehicles, &numbers, cost)?)
     }
 }
 
-/// Reads a VRPLIB or Solomon file: (problem, name, scale).
+/// Reads a VRPLIB or Solomon file: (problem, name, scale, node id of each location, vehicles of
+/// each vehicle type).
 #[pyfunction]
 #[pyo3(signature = (path, round="round"))]
-fn read_vrplib(path: std::path::PathBuf, round: &str) -> PyResult<(PyRoutingProblem, String, i64)> {
+#[allow(clippy::type_complexity)]
+fn read_vrplib(path: std::path::PathBuf, round: &str) -> PyResult<(PyRoutingProblem, String, i64, Vec<usize>, Vec<Vec<usize>>)> {
     let rounding = Rounding::parse(round)?;
     let inst = vrplib::read(&path.to_string_lossy(), rounding)?;
-    Ok((PyRoutingProblem { data: Arc::new(inst.data) }, inst.name, inst.scale))
+    Ok((PyRoutingProblem { data: Arc::new(inst.data), check_servable: true }, inst.name, inst.scale, inst.node_ids, inst.vehicles))
 }

@@ -2,6 +2,7 @@
 //! metaheuristic. No pyo3 here; `src/python/routing.rs` wraps it.
 
 pub mod cost;
+pub mod dispatch;
 pub mod local_search;
 pub mod problem;
 pub mod rng;
@@ -14,5 +15,5 @@ pub mod vrplib;
 
 pub use problem::{Client, Depot, Matrix, ProblemData, Profile, VehicleType, INF, MAX_DIMS};
 pub use search::{solve, Progress, SolveParams, SolveResult};
-pub use solution::{evaluate, Evaluation, Route, Solution};
+pub use solution::{evaluate, evaluate_with_starts, Evaluation, Route, Solution};
 pub use stop::StopCriteria;

@@ -213,6 +213,22 @@ impl ProblemData {
         vehicle_types: Vec<VehicleType>,
         profiles: Vec<Profile>,
     ) -> Result<Self> {
+        let data = Self::unchecked_servability(depots, clients, vehicle_types, profiles)?;
+        if !data.clients.is_empty() && data.vehicle_types.iter().all(|v| v.count == 0) {
+            return Err(Error::config("the problem has clients but no vehicle"));
+        }
+        data.check_servable()?;
+        Ok(data)
+    }
+
+    /// Checks the data like `new` except that clients no vehicle can serve are allowed (see
+    /// `unservable`): re-planning a running day lists them instead of refusing the day.
+    pub fn unchecked_servability(
+        depots: Vec<Depot>,
+        clients: Vec<Client>,
+        vehicle_types: Vec<VehicleType>,
+        profiles: Vec<Profile>,
+    ) -> Result<Self> {
         let num_dims = vehicle_types
             .iter()
             .map(|v| v.capacity.len())
@@ -256,9 +272,6 @@ impl ProblemData {
         }
         if !self.clients.is_empty() && self.depots.is_empty() {
             return cfg("the problem has clients but no depot".into());
-        }
-        if !self.clients.is_empty() && self.vehicle_types.iter().all(|v| v.count == 0) {
-            return cfg("the problem has clients but no vehicle".into());
         }
         let n = self.num_locations();
         if self.profiles.is_empty() {
@@ -348,12 +361,28 @@ impl ProblemData {
                 }
             }
         }
-        self.check_servable()
+        Ok(())
     }
 
-    /// Every required client must be servable by some vehicle type on its own: capacity, skills,
-    /// and a time window reachable from the depot within the shift.
+    /// Every required client must be servable by some vehicle type on its own.
     fn check_servable(&self) -> Result<()> {
+        match self.unservable().into_iter().find(|(i, _)| self.clients[*i].required) {
+            Some((i, why)) => Err(Error::infeasible(format!(
+                "client {i} cannot be served by any vehicle: {why}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Clients (index, reason) that no vehicle type can serve even on a route of their own:
+    /// capacity, skills, or no time window reachable from the depot within the shift.
+    pub fn unservable(&self) -> Vec<(usize, String)> {
+        self.unservable_named(&|t| format!("vehicle type {t}"))
+    }
+
+    /// `unservable`, naming vehicle type `t` as `name(t)` in the reasons.
+    pub fn unservable_named(&self, name: &dyn Fn(usize) -> String) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
         for (i, c) in self.clients.iter().enumerate() {
             let loc = self.depots.len() + i;
             let mut why = Vec::new();
@@ -368,14 +397,15 @@ impl ProblemData {
                     (0..self.num_dims).find(|&d| c.delivery[d].max(c.pickup[d]) > v.capacity[d])
                 {
                     why.push(format!(
-                        "demand {} in dimension {d} exceeds vehicle type {t}'s capacity {}",
+                        "demand {} in dimension {d} exceeds the capacity {} of {}",
                         c.delivery[d].max(c.pickup[d]),
-                        v.capacity[d]
+                        v.capacity[d],
+                        name(t)
                     ));
                     continue;
                 }
                 if c.skills & !v.skills != 0 {
-                    why.push(format!("vehicle type {t} lacks a required skill"));
+                    why.push(format!("{} lacks a required skill", name(t)));
                     continue;
                 }
                 let prof = &self.profiles[v.profile];
@@ -389,15 +419,17 @@ impl ProblemData {
                     .map(|w| w.0.max(arrive));
                 let Some(begin) = begin else {
                     why.push(format!(
-                        "time window closing at {} cannot be reached by vehicle type {t} (earliest arrival {arrive})",
-                        c.tw_late()
+                        "time window closing at {} cannot be reached by {} (earliest arrival {arrive})",
+                        c.tw_late(),
+                        name(t)
                     ));
                     continue;
                 };
                 let back = begin + c.service + prof.duration.get(loc, v.end_depot);
                 if back > v.tw_late.min(e.tw_late) {
                     why.push(format!(
-                        "vehicle type {t} cannot serve it and return before its shift ends at {} (earliest return {back})",
+                        "{} cannot serve it and return before its shift ends at {} (earliest return {back})",
+                        name(t),
                         v.tw_late.min(e.tw_late)
                     ));
                     continue;
@@ -405,18 +437,16 @@ impl ProblemData {
                 ok = true;
                 break;
             }
-            if !ok && c.required {
+            if !ok {
                 let why = if why.is_empty() {
-                    "no vehicle".to_string()
+                    "no vehicle is available".to_string()
                 } else {
                     why.join("; ")
                 };
-                return Err(Error::infeasible(format!(
-                    "client {i} cannot be served by any vehicle: {why}"
-                )));
+                out.push((i, why));
             }
         }
-        Ok(())
+        out
     }
 
     pub fn num_depots(&self) -> usize {

@@ -186,10 +186,42 @@ fn simulate(data: &ProblemData, route: &Route, start_time: i64) -> RouteReport {
     }
 }
 
+/// The schedule of a route that leaves its start depot exactly at `start_time` (a vehicle already on
+/// the road, or one whose departure was decided earlier): leaving before the shift or the depot
+/// opens, or after either closes, counts as time warp.
+pub fn evaluate_route_from(data: &ProblemData, route: &Route, start_time: i64) -> RouteReport {
+    let vt = &data.vehicle_types[route.vehicle_type];
+    let depot = &data.depots[vt.start_depot];
+    let mut report = simulate(data, route, start_time);
+    let (open, close) = (
+        vt.tw_early.max(depot.tw_early),
+        vt.tw_late.min(depot.tw_late),
+    );
+    report.time_warp += (open - start_time).max(0) + (start_time - close).max(0);
+    report
+}
+
 /// Full evaluation. Errors only on a structurally invalid solution (unknown vehicle type or client,
 /// a client visited twice, more routes of a type than vehicles); constraint violations are reported
 /// in `feasible` instead.
 pub fn evaluate(data: &ProblemData, sol: &Solution) -> Result<Evaluation> {
+    evaluate_with_starts(data, sol, &[])
+}
+
+/// `evaluate`, with the departure of route `r` from its start depot fixed at `starts[r]` where that
+/// is `Some` (missing entries: chosen by `evaluate_route`).
+pub fn evaluate_with_starts(
+    data: &ProblemData,
+    sol: &Solution,
+    starts: &[Option<i64>],
+) -> Result<Evaluation> {
+    if !starts.is_empty() && starts.len() != sol.routes.len() {
+        return Err(Error::config(format!(
+            "{} start times given for {} routes",
+            starts.len(),
+            sol.routes.len()
+        )));
+    }
     let mut seen = vec![false; data.num_locations()];
     let mut used = vec![0usize; data.vehicle_types.len()];
     for (r, route) in sol.routes.iter().enumerate() {
@@ -221,7 +253,15 @@ pub fn evaluate(data: &ProblemData, sol: &Solution) -> Result<Evaluation> {
             feasible = false;
         }
     }
-    let routes: Vec<RouteReport> = sol.routes.iter().map(|r| evaluate_route(data, r)).collect();
+    let routes: Vec<RouteReport> = sol
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(r, route)| match starts.get(r).copied().flatten() {
+            Some(t) => evaluate_route_from(data, route, t),
+            None => evaluate_route(data, route),
+        })
+        .collect();
     let mut missing = Vec::new();
     let mut uncollected = 0;
     for (i, c) in data.clients.iter().enumerate() {

@@ -118,8 +118,11 @@ def test_progress_callback_can_stop_and_stop_criteria_compose() -> None:
         calls.append(info)
         return len(calls) < 2
 
+    # The 20 s limit is only a safety net: the search stops when the callback says so, at the
+    # iteration the callback saw (one thread), and never calls it again.
     result = fs.routing.solve(berlin_day(60), time_limit="20s", progress=progress)
-    assert result.interrupted and result.runtime < 5 and len(calls) == 2
+    assert result.interrupted and len(calls) == 2
+    assert result.iterations == calls[-1]["iterations"]
     assert set(calls[0]) == {"iterations", "elapsed", "best_cost", "fraction"}
     stop = fs.routing.MaxRuntime("5s") | fs.routing.MaxIterations(20) | fs.routing.NoImprovement(1000)
     assert stop == fs.routing.Stop(max_runtime=5.0, max_iterations=20, no_improvement=1000)
@@ -157,18 +160,17 @@ def test_insert_keeps_driven_stops_and_serves_new_orders() -> None:
 def test_ctrl_c_returns_the_best_solution_so_far() -> None:
     import _thread
     import threading
-    import time
 
     model = berlin_day(45)
+    # Only the interrupt can end this search early: without it, it runs its 30 s and reports no
+    # interruption, so the assertions below check behaviour, not how long the machine took.
     timer = threading.Timer(0.5, _thread.interrupt_main)
-    started = time.perf_counter()
     timer.start()
     try:
         with pytest.warns(RuntimeWarning, match="interrupted"):
             result = fs.routing.solve(model, time_limit="30s")
     finally:
         timer.cancel()
-    assert time.perf_counter() - started < 5
     assert result.interrupted and result.feasible
     assert sorted(c for r in result.routes for c in r) == list(range(45))
 

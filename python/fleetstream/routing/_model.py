@@ -289,7 +289,9 @@ class Model:
         """(internal units per currency unit, distance units per km)."""
         return COST_SCALE, (1000 if self.geometry != "planar" else 1)
 
-    def _build(self) -> _core.RoutingProblem:
+    def _build(self, check_servable: bool = True) -> _core.RoutingProblem:
+        """The native problem; ``check_servable=False`` allows clients no vehicle can serve (a
+        re-planned day reports them instead of refusing the day)."""
         geometry = self.geometry
         points = [(d.a, d.b) for d in self._depots] + [(c.a, c.b) for c in self._clients]
         speeds: list[float | None] = []
@@ -322,4 +324,4 @@ class Model:
                for t, vt in enumerate(self._vehicle_types)]
         if self._clients and not self._vehicle_types:
             raise ConfigError("the model has clients but no vehicle type (call add_vehicle_type)")
-        return _core.RoutingProblem(depots, clients, vts, profiles)
+        return _core.RoutingProblem(depots, clients, vts, profiles, check_servable)

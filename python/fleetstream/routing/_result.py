@@ -48,6 +48,11 @@ class Result:
     runtime: float = 0.0
     interrupted: bool = False
     missing: list[int] = field(default_factory=list)
+    #: why a required client is not served, where that is known before solving (see ``insert``)
+    reasons: dict[int, str] = field(default_factory=dict)
+    #: each route's departure from its start depot when it was decided before this evaluation
+    #: (``insert``); None for solve results, whose evaluator chooses it
+    _starts: list[int | None] | None = field(default=None, repr=False)
 
     @classmethod
     def _from_native(cls, source: Model | Instance, problem: _core.RoutingProblem, native: _core.RoutingSolution,
@@ -83,6 +88,36 @@ class Result:
         """Clients no route visits (required ones are listed in ``missing`` and make it infeasible)."""
         seen = {c for p in self.plans for c in p.clients}
         return [c for c in range(self._num_clients()) if c not in seen]
+
+    @property
+    def violations(self) -> list[str]:
+        """Why the result is not feasible, one line per broken constraint (empty when feasible):
+        routes late (after a window closes, the shift ends or the maximum duration), over capacity,
+        over their maximum distance or without a needed skill; vehicle types with more routes than
+        vehicles; required clients not served (with the reason where ``reasons`` knows it)."""
+        from fleetstream.routing._model import Model
+        unit = " s" if isinstance(self.source, Model) and self.source.clock else ""
+        scale = self._distance_scale()
+        out: list[str] = []
+        routes_of: dict[int, int] = {}
+        for k, r in enumerate(self.native.schedule()):
+            routes_of[r["vehicle_type"]] = routes_of.get(r["vehicle_type"], 0) + 1
+            if r["time_warp"]:
+                out.append(f"route {k}: {r['time_warp'] / scale:g}{unit} late (a window closes, the shift ends "
+                           "or the maximum duration passes before it gets there)")
+            if r["excess_load"]:
+                out.append(f"route {k}: load over capacity by {r['excess_load']}")
+            if r["excess_distance"]:
+                out.append(f"route {k}: {r['excess_distance'] / scale:g} over its maximum distance")
+            if not r["skills_ok"]:
+                out.append(f"route {k}: its vehicle lacks a skill a client needs")
+        counts = self.problem.vehicle_counts()
+        for t, n in sorted(routes_of.items()):
+            if n > counts[t]:
+                out.append(f"vehicle type {t}: {n} routes for {counts[t]} vehicles")
+        for c in self.missing:
+            out.append(f"client {c} is not served" + (f": {self.reasons[c]}" if c in self.reasons else ""))
+        return out
 
     def _num_clients(self) -> int:
         from fleetstream.routing._model import Model
@@ -150,12 +185,22 @@ class Result:
         })
 
     def to_vrplib(self) -> str:
-        """The solution in VRPLIB ``.sol`` format (clients numbered from the number of depots)."""
-        routes = [(p.vehicle_type, [c + native_depots(self.source) for c in p.clients]) for p in self.plans]
-        lines = [f"Route #{k + 1}: {' '.join(str(c) for c in r)}" for k, (_, r) in enumerate(routes)]
+        """The solution as PyVRP writes and reads ``.sol`` files: ``Route #k`` is the route of
+        vehicle k (vehicles numbered type by type, in the order the instance's vehicle types list
+        the file's vehicles, or the model's types list theirs; an unused vehicle before the last
+        used one gets an empty ``Route #k:``), locations numbered as in the instance file (node id
+        minus one) or, for a model, depots then clients from 0; then ``Cost``."""
+        from fleetstream.routing._model import Model
+        if isinstance(self.source, Model):
+            counts = [vt.count for vt in self.source._vehicle_types]
+            starts = [sum(counts[:t]) for t in range(len(counts))]
+            vehicles = [list(range(s, s + n)) for s, n in zip(starts, counts)]
+            numbers = list(range(self.source.num_depots + self.source.num_clients))
+        else:
+            vehicles = [list(v) for v in self.source.vehicles]
+            numbers = [i - 1 for i in self.source.node_ids]
         cost = self.cost
-        lines.append(f"Cost {int(cost) if float(cost).is_integer() else round(cost, 6)}")
-        return "\n".join(lines) + "\n"
+        return self.native.to_vrplib(int(cost) if float(cost).is_integer() else round(cost, 6), vehicles, numbers)
 
     def write_vrplib(self, path: str | os.PathLike[str]) -> None:
         with open(path, "w", encoding="utf-8") as f:
@@ -228,23 +273,29 @@ class Result:
         """Pickles (e.g. to or from Spark executors) as the source model or instance and the routes; the
         native solution is re-evaluated on loading, so cost and schedule are equal."""
         routes = [(p.vehicle_type, p.clients) for p in self.plans]
-        return (_unpickle_result, (self.source, routes, self.iterations, self.runtime, self.interrupted))
+        return (_unpickle_result, (self.source, routes, self.iterations, self.runtime, self.interrupted,
+                                   self._starts, [p.fixed for p in self.plans], self.reasons))
 
     def source_coordinates(self) -> list[tuple[float, float]]:
         return self.source_problem().coordinates()
 
 
 def _unpickle_result(source: Model | Instance, routes: list[tuple[int, list[int]]], iterations: int, runtime: float,
-                     interrupted: bool) -> Result:
+                     interrupted: bool, starts: list[int | None] | None = None, fixed: list[int] | None = None,
+                     reasons: dict[int, str] | None = None) -> Result:
     from fleetstream.routing._model import COST_SCALE, Model
     if isinstance(source, Model):
-        problem, scale = source._build(), float(COST_SCALE)
+        # a re-planned day may list clients no vehicle can serve any more: build it as it was
+        problem, scale = source._build(check_servable=starts is None), float(COST_SCALE)
     else:
         problem, scale = source.problem, float(source.scale)
     nd = problem.num_depots
-    native = problem.evaluate([(vt, [c + nd for c in clients]) for vt, clients in routes])
+    native = problem.evaluate([(vt, [c + nd for c in clients]) for vt, clients in routes], starts)
     result = Result._from_native(source, problem, native, scale)
     result.iterations, result.runtime, result.interrupted = iterations, runtime, interrupted
+    result._starts, result.reasons = starts, dict(reasons or {})
+    for plan, n in zip(result.plans, fixed or []):
+        plan.fixed = n
     return result
 
 

@@ -12,8 +12,8 @@ from typing import Any, Union
 
 from fleetstream import _core
 from fleetstream.exceptions import ConfigError
-from fleetstream.routing._model import COST_SCALE, UNBOUNDED, Model, Span, TimeOfDay, span, time_of_day
-from fleetstream.routing._result import Result, RoutePlan
+from fleetstream.routing._model import COST_SCALE, Model, Span, TimeOfDay, time_of_day
+from fleetstream.routing._result import Result
 from fleetstream.routing._vrplib import Instance
 
 
@@ -158,124 +158,85 @@ def solve(problem: Model | Instance, stop: Stop | None = None, *, time_limit: Sp
 
 
 def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: TimeOfDay, *,
-           time_limit: Span = "2s", seed: int = 1, threads: int = 1) -> Result:
-    """Inserts orders that arrive during the day into a running plan and re-optimises the rest.
+           time_limit: Span | None = None, seed: int = 1, threads: int = 1, max_iterations: int | None = None,
+           matrices: Any = None) -> Result:
+    """Inserts orders that arrive during the day into a running plan and re-plans the rest of the day.
 
-    ``new_clients``: keyword arguments of ``Model.add_client`` (one mapping per order). ``fixed``: the
-    current time; every stop a vehicle has reached or is driving to by then stays as it is, each
-    vehicle continues from its last fixed stop, and vehicles not yet out may take any work. Returns a
-    ``Result`` over a copy of the model with the new clients appended (indices after the old ones),
-    with the new ETAs; ``RoutePlan.fixed`` counts each route's fixed stops. New orders are assumed
-    loadable on any vehicle (a van out on its route has room for them if its capacity allows).
+    ``result``: the running plan (a result of ``solve`` or ``insert`` over a ``Model``).
+    ``new_clients``: keyword arguments of ``Model.add_client``, one mapping per order; they get
+    the indices after the model's clients. ``fixed``: the current time ("13:30", or a number for
+    planar models). The re-planned day holds to what already happened and to what vans carry:
+
+    * A stop a vehicle has reached or is driving to at ``fixed`` (it left the previous stop, or the
+      depot, at or before ``fixed``) stays as it is, with its times (``RoutePlan.fixed`` counts them).
+    * A vehicle on the road leaves its last fixed stop when its service there ends. It carries the
+      goods of its remaining planned deliveries: they stay on it (no other vehicle serves them, and
+      they are served even if late), and it takes no other deliveries (their goods are at the depot;
+      a van does not come back to reload within a route). It may take pickups it has room for,
+      counting what it picked up so far.
+    * A vehicle not yet out may take any order and leaves the depot at ``fixed`` or later. A vehicle
+      that has left its last stop (driving back, or back) takes nothing more: a second trip is not
+      planned. One still driving to its last stop, or serving it, may add pickups after it.
+    * Orders no vehicle can serve any more (a window that closes before any free vehicle can
+      arrive, a demand above every free vehicle's capacity) are not scheduled: they are in
+      ``missing`` with the reason in ``Result.reasons``, and the result is not feasible.
+
+    The returned ``Result`` (over a copy of the model with the new clients) is the whole day, fixed
+    prefixes and re-planned rest, evaluated by the same exact evaluator as ``solve``: ``feasible``,
+    ``cost`` (the whole day's, driven parts included), arrival/start/departure, loads and end times
+    all come from it, and ``Result.violations`` says why a day is not feasible. The search stops at ``time_limit`` or ``max_iterations`` (``time_limit="2s"``
+    when neither is given); ``max_iterations`` alone gives the same result on every machine.
+    ``iterations``, ``runtime`` and ``interrupted`` describe the re-planning search.
+    For a model with matrices given by ``set_matrices``, ``matrices`` gives those of the day with
+    the new orders (depots, the model's clients, then the new ones): a distance matrix, or a pair
+    (distance, duration) as ``set_matrices`` takes them.
     """
     if not isinstance(result.source, Model):
         raise ConfigError("insert() needs a result of a fleetstream.routing.Model (not of a VRPLIB instance)")
     model = result.source
-    if not model.clock:
-        now = int(fixed) if isinstance(fixed, (int, float)) else time_of_day(fixed, "fixed")
-    else:
-        now = time_of_day(fixed, "fixed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be a positive integer, got {threads!r}")
+    if model.geometry != "matrix" and matrices is not None:
+        raise ConfigError("insert(matrices=...) is for models with given matrices (set_matrices)")
+    if model.geometry == "matrix" and new_clients and matrices is None:
+        raise ConfigError("insert(): the model has given matrices (set_matrices), so the new orders need theirs: "
+                          "pass matrices= over all locations, the new orders last")
+    if not model.clock and (isinstance(fixed, bool) or not isinstance(fixed, (int, float))):
+        raise ConfigError(f"fixed: expected a number (the model's times are plain numbers), got {fixed!r}")
+    now = time_of_day(fixed, "fixed")
     full = model.copy()
-    first_new = full.num_clients
     for k, spec in enumerate(new_clients):
         try:
             full.add_client(**spec)
         except TypeError as error:
             raise ConfigError(f"new client {k}: {error}") from None
-    full_problem = full._build()  # validates the new clients (typed errors name them)
+    if matrices is not None:
+        distance, duration = matrices if isinstance(matrices, tuple) and len(matrices) == 2 else (matrices, None)
+        full.set_matrices(distance, duration)
+    full_problem = full._build(check_servable=False)  # validates the new clients (typed errors name them)
+    nd = full.num_depots
+    running = [(p.vehicle_type, [c + nd for c in p.clients], p.start_time) for p in result.plans]
+    replan = full_problem.replan(running, now)
 
-    # What is already driven: per route, the stops reached or being driven to at `now`.
-    prefixes: list[int] = []
-    for plan in result.plans:
-        n_fixed = 0
-        prev_departure = plan.start_time
-        for s in range(len(plan.clients)):
-            if prev_departure <= now:
-                n_fixed = s + 1
-                prev_departure = plan.departure[s]
-            else:
-                break
-        if plan.start_time > now:
-            n_fixed = 0
-        prefixes.append(n_fixed)
-
-    # The rest of the day as a new model: each vehicle out on the road becomes its own vehicle type,
-    # starting at its last fixed stop when it leaves it.
-    sub = Model()
-    sub._geometry = full._geometry
-    vts = full._vehicle_types
-    for d in full._depots:
-        sub._depots.append(d)
-    remaining_count = [vt.count for vt in vts]
-    active: list[tuple[int, int]] = []  # (plan index, sub vehicle type)
-    for k, plan in enumerate(result.plans):
-        if prefixes[k] == 0:
-            continue
-        vt = vts[plan.vehicle_type]
-        remaining_count[plan.vehicle_type] -= 1
-        last = full._clients[plan.clients[prefixes[k] - 1]]
-        depot = len(sub._depots)
-        sub._depots.append(type(full._depots[0])(last.a, last.b, f"vehicle {k} position", (0, UNBOUNDED)))
-        leave = plan.departure[prefixes[k] - 1]
-        picked = [sum(full._clients[c].pickup[d] if d < len(full._clients[c].pickup) else 0 for c in plan.clients[:prefixes[k]])
-                  for d in range(len(vt.capacity))]
-        t = len(sub._vehicle_types)
-        sub._vehicle_types.append(type(vt)(
-            count=1, capacity=[max(0, c - p) for c, p in zip(vt.capacity, picked)], start=depot, end=vt.end,
-            shift=(max(leave, vt.shift[0]), vt.shift[1]),
-            max_duration=vt.max_duration if vt.max_duration >= UNBOUNDED else max(0, vt.max_duration - (leave - plan.start_time)),
-            max_distance=vt.max_distance, fixed_cost=0, cost_per_km=vt.cost_per_km, cost_per_hour=vt.cost_per_hour,
-            speed_kmh=vt.speed_kmh, skills=vt.skills, name=f"vehicle {k} (on the road)"))
-        active.append((k, t))
-    base_type: list[int] = []
-    for t, vt in enumerate(vts):
-        base_type.append(len(sub._vehicle_types))
-        sub._vehicle_types.append(type(vt)(
-            count=max(0, remaining_count[t]), capacity=vt.capacity, start=vt.start, end=vt.end,
-            shift=(max(vt.shift[0], now), vt.shift[1]), max_duration=vt.max_duration, max_distance=vt.max_distance,
-            fixed_cost=vt.fixed_cost, cost_per_km=vt.cost_per_km, cost_per_hour=vt.cost_per_hour,
-            speed_kmh=vt.speed_kmh, skills=vt.skills, name=vt.name))
-    done = {c for k, plan in enumerate(result.plans) for c in plan.clients[:prefixes[k]]}
-    open_clients = [c for c in range(full.num_clients) if c not in done]
-    sub_index = {c: i for i, c in enumerate(open_clients)}
-    for c in open_clients:
-        sub._clients.append(full._clients[c])
-    sub._skills = dict(full._skills)
-    initial: list[tuple[int, list[int]]] = []
-    active_of = dict(active)
-    for k, plan in enumerate(result.plans):
-        rest = [sub_index[c] for c in plan.clients[prefixes[k]:]]
-        if k in active_of:
-            initial.append((active_of[k], rest))
-        elif rest:
-            initial.append((base_type[plan.vehicle_type], rest))
-    reopt = solve(sub, time_limit=time_limit, seed=seed, threads=threads, initial=initial)
-
-    # Stitch: fixed prefixes with their old times, then the re-optimised remainder.
-    plans: list[RoutePlan] = []
-    sub_plans = {p.vehicle_type: p for p in reopt.plans if p.vehicle_type < len(active)}
-    for k, t in active:
-        old = result.plans[k]
-        n = prefixes[k]
-        tail = sub_plans.get(t)
-        clients = old.clients[:n] + ([open_clients[c] for c in tail.clients] if tail else [])
-        plans.append(RoutePlan(
-            vehicle_type=old.vehicle_type, clients=clients,
-            arrival=old.arrival[:n] + (tail.arrival if tail else []), start=old.start[:n] + (tail.start if tail else []),
-            departure=old.departure[:n] + (tail.departure if tail else []), load=old.load[:n] + (tail.load if tail else []),
-            distance=0, duration=0, start_time=old.start_time, end_time=tail.end_time if tail else old.departure[n - 1],
-            fixed=n))
-    original_type = {base_type[t]: t for t in range(len(vts))}
-    for p in reopt.plans:
-        if p.vehicle_type >= len(active):
-            plans.append(RoutePlan(
-                vehicle_type=original_type[p.vehicle_type], clients=[open_clients[c] for c in p.clients],
-                arrival=p.arrival, start=p.start, departure=p.departure, load=p.load, distance=0, duration=0,
-                start_time=p.start_time, end_time=p.end_time))
-    # Cost and distances of the stitched routes on the full problem (driven parts included).
-    native = full_problem.evaluate([(p.vehicle_type, [c + full.num_depots for c in p.clients]) for p in plans])
-    for p, r in zip(plans, native.schedule()):
-        p.distance, p.duration = r["distance"], r["duration"]
-    return Result(source=full, problem=full_problem, native=native, plans=plans, cost=native.cost / COST_SCALE,
-                  feasible=reopt.feasible, iterations=reopt.iterations, runtime=reopt.runtime,
-                  interrupted=reopt.interrupted, missing=[open_clients[c] for c in reopt.missing])
+    criteria = Stop()
+    if time_limit is not None:
+        criteria = criteria | MaxRuntime(time_limit)
+    if max_iterations is not None:
+        criteria = criteria | MaxIterations(max_iterations)
+    if criteria == Stop():
+        criteria = MaxRuntime(2)
+    rest = replan.problem.solve(seed=seed, threads=threads, max_runtime=criteria.max_runtime,
+                                max_iterations=criteria.max_iterations, initial=replan.initial)
+    if rest.interrupted:
+        warnings.warn("routing search interrupted: returning the best plan found so far", RuntimeWarning, stacklevel=2)
+    routes, starts, fixed_stops = replan.stitch(rest)
+    native = full_problem.evaluate(routes, starts)
+    day = Result._from_native(full, full_problem, native, float(COST_SCALE))
+    for plan, n in zip(day.plans, fixed_stops):
+        plan.fixed = n
+    day.iterations, day.runtime, day.interrupted = rest.iterations, rest.runtime, rest.interrupted
+    day.reasons = dict(replan.unservable)
+    day._starts = list(starts)
+    return day

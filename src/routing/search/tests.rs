@@ -98,12 +98,20 @@ fn callback_can_interrupt_and_empty_problems_solve() {
         stop: StopCriteria::runtime(Duration::from_secs(30)),
         ..Default::default()
     };
+    // The 30 s budget is only a safety net: the callback stops the search at its third call, so the
+    // search must report the interruption and end at the iteration that call saw.
     let mut calls = 0;
-    let res = solve(&data, &params, &mut |_| {
+    let mut seen_at_stop = None;
+    let res = solve(&data, &params, &mut |progress| {
         calls += 1;
+        if calls == 3 {
+            seen_at_stop = Some(progress.iterations);
+        }
         calls < 3
     });
-    assert!(res.interrupted && res.runtime < Duration::from_secs(5));
+    assert!(res.interrupted);
+    assert_eq!(calls, 3, "the callback is not called again after it asked to stop");
+    assert_eq!(Some(res.iterations), seen_at_stop);
     assert_eq!(
         res.solution
             .routes
