@@ -2,6 +2,7 @@
 //! 100 ms to check for signals (Ctrl-C stops the search and returns the best solution so far) and to
 //! report progress.
 
+use super::gil::detach;
 use crate::error::Error;
 use crate::routing::dispatch::{self, Replan, RunningRoute};
 use crate::routing::problem::{haversine_matrix, Matrix};
@@ -240,8 +241,8 @@ impl PyRoutingProblem {
         let params = SolveParams { seed, threads, stop, initial, ..Default::default() };
         let data = self.data.clone();
         let mut error: Option<PyErr> = None;
-        let result = py.detach(|| {
-            solve(&data, &params, &mut |progress| {
+        let result = detach(py, "solve", || -> crate::Result<_> {
+            Ok(solve(&data, &params, &mut |progress| {
                 Python::attach(|py| {
                     if py.check_signals().is_err() {
                         // Ctrl-C: stop and return the best solution so far.
@@ -267,8 +268,8 @@ impl PyRoutingProblem {
                     }
                     true
                 })
-            })
-        });
+            }))
+        })?;
         if let Some(e) = error {
             return Err(e);
         }

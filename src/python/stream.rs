@@ -255,7 +255,7 @@ impl PySpikeDetector {
     fn push<'py>(&mut self, py: Python<'py>, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
         let batches = batches_of(data)?;
         let inner = &mut self.inner;
-        let alerts = py.detach(|| -> crate::Result<Vec<RecordBatch>> {
+        let alerts = detach(py, "SpikeDetector.push", || -> crate::Result<Vec<RecordBatch>> {
             batches.iter().map(|b| inner.push(b)).collect()
         })?;
         let schema = match alerts.first() {
@@ -340,7 +340,7 @@ impl PySessionizer {
 
     #[setter]
     fn set_threads(&mut self, py: Python<'_>, threads: usize) -> PyResult<()> {
-        Ok(py.detach(|| self.inner.set_threads(threads))?)
+        detach(py, "Sessionizer.threads", || self.inner.set_threads(threads))
     }
 
     fn push<'py>(&mut self, py: Python<'py>, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
