@@ -4,7 +4,7 @@ PYTHON ?= python3
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/fleetstream/target
 export MATURIN_PEP517_ARGS ?= --profile release
 
-.PHONY: develop test test-rust test-python stubtest lint bench bench-kafka bench-routing bench-payments demo clean
+.PHONY: develop test test-rust test-python stubtest lint wheel bench bench-kafka bench-routing bench-payments demo clean
 
 develop:
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-test.txt
@@ -25,6 +25,13 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --features python -- -D warnings
 	$(PYTHON) -m mypy
+
+# An abi3 wheel (CPython 3.11+, x86-64 Linux with glibc 2.34+) in dist/: build once, `pip install` it anywhere in
+# seconds. It links the system's libsqlite3.so.0 (the one CPython's own sqlite3 module loads) instead of bundling a
+# second copy, so maturin's audit warns about it by design.
+MATURIN_OUT ?= dist
+wheel:
+	$(PYTHON) -m maturin build --release --compatibility manylinux_2_34 --auditwheel warn --out $(MATURIN_OUT)
 
 bench: develop
 	$(PYTHON) benches/bench_windows.py --data-dir ../shared/data
