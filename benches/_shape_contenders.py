@@ -96,9 +96,8 @@ def polars_dynamic(table, spec):
         pl.from_arrow(table).lazy().sort("ts")
         .group_by_dynamic("ts", every="1m", period=f"{size // MINUTE_MS}m", offset="-4m" if hopping else "0m",
                           group_by="key", closed="left", label="left", start_by="window")
-        .agg(_polars_window_aggs(spec))
-        .with_columns(window_start=pl.col("ts").dt.epoch("ms")).drop("ts")
-        .with_columns(window_end=pl.col("window_start") + size).sort("window_end", "key").collect()
+        .agg(_polars_window_aggs(spec)).rename({"ts": "window_start"})
+        .with_columns(window_end=pl.col("window_start") + pl.duration(milliseconds=size)).sort("window_end", "key").collect()
     )  # fmt: skip
 
 

@@ -65,7 +65,7 @@ TRIMS = [  # (family, {axis: values}: a shape matching all of them is trimmed, w
     ("sessions", {"users": [1_000_000], "events_per_session": [8], "aggs": ["full"]}, "1M users x 8 events (8M events) run count() only"),
     ("sessions", {"users": [10_000_000], "aggs": ["full"]}, "10M users (15M events) run count() only"),
 ]
-MIN_WINDOW_MINUTES = 1  # a shorter span: fewer than two windows per key, not a stream
+MIN_WINDOW_MINUTES = 1  # the shortest span of a windows cell (two tumbling windows per key at most)
 QUICK_CELLS = [
     "w/tumbling/count/k50/short/d100/o5s",
     "w/tumbling/full/k500000/uuid/d1/o0s",
@@ -82,7 +82,7 @@ def window_plan(shape, events):
     """(N, span in minutes) of a windows cell, or (None, reason)."""
     span = events / (shape["keys"] * shape["density"])
     if span < MIN_WINDOW_MINUTES:
-        return None, f"{shape['keys']:,} keys x {shape['density']:,} events per key-minute over {MIN_WINDOW_MINUTES} minutes needs more than {events:,} events"
+        return None, f"{shape['keys']:,} keys x {shape['density']:,} events per key-minute over at least {MIN_WINDOW_MINUTES} minute needs more than {events:,} events"
     return events, span
 
 
