@@ -10,7 +10,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-# (family, name) -> (label, test on a row, how the value is shown); "worst" = the smallest value
+# Speed targets per family: (row field = baseline time / fleetstream time, minimum, label)
 TARGETS = {
     "windows": [
         ("x_polars", 1.0, ">= 1x polars"),
@@ -245,7 +245,10 @@ NOTES = [
     "- Time: median of the runs, the contenders interleaved round by round, after one warm-up per contender and process",
     "  on 2,000 events. fleetstream's ratios use the faster of its 1- and 2-thread runs at that batch size.",
     "- Peak MB: VmHWM after the run minus VmRSS before it (the high-water mark reset through /proc/self/clear_refs,",
-    "  Arrow's and glibc's free memory returned first); the largest of the runs.",
+    "  Arrow's and glibc's free memory returned first); the largest of the runs. polars' jemalloc keeps freed pages",
+    "  resident (a later polars run in the process then shows little growth), so polars' peaks come from one more",
+    "  untimed run of each way in a child process per cell with `_RJEM_MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0`",
+    "  (the in-process figures are in the JSON as `peak_mb_in_process`).",
     "- Disorder is strictly below the watermark (5 s windows, 10 s sessions): no event is late, fleetstream's late and",
     "  rejected outputs are checked empty, and streaming results equal the batch results of polars and pandas.",
 ]

@@ -20,9 +20,11 @@ import argparse
 import ctypes
 import gc
 import itertools
+import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,12 +61,11 @@ DEFAULT_EVENTS = 1_000_000  # windows: N; sessions: the events the 10k-user cell
 DEFAULT_MAX_EVENTS = 16_000_000  # sessions: larger shapes are skipped
 # The whole cross product takes hours on 2 cores: these shapes are left out of the default run
 # (``--all`` keeps them), so that it takes about an hour. The large-user sessions cells cost the most
-# (one 15M-event cell with UUID keys took 7 CPU-minutes per round with the current fleetstream).
+# (a 15M-event cell with UUID keys took 7 CPU-minutes per round with the fleetstream of 2026-12-03).
 TRIMS = [  # (family, {axis: values}: a shape matching all of them is trimmed, why)
     ("windows", {"aggs": ["full"], "disorder_s": [0]}, "count+sum+max runs with 5 s of disorder only"),
     ("sessions", {"users": [1_000_000, 10_000_000], "disorder_s": [0]}, "1M and 10M users run with 10 s of disorder only"),
-    ("sessions", {"users": [1_000_000], "events_per_session": [8], "aggs": ["full"]}, "1M users x 8 events (8M events): count() only"),
-    ("sessions", {"users": [1_000_000], "events_per_session": [8], "key_type": ["int64-dense", "int64-random"]}, "1M users x 8 events: UUID keys only"),
+    ("sessions", {"users": [1_000_000], "events_per_session": [8]}, "1M users x 8 events (8M events, ~12 min a cell)"),
     ("sessions", {"users": [10_000_000], "aggs": ["full"]}, "10M users (15M events): count() only"),
     ("sessions", {"users": [10_000_000], "key_type": ["int64-dense", "uuid"]}, "10M users: random int64 keys only"),
 ]
@@ -171,6 +172,37 @@ def measured(fn):
     return result, seconds, max(0, _status_kb("VmHWM:") - rss0) / 1024
 
 
+# polars' allocator (jemalloc, 10 s decay) keeps the pages a run freed resident, so the next polars run
+# in the process grows the RSS little or not at all (a panes+explode run: 0-1 MB in process, 26 MB
+# measured fresh). polars' peaks therefore come from a second pass: a child process per cell whose
+# jemalloc returns freed pages at once. That slows polars, so the child takes no times.
+POLARS_MEMORY_ENV = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
+
+
+def polars_memory_pass(cid, args):
+    """{contender name: peak MB} of every polars way of cell ``cid``, each run once in a child process."""
+    cmd = [sys.executable, __file__, "--polars-memory", cid, "--events", str(args.events), "--max-events", str(args.max_events), "--seed", str(args.seed)]
+    proc = subprocess.run(cmd, env=os.environ | POLARS_MEMORY_ENV, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"error": " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def polars_memory_worker(args) -> None:
+    args.cells, args.all, args.quick = f"^{re.escape(args.polars_memory)}$", True, False
+    (family, cid, shape, n, plan), *_ = enumerate_cells(args)[0]
+    table = make_data(family, shape, plan, args.seed, n)
+    spec = {"window": shape.get("window"), "aggs": shape["aggs"]}
+    ways = (C.window_ways if family == "windows" else C.session_ways)("polars", spec)
+    for _, fn in ways:  # imports and first-call costs, as in the timed pass
+        fn(table.slice(0, 2_000), spec)
+    peaks = {}
+    for way, fn in ways:
+        result, _, peaks[f"polars {way}"] = measured(lambda f=fn: f(table, spec))
+        del result
+    print(json.dumps(peaks))
+
+
 class Cell:
     """Runs every contender of one cell: warm-up once per process, then ``repeat`` interleaved rounds."""
 
@@ -203,6 +235,16 @@ class Cell:
             c["median_s"] = statistics.median(r["seconds"] for r in c["runs"])
             c["peak_mb"] = max(r["peak_mb"] for r in c["runs"])  # the largest need of the runs
             c["events_per_s"] = self.n / c["median_s"]
+
+    def use_polars_peaks(self, fresh):
+        """polars' peaks from the child process (see POLARS_MEMORY_ENV); in-process ones kept aside."""
+        for name, c in self.contenders.items():
+            if c["kind"] == "polars":
+                c["peak_mb_in_process"] = c["peak_mb"]
+                if name in fresh:
+                    c["peak_mb"] = fresh[name]
+                else:
+                    c["peak_note"] = "in-process peak (the fresh-allocator pass failed: " + fresh.get("error", "?") + ")"
 
     def _check(self, name, c, result):
         if c["kind"] == "fleetstream":
@@ -256,9 +298,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=None, help="write the markdown report here (it is always printed)")
     p.add_argument("--json", type=Path, default=None, help="write every measurement here")
     p.add_argument("--readme", type=Path, default=None, help=f"replace the block between {R.README_BEGIN} and {R.README_END} in this file (the project README) with the report")
+    p.add_argument("--polars-memory", default=None, help=argparse.SUPPRESS)  # the child of polars_memory_pass
     args = p.parse_args(argv)
     args.events = args.events or (QUICK_EVENTS if args.quick else DEFAULT_EVENTS)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    if args.polars_memory:
+        polars_memory_worker(args)
+        return 0
     cells, skipped, trims = enumerate_cells(args)
     if args.list:
         for family, cid, shape, n, plan in cells:
@@ -288,6 +334,7 @@ def main(argv=None) -> int:
         print(f"[{i}/{len(cells)}] {cid}: {table.num_rows:,} events (data {gen_s:.1f} s)", flush=True)
         cell = build_cell(family, cid, shape, table.num_rows, table, args, threads_option[family])
         cell.run(lambda msg: print(msg, flush=True))
+        cell.use_polars_peaks(polars_memory_pass(cid, args))
         results.append(R.cell_record(cell, plan, time.perf_counter() - t0, time.process_time() - cpu0))
         print(R.cell_line(results[-1]), flush=True)
         del cell
