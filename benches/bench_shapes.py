@@ -327,6 +327,7 @@ def main(argv=None) -> int:
         t0, cpu0 = time.perf_counter(), time.process_time()
         data_key = (family, tuple((k, v) for k, v in shape.items() if k not in ("aggs", "window")))
         if data_key not in data_cache:
+            table = None  # the previous cell's data goes before the next is made
             data_cache.clear()
             data_cache[data_key] = make_data(family, shape, plan, args.seed, n)
         table = data_cache[data_key]
