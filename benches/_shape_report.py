@@ -181,7 +181,7 @@ def _summary(records, family):
         worst = max(seen) if label.startswith("4k") or label.startswith("peak") else min(seen)
         unit = " MB above polars" if label.startswith("peak") else "x"
         verdict = "MET" if met == len(seen) else "**NOT MET**"
-        out.append(f"- {family} `{label}`: {verdict} in {met}/{len(seen)} rows; worst {worst[2]} (batch {worst[3]:,}): {worst[0]:,.2f}{unit}")
+        out.append(f"- {family} `{label}`: {verdict} (met in {met} of {len(seen)} rows); worst {worst[2]} (batch {worst[3]:,}): {worst[0]:,.2f}{unit}")
     return out
 
 

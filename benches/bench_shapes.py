@@ -314,6 +314,9 @@ def main(argv=None) -> int:
         print(f"{len(cells)} cells ({sum(c[3] for c in cells):,} events); {len(skipped)} impossible shapes, {len(trims)} trimmed (--all runs them)")
         return 0
 
+    if not cells:
+        print("no cell to run" + (f": the {len(trims)} matching shapes are trimmed (add --all)" if trims else ""), file=sys.stderr)
+        return 2
     threads_option = {"windows": C.takes_threads(C.fs.WindowAggregator), "sessions": C.takes_threads(C.fs.Sessionizer)}
     machine = R.machine_info(argv if argv is not None else sys.argv[1:], threads_option)
     for cid, reason in skipped:
