@@ -248,7 +248,8 @@ NOTES = [
     "  Arrow's and glibc's free memory returned first); the largest of the runs. polars' jemalloc keeps freed pages",
     "  resident (a later polars run in the process then shows little growth), so polars' peaks come from one more",
     "  untimed run of each way in a child process per cell with `_RJEM_MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0`",
-    "  (the in-process figures are in the JSON as `peak_mb_in_process`).",
+    "  (the in-process figures are in the JSON as `peak_mb_in_process`). Peaks of a few MB are at the allocators'",
+    "  resolution (pages, arenas): `peak < polars` between single-digit figures is noise.",
     "- Disorder is strictly below the watermark (5 s windows, 10 s sessions): no event is late, fleetstream's late and",
     "  rejected outputs are checked empty, and streaming results equal the batch results of polars and pandas.",
 ]

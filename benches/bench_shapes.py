@@ -57,8 +57,9 @@ SESSION_AXES = {
     "aggs": ["count", "full"],  # count(); count() + count_distinct(page) + first(page) + last(page)
 }
 BATCH_SIZES = [4_096, 65_536]
-# Windows: N; sessions: the events the 10k-user cells aim at. 500k keeps the default run near an hour
-# on 2 cores (1M: about 1.5 h); the largest session cells are set by their users, not by this.
+# Windows: N; sessions: the events the 10k-user cells aim at. 500k keeps the default run within the
+# hour on 2 cores (estimated from per-cell timings: ~40 min quiet, ~1 h at load 5; 1M adds ~25 min);
+# the largest session cells are set by their users, not by this.
 DEFAULT_EVENTS = 500_000
 DEFAULT_MAX_EVENTS = 16_000_000  # sessions: larger shapes are skipped
 # The whole cross product takes hours on 2 cores: these shapes are left out of the default run
