@@ -172,6 +172,11 @@ type Entry = (Vec<u8>, Accs);
 const SNAPSHOT_TAG: &[u8; 4] = b"FSWP";
 const WINDOWS_SNAPSHOT_TAG: &[u8; 4] = b"FSWA";
 
+/// The start of the first window of `window` containing the pane of `width` starting at `pane_start`.
+fn first_window_of_pane(window: &WindowSpec, width: Millis, pane_start: Millis) -> Millis {
+    window.last_start(pane_start + width - window.size() + window.step() - 1)
+}
+
 fn gcd(a: Millis, b: Millis) -> Millis {
     if b == 0 {
         a
@@ -255,9 +260,7 @@ impl WindowAggregator {
 
     /// The start of the first window containing pane `index` (windows of `config.window`).
     fn first_window_of_pane(&self, index: i64) -> Millis {
-        let window = &self.config.window;
-        let pane_start = self.panes.start_of(index);
-        window.last_start(pane_start + self.panes.width - window.size() + window.step() - 1)
+        first_window_of_pane(&self.config.window, self.panes.width, self.panes.start_of(index))
     }
 
     /// The first window not emitted yet that holds any state: its start.
@@ -340,26 +343,32 @@ impl WindowAggregator {
         let Scratch { accepted, ids, rows, slots, .. } = &mut self.scratch;
         rows.clear();
         slots.clear();
-        let mut max_time = self.max_time;
+        // The previous row's pane and the end (plus lateness) of its first window: rows of one
+        // pane in a row, the usual case, find both without a division.
+        let (width, offset) = (self.panes.width, self.panes.offset);
+        let mut pane = (0i64, Millis::MAX, Millis::MIN, Millis::MIN); // (index, start, end, first window's close)
+        let mut max_time = self.max_time.unwrap_or(Millis::MIN);
+        let finished = self.finished;
         for (&row, &key) in accepted.iter().zip(ids.iter()) {
             let t = times[row as usize];
-            let watermark = match max_time {
-                _ if self.finished => Millis::MAX,
-                Some(m) => m - bound,
-                None => Millis::MIN,
-            };
-            let last = window.last_start(t);
-            let first = if step == size { last } else { window.last_start(t - size + step) };
-            if (first + size).saturating_add(lateness) > watermark {
+            if t < pane.1 || t >= pane.2 {
+                let index = (t - offset).div_euclid(width);
+                let start = index * width + offset;
+                let first_end = first_window_of_pane(&window, width, start) + size;
+                pane = (index, start, start + width, first_end.saturating_add(lateness));
+            }
+            let watermark = if finished { Millis::MAX } else { max_time.saturating_sub(bound) };
+            if pane.3 > watermark {
                 // On time for every window it is in: into its pane.
                 rows.push(row);
-                slots.push(self.panes.slot(key, self.panes.index_of(t), store));
+                slots.push(self.panes.slot(key, pane.0, store));
             } else {
                 // Late for some window: one late row per closed window; the windows still open
                 // (hopping only) take it apart from their panes.
                 self.stats.rows_late += 1;
                 let mut kept = false;
-                let mut start = first;
+                let last = window.last_start(t);
+                let mut start = if step == size { last } else { window.last_start(t - size + step) };
                 while start <= last {
                     if (start + size).saturating_add(lateness) <= watermark {
                         late_rows.push(row);
@@ -376,8 +385,9 @@ impl WindowAggregator {
                     unused_keys.push(key);
                 }
             }
-            max_time = Some(max_time.map_or(t, |m| m.max(t)));
+            max_time = max_time.max(t);
         }
+        let max_time = if accepted.is_empty() { self.max_time } else { Some(max_time) };
         store.add_rows(&p.inputs, rows, slots, times, seq_base);
         self.max_time = max_time;
         for key in unused_keys {

@@ -140,15 +140,10 @@ impl KeyIds {
     /// users count a key's size: string bytes, integer widths).
     pub fn key_lengths_over(encoder: &mut KeyEncoder, batch: &RecordBatch, max_bytes: usize) -> Result<Vec<(usize, usize)>> {
         let Some(columns) = encoder.raw_columns(batch)? else { return Ok(Vec::new()) };
+        // An upper bound on any row's key length, from the offsets (no per-row encoding).
         let mut widest = 0usize;
         for column in &columns {
-            widest += match column.data_type() {
-                DataType::Utf8 => column.as_string::<i32>().value_data().len(),
-                DataType::LargeUtf8 => column.as_string::<i64>().value_data().len(),
-                DataType::Binary => column.as_binary::<i32>().value_data().len(),
-                DataType::LargeBinary => column.as_binary::<i64>().value_data().len(),
-                other => other.primitive_width().unwrap_or(usize::MAX / 4),
-            };
+            widest += longest_value(column);
         }
         if widest <= max_bytes {
             return Ok(Vec::new());
@@ -283,6 +278,25 @@ impl KeyIds {
         let mut out = Vec::new();
         self.intern(encoder, &batch, Rows::All(keys.len()), &mut out)?;
         Ok(out)
+    }
+}
+
+/// The length of the longest value of `column` (string and binary bytes, fixed widths); a large
+/// bound for types it does not measure.
+fn longest_value(column: &ArrayRef) -> usize {
+    fn longest<O: arrow_array::OffsetSizeTrait>(offsets: &[O]) -> usize {
+        offsets.windows(2).map(|w| (w[1] - w[0]).as_usize()).max().unwrap_or(0)
+    }
+    match column.data_type() {
+        DataType::Utf8 => longest(column.as_string::<i32>().value_offsets()),
+        DataType::LargeUtf8 => longest(column.as_string::<i64>().value_offsets()),
+        DataType::Binary => longest(column.as_binary::<i32>().value_offsets()),
+        DataType::LargeBinary => longest(column.as_binary::<i64>().value_offsets()),
+        DataType::Utf8View => column.as_string_view().views().iter().map(|&v| v as u32 as usize).max().unwrap_or(0),
+        DataType::BinaryView => column.as_binary_view().views().iter().map(|&v| v as u32 as usize).max().unwrap_or(0),
+        DataType::Dictionary(_, _) => longest_value(column.as_any_dictionary().values()),
+        DataType::Null => 0,
+        other => other.primitive_width().unwrap_or(usize::MAX / 4),
     }
 }
 
