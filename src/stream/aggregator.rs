@@ -123,7 +123,12 @@ pub struct WindowAggregator {
     side: SideOutputs,
     stats: AggregatorStats,
     scratch: Scratch,
+    /// Keys found without state, to release in bulk (see `retire_keys`).
+    retired: Vec<u32>,
 }
+
+/// Keys without state are kept this many at least before they are released.
+const MIN_RETIRED: usize = 4096;
 
 /// Buffers reused between batches.
 #[derive(Default)]
@@ -134,6 +139,8 @@ struct Scratch {
     slots: Vec<u32>,
     /// Per key id while a hopping window is assembled: its slot in the window (or NONE).
     merged: Vec<u32>,
+    /// Per key id: whether it waits in `retired`.
+    retired_mark: Vec<bool>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -206,6 +213,7 @@ impl WindowAggregator {
             ]),
             stats: AggregatorStats::default(),
             scratch: Scratch::default(),
+            retired: Vec::new(),
         })
     }
 
@@ -390,11 +398,7 @@ impl WindowAggregator {
         let max_time = if accepted.is_empty() { self.max_time } else { Some(max_time) };
         store.add_rows(&p.inputs, rows, slots, times, seq_base);
         self.max_time = max_time;
-        for key in unused_keys {
-            if self.panes.unused(key) && self.key_ids.is_live(key) {
-                self.key_ids.release(key);
-            }
-        }
+        self.retire_keys(unused_keys);
         self.stats.rows_rejected += rejects.len() as u64;
         self.stats.late_assignments += late_rows.len() as u64;
         if let Some(rejected) = rejects.finish(p.batch, row_offset)? {
@@ -467,12 +471,34 @@ impl WindowAggregator {
         if let Some(store) = self.store.as_mut() {
             closed.iter().for_each(|&(_, _, slot)| store.free(slot));
         }
-        for key in touched_keys {
-            if self.panes.unused(key) && self.key_ids.is_live(key) {
-                self.key_ids.release(key);
+        self.retire_keys(touched_keys);
+        Ok(out)
+    }
+
+    /// Keys that may have no state left: released once as many such keys wait as there are
+    /// live keys (at least `MIN_RETIRED`), if they still have none. A key that comes back before
+    /// then (the same services, users or hosts every window) keeps its id, with no re-interning;
+    /// memory stays within twice the keys with state.
+    fn retire_keys(&mut self, keys: Vec<u32>) {
+        let marked = &mut self.scratch.retired_mark;
+        if marked.len() < self.key_ids.id_bound() {
+            marked.resize(self.key_ids.id_bound(), false);
+        }
+        for key in keys {
+            if self.panes.unused(key) && !marked[key as usize] {
+                marked[key as usize] = true;
+                self.retired.push(key);
             }
         }
-        Ok(out)
+        let with_state = self.key_ids.len().saturating_sub(self.retired.len());
+        if self.retired.len() > MIN_RETIRED.max(with_state) {
+            for key in std::mem::take(&mut self.retired) {
+                marked[key as usize] = false;
+                if self.panes.unused(key) && self.key_ids.is_live(key) {
+                    self.key_ids.release(key);
+                }
+            }
+        }
     }
 
     /// Hopping windows up to `limit`, each assembled from its panes and extras into fresh slots.

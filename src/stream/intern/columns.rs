@@ -204,15 +204,27 @@ impl KeyIds {
         matches!(self, KeyIds::Ints(_) | KeyIds::Unknown | KeyIds::Global { .. })
     }
 
-    /// Sort `items` by the key order of `id_of(item)`.
-    pub fn sort<T>(&self, items: &mut [T], id_of: impl Fn(&T) -> u32) {
-        if self.sort_key_is_exact() {
-            items.sort_unstable_by_key(|item| self.sort_key(id_of(item)));
-        } else {
-            items.sort_unstable_by(|a, b| {
-                let (a, b) = (id_of(a), id_of(b));
-                self.sort_key(a).cmp(&self.sort_key(b)).then_with(|| self.cmp(a, b))
-            });
+    /// Sort `items` by the key order of `id_of(item)`: by each key's integer sort key, read once
+    /// per item (not per comparison), then by the full order within runs of equal sort keys (only
+    /// string keys that share their first 16 bytes meet there).
+    pub fn sort<T: Copy>(&self, items: &mut [T], id_of: impl Fn(&T) -> u32) {
+        if items.len() < 2 {
+            return;
+        }
+        let mut keyed: Vec<(u128, T)> = items.iter().map(|item| (self.sort_key(id_of(item)), *item)).collect();
+        keyed.sort_unstable_by_key(|(key, _)| *key);
+        if !self.sort_key_is_exact() {
+            let mut i = 0;
+            while i < keyed.len() {
+                let j = i + keyed[i..].iter().take_while(|(key, _)| *key == keyed[i].0).count();
+                if j - i > 1 {
+                    keyed[i..j].sort_unstable_by(|a, b| self.cmp(id_of(&a.1), id_of(&b.1)));
+                }
+                i = j;
+            }
+        }
+        for (slot, (_, item)) in items.iter_mut().zip(keyed) {
+            *slot = item;
         }
     }
 
@@ -225,16 +237,33 @@ impl KeyIds {
                 let values = Int64Array::from_iter(ids.iter().map(|&id| keys.key(id)));
                 vec![arrow_cast::cast(&values, fields[0].data_type())?]
             }
-            KeyIds::Strings { keys, binary: false } => {
-                let values: StringArray = ids
-                    .iter()
-                    .map(|&id| keys.bytes(id).map(|b| std::str::from_utf8(b).expect("string keys are UTF-8")))
-                    .collect();
-                vec![Arc::new(values)]
-            }
-            KeyIds::Strings { keys, binary: true } => {
-                let values: BinaryArray = ids.iter().map(|&id| keys.bytes(id)).collect();
-                vec![Arc::new(values)]
+            KeyIds::Strings { keys, binary } => {
+                // Offsets and bytes straight from the arena: the keys came from a valid string
+                // column, so they need no UTF-8 check again.
+                let total: usize = ids.iter().map(|&id| keys.bytes(id).map_or(0, <[u8]>::len)).sum();
+                let mut values = Vec::with_capacity(total);
+                let mut offsets = Vec::with_capacity(ids.len() + 1);
+                offsets.push(0i32);
+                let mut nulls = arrow_buffer::NullBufferBuilder::new(ids.len());
+                for &id in ids {
+                    match keys.bytes(id) {
+                        Some(bytes) => {
+                            values.extend_from_slice(bytes);
+                            nulls.append_non_null();
+                        }
+                        None => nulls.append_null(),
+                    }
+                    offsets.push(i32::try_from(values.len()).map_err(|_| Error::schema("key column output over 2 GiB"))?);
+                }
+                let offsets = arrow_buffer::OffsetBuffer::new(offsets.into());
+                let values = arrow_buffer::Buffer::from_vec(values);
+                if *binary {
+                    vec![Arc::new(BinaryArray::new(offsets, values, nulls.finish()))]
+                } else {
+                    // SAFETY: each key's bytes were read from a UTF-8 string column (or decoded from
+                    // one in a snapshot), and the offsets are built from their lengths.
+                    vec![Arc::new(unsafe { StringArray::new_unchecked(offsets, values, nulls.finish()) })]
+                }
             }
             KeyIds::Rows(keys) => encoder.decode(ids.iter().map(|&id| keys.bytes(id).unwrap_or_default()))?,
         })
