@@ -131,6 +131,10 @@ impl AccStore {
     #[inline]
     pub fn alloc(&mut self) -> u32 {
         if let Some(s) = self.free.pop() {
+            // Emptied here rather than when freed: the slot is about to be written anyway.
+            for column in &mut self.columns {
+                column.reset(s as usize);
+            }
             return s;
         }
         for column in &mut self.columns {
@@ -143,9 +147,6 @@ impl AccStore {
     /// Give `slot` back (it is emptied when handed out again).
     #[inline]
     pub fn free(&mut self, slot: u32) {
-        for column in &mut self.columns {
-            column.reset(slot as usize);
-        }
         self.free.push(slot);
     }
 

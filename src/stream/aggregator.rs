@@ -137,13 +137,9 @@ struct Scratch {
     ids: Vec<u32>,
     rows: Vec<u32>,
     slots: Vec<u32>,
-    /// Per key id while a hopping window is assembled: its slot in the window (or NONE).
-    merged: Vec<u32>,
     /// Per key id: whether it waits in `retired`.
     retired_mark: Vec<bool>,
 }
-
-const NONE: u32 = u32::MAX;
 
 #[derive(Serialize, Deserialize)]
 struct State {
@@ -178,6 +174,51 @@ type Entry = (Vec<u8>, Accs);
 
 const SNAPSHOT_TAG: &[u8; 4] = b"FSWP";
 const WINDOWS_SNAPSHOT_TAG: &[u8; 4] = b"FSWA";
+
+/// Calls `out(key, slot)` for every entry of the sorted `runs` (key ids and slots), in key order
+/// (entries of equal keys one after the other): a k-way merge over a heap of the runs' heads.
+fn merge_runs(runs: &[(&[u32], &[u32])], keys: &KeyIds, mut out: impl FnMut(u32, u32)) {
+    let mut heads: Vec<(u128, usize, usize)> = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, run)| !run.0.is_empty())
+        .map(|(r, run)| (keys.sort_key(run.0[0]), r, 0))
+        .collect();
+    let before = |a: &(u128, usize, usize), b: &(u128, usize, usize)| {
+        a.0.cmp(&b.0).then_with(|| keys.cmp(runs[a.1].0[a.2], runs[b.1].0[b.2])).then(a.1.cmp(&b.1)) == std::cmp::Ordering::Less
+    };
+    // A binary min-heap by hand: the order needs `keys`, which `Ord` cannot reach.
+    let sift_down = |heads: &mut Vec<(u128, usize, usize)>, mut i: usize| loop {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        let mut least = i;
+        if l < heads.len() && before(&heads[l], &heads[least]) {
+            least = l;
+        }
+        if r < heads.len() && before(&heads[r], &heads[least]) {
+            least = r;
+        }
+        if least == i {
+            return;
+        }
+        heads.swap(i, least);
+        i = least;
+    };
+    for i in (0..heads.len() / 2).rev() {
+        sift_down(&mut heads, i);
+    }
+    while let Some(&(_, r, at)) = heads.first() {
+        let (ids, slots) = runs[r];
+        out(ids[at], slots[at]);
+        if at + 1 < ids.len() {
+            heads[0] = (keys.sort_key(ids[at + 1]), r, at + 1);
+        } else {
+            let last = heads.len() - 1;
+            heads.swap(0, last);
+            heads.pop();
+        }
+        sift_down(&mut heads, 0);
+    }
+}
 
 /// The start of the first window of `window` containing the pane of `width` starting at `pane_start`.
 fn first_window_of_pane(window: &WindowSpec, width: Millis, pane_start: Millis) -> Millis {
@@ -443,6 +484,7 @@ impl WindowAggregator {
         let size = self.config.window.size();
         // (window end, key id, slot) in output order, and the slots to free once output.
         let mut closed: Vec<(Millis, u32, u32)> = Vec::new();
+        let mut spare: Vec<u32> = Vec::new();
         let mut touched_keys: Vec<u32> = Vec::new();
         if self.store.is_some() {
             if size == self.panes.width {
@@ -456,12 +498,13 @@ impl WindowAggregator {
                     let from = closed.len();
                     closed.extend(pane.ids.iter().zip(&pane.slots).map(|(&key, &slot)| (end, key, slot)));
                     self.key_ids.sort(&mut closed[from..], |c| c.1);
+                    spare.extend_from_slice(&pane.slots);
                     touched_keys.extend_from_slice(&pane.ids);
                 }
                 debug_assert!(self.panes.extras.is_empty(), "tumbling windows never take rows apart from their panes");
             } else {
                 let mut store = self.store.take().expect("state exists");
-                self.close_hopping(limit, &mut store, &mut closed, &mut touched_keys);
+                self.close_hopping(limit, &mut store, &mut closed, &mut spare, &mut touched_keys);
                 self.store = Some(store);
             }
         }
@@ -469,7 +512,7 @@ impl WindowAggregator {
         self.stats.windows_emitted += closed.len() as u64;
         let out = self.build_output(&closed)?;
         if let Some(store) = self.store.as_mut() {
-            closed.iter().for_each(|&(_, _, slot)| store.free(slot));
+            spare.iter().for_each(|&slot| store.free(slot));
         }
         self.retire_keys(touched_keys);
         Ok(out)
@@ -501,24 +544,13 @@ impl WindowAggregator {
         }
     }
 
-    /// Hopping windows up to `limit`, each assembled from its panes and extras into fresh slots.
-    fn close_hopping(&mut self, limit: Millis, store: &mut AccStore, closed: &mut Vec<(Millis, u32, u32)>, touched_keys: &mut Vec<u32>) {
+    /// Hopping windows up to `limit`, each a merge of its panes' entries (each pane sorted by key
+    /// once, when its first window closes) and its extras. A key found in one entry only is output
+    /// from that entry's slot; a key in several gets a fresh slot (`spare`) merging them.
+    fn close_hopping(&mut self, limit: Millis, store: &mut AccStore, closed: &mut Vec<(Millis, u32, u32)>, spare: &mut Vec<u32>, touched_keys: &mut Vec<u32>) {
         let window = self.config.window;
         let size = window.size();
         let panes_per_window = size / self.panes.width;
-        let mut merged = std::mem::take(&mut self.scratch.merged);
-        if merged.len() < self.key_ids.id_bound() {
-            merged.resize(self.key_ids.id_bound(), NONE);
-        }
-        // Adds an entry to the window being assembled: into the key's slot there, new if first.
-        let add = |key: u32, slot: u32, end: Millis, merged: &mut [u32], store: &mut AccStore, closed: &mut Vec<(Millis, u32, u32)>| {
-            let k = key as usize;
-            if merged[k] == NONE {
-                merged[k] = store.alloc();
-                closed.push((end, key, merged[k]));
-            }
-            store.merge(merged[k], slot);
-        };
         let mut next = self.next_window_with_state();
         while let Some(start) = next {
             let end = start + size;
@@ -526,35 +558,47 @@ impl WindowAggregator {
                 break;
             }
             let first_pane = self.panes.index_of(start);
-            let from = closed.len();
-            for pane in self.panes.open.iter().take_while(|p| p.index < first_pane + panes_per_window) {
+            let in_window = self.panes.open.iter().take_while(|p| p.index < first_pane + panes_per_window).count();
+            for pane in self.panes.open.iter_mut().take(in_window) {
                 debug_assert!(pane.index >= first_pane, "a pane whose windows were all emitted is dropped");
-                for (&key, &slot) in pane.ids.iter().zip(&pane.slots) {
-                    add(key, slot, end, &mut merged, store, closed);
+                pane.sort(&self.key_ids);
+            }
+            let mut extras = self.panes.take_extras(start);
+            self.key_ids.sort(&mut extras, |e| e.0);
+            touched_keys.extend(extras.iter().map(|e| e.0));
+            spare.extend(extras.iter().map(|e| e.1));
+            let mut runs: Vec<(&[u32], &[u32])> = self.panes.open.iter().take(in_window).map(|p| (&p.ids[..], &p.slots[..])).collect();
+            let (extra_ids, extra_slots): (Vec<u32>, Vec<u32>) = extras.into_iter().unzip();
+            runs.push((&extra_ids, &extra_slots));
+            let mut merging = false; // whether the last output row's slot is a fresh one of this window
+            merge_runs(&runs, &self.key_ids, |key, slot| match closed.last_mut() {
+                Some(last) if last.0 == end && last.1 == key => {
+                    if !merging {
+                        let fresh = store.alloc();
+                        store.merge(fresh, last.2);
+                        spare.push(fresh);
+                        last.2 = fresh;
+                        merging = true;
+                    }
+                    store.merge(last.2, slot);
                 }
-            }
-            for (key, slot) in self.panes.take_extras(start) {
-                add(key, slot, end, &mut merged, store, closed);
-                store.free(slot);
-                touched_keys.push(key);
-            }
-            for &(_, key, _) in &closed[from..] {
-                merged[key as usize] = NONE;
-            }
-            self.key_ids.sort(&mut closed[from..], |c| c.1);
-            // Panes whose last window this was are done.
+                _ => {
+                    closed.push((end, key, slot));
+                    merging = false;
+                }
+            });
+            // Panes whose last window this was are done (their slots are freed after the output).
             while let Some(front) = self.panes.open.front() {
                 if window.last_start(self.panes.start_of(front.index)) > start {
                     break;
                 }
                 let pane = self.panes.pop_front().expect("a front pane");
-                pane.slots.iter().for_each(|&slot| store.free(slot));
+                spare.extend_from_slice(&pane.slots);
                 touched_keys.extend_from_slice(&pane.ids);
             }
             self.closed_until = self.closed_until.max(end);
             next = self.next_window_with_state();
         }
-        self.scratch.merged = merged;
     }
 
     pub fn output_schema(&self) -> SchemaRef {

@@ -10,6 +10,7 @@
 //! windows and on time for others) go to per-window extras.
 
 use crate::stream::accs::AccStore;
+use crate::stream::intern::columns::KeyIds;
 use crate::time::Millis;
 use hashbrown::HashMap;
 use std::collections::{BTreeMap, VecDeque};
@@ -23,15 +24,34 @@ pub struct Pane {
     pub slots: Vec<u32>,
     /// Key id -> position in `ids`, once needed.
     lookup: Option<HashMap<u32, u32>>,
+    /// Whether the entries are in key order (done when its first window closes; no entry is
+    /// added after that: a row for it would be late for that window).
+    sorted: bool,
 }
 
 impl Pane {
     fn new(index: i64) -> Self {
-        Pane { index, ids: Vec::new(), slots: Vec::new(), lookup: None }
+        Pane { index, ids: Vec::new(), slots: Vec::new(), lookup: None, sorted: false }
+    }
+
+    /// Put the entries in key order (once).
+    pub fn sort(&mut self, keys: &KeyIds) {
+        if self.sorted {
+            return;
+        }
+        let mut entries: Vec<(u32, u32)> = self.ids.iter().copied().zip(self.slots.iter().copied()).collect();
+        keys.sort(&mut entries, |e| e.0);
+        for (i, (id, slot)) in entries.into_iter().enumerate() {
+            self.ids[i] = id;
+            self.slots[i] = slot;
+        }
+        self.lookup = None;
+        self.sorted = true;
     }
 
     #[inline]
     fn push(&mut self, key: u32, slot: u32) {
+        debug_assert!(!self.sorted, "an entry added to a pane whose first window closed");
         if let Some(lookup) = &mut self.lookup {
             lookup.insert(key, self.ids.len() as u32);
         }
