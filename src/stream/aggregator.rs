@@ -175,17 +175,23 @@ type Entry = (Vec<u8>, Accs);
 const SNAPSHOT_TAG: &[u8; 4] = b"FSWP";
 const WINDOWS_SNAPSHOT_TAG: &[u8; 4] = b"FSWA";
 
-/// Calls `out(key, slot)` for every entry of the sorted `runs` (key ids and slots), in key order
-/// (entries of equal keys one after the other): a k-way merge over a heap of the runs' heads.
-fn merge_runs(runs: &[(&[u32], &[u32])], keys: &KeyIds, mut out: impl FnMut(u32, u32)) {
-    let mut heads: Vec<(u128, usize, usize)> = runs
-        .iter()
-        .enumerate()
-        .filter(|(_, run)| !run.0.is_empty())
-        .map(|(r, run)| (keys.sort_key(run.0[0]), r, 0))
-        .collect();
+/// Entries in key order: key ids, slots and the keys' sort keys.
+struct Run<'a> {
+    ids: &'a [u32],
+    slots: &'a [u32],
+    sort_keys: &'a [u128],
+}
+
+/// Calls `out(key, slot)` for every entry of the sorted `runs`, in key order (entries of equal
+/// keys one after the other): a k-way merge over a heap of the runs' heads.
+fn merge_runs(runs: &[Run<'_>], keys: &KeyIds, mut out: impl FnMut(u32, u32)) {
+    let mut heads: Vec<(u128, usize, usize)> =
+        runs.iter().enumerate().filter(|(_, run)| !run.ids.is_empty()).map(|(r, run)| (run.sort_keys[0], r, 0)).collect();
+    let exact = keys.sort_key_is_exact();
     let before = |a: &(u128, usize, usize), b: &(u128, usize, usize)| {
-        a.0.cmp(&b.0).then_with(|| keys.cmp(runs[a.1].0[a.2], runs[b.1].0[b.2])).then(a.1.cmp(&b.1)) == std::cmp::Ordering::Less
+        let by_key = a.0.cmp(&b.0);
+        let by_key = if exact { by_key } else { by_key.then_with(|| keys.cmp(runs[a.1].ids[a.2], runs[b.1].ids[b.2])) };
+        by_key.then(a.1.cmp(&b.1)) == std::cmp::Ordering::Less
     };
     // A binary min-heap by hand: the order needs `keys`, which `Ord` cannot reach.
     let sift_down = |heads: &mut Vec<(u128, usize, usize)>, mut i: usize| loop {
@@ -207,10 +213,10 @@ fn merge_runs(runs: &[(&[u32], &[u32])], keys: &KeyIds, mut out: impl FnMut(u32,
         sift_down(&mut heads, i);
     }
     while let Some(&(_, r, at)) = heads.first() {
-        let (ids, slots) = runs[r];
-        out(ids[at], slots[at]);
-        if at + 1 < ids.len() {
-            heads[0] = (keys.sort_key(ids[at + 1]), r, at + 1);
+        let run = &runs[r];
+        out(run.ids[at], run.slots[at]);
+        if at + 1 < run.ids.len() {
+            heads[0] = (run.sort_keys[at + 1], r, at + 1);
         } else {
             let last = heads.len() - 1;
             heads.swap(0, last);
@@ -535,12 +541,12 @@ impl WindowAggregator {
         }
         let with_state = self.key_ids.len().saturating_sub(self.retired.len());
         if self.retired.len() > MIN_RETIRED.max(with_state) {
-            for key in std::mem::take(&mut self.retired) {
+            let mut retired = std::mem::take(&mut self.retired);
+            retired.retain(|&key| {
                 marked[key as usize] = false;
-                if self.panes.unused(key) && self.key_ids.is_live(key) {
-                    self.key_ids.release(key);
-                }
-            }
+                self.panes.unused(key) && self.key_ids.is_live(key)
+            });
+            self.key_ids.release_many(&retired);
         }
     }
 
@@ -564,12 +570,13 @@ impl WindowAggregator {
                 pane.sort(&self.key_ids);
             }
             let mut extras = self.panes.take_extras(start);
-            self.key_ids.sort(&mut extras, |e| e.0);
+            let extra_keys = self.key_ids.sort_with_keys(&mut extras, |e| e.0);
             touched_keys.extend(extras.iter().map(|e| e.0));
             spare.extend(extras.iter().map(|e| e.1));
-            let mut runs: Vec<(&[u32], &[u32])> = self.panes.open.iter().take(in_window).map(|p| (&p.ids[..], &p.slots[..])).collect();
+            let mut runs: Vec<Run<'_>> =
+                self.panes.open.iter().take(in_window).map(|p| Run { ids: &p.ids, slots: &p.slots, sort_keys: &p.sort_keys }).collect();
             let (extra_ids, extra_slots): (Vec<u32>, Vec<u32>) = extras.into_iter().unzip();
-            runs.push((&extra_ids, &extra_slots));
+            runs.push(Run { ids: &extra_ids, slots: &extra_slots, sort_keys: &extra_keys });
             let mut merging = false; // whether the last output row's slot is a fresh one of this window
             merge_runs(&runs, &self.key_ids, |key, slot| match closed.last_mut() {
                 Some(last) if last.0 == end && last.1 == key => {

@@ -27,11 +27,14 @@ pub struct Pane {
     /// Whether the entries are in key order (done when its first window closes; no entry is
     /// added after that: a row for it would be late for that window).
     sorted: bool,
+    /// Once sorted: each entry's key sort key (see `KeyIds::sort_key`), so that merging panes
+    /// reads them in order instead of looking each key up again.
+    pub sort_keys: Vec<u128>,
 }
 
 impl Pane {
     fn new(index: i64) -> Self {
-        Pane { index, ids: Vec::new(), slots: Vec::new(), lookup: None, sorted: false }
+        Pane { index, ids: Vec::new(), slots: Vec::new(), lookup: None, sorted: false, sort_keys: Vec::new() }
     }
 
     /// Put the entries in key order (once).
@@ -40,7 +43,7 @@ impl Pane {
             return;
         }
         let mut entries: Vec<(u32, u32)> = self.ids.iter().copied().zip(self.slots.iter().copied()).collect();
-        keys.sort(&mut entries, |e| e.0);
+        self.sort_keys = keys.sort_with_keys(&mut entries, |e| e.0);
         for (i, (id, slot)) in entries.into_iter().enumerate() {
             self.ids[i] = id;
             self.slots[i] = slot;

@@ -179,6 +179,14 @@ impl KeyIds {
         }
     }
 
+    /// Release all `ids` (each live, none twice), in bulk where the interner can prefetch.
+    pub fn release_many(&mut self, ids: &[u32]) {
+        match self {
+            KeyIds::Ints(keys) => keys.release_many(ids),
+            _ => ids.iter().for_each(|&id| self.release(id)),
+        }
+    }
+
     /// Key order of two ids: null first, then by value (strings by their bytes).
     #[inline]
     pub fn cmp(&self, a: u32, b: u32) -> Ordering {
@@ -211,7 +219,31 @@ impl KeyIds {
         if items.len() < 2 {
             return;
         }
-        let mut keyed: Vec<(u128, T)> = items.iter().map(|item| (self.sort_key(id_of(item)), *item)).collect();
+        let keyed = self.sorted_keys(items, id_of);
+        for (slot, (_, item)) in items.iter_mut().zip(keyed) {
+            *slot = item;
+        }
+    }
+
+    /// Like `sort`, returning each item's sort key alongside, in the new order.
+    pub fn sort_with_keys<T: Copy>(&self, items: &mut [T], id_of: impl Fn(&T) -> u32) -> Vec<u128> {
+        let keyed = self.sorted_keys(items, &id_of);
+        let mut sort_keys = Vec::with_capacity(keyed.len());
+        for (slot, (key, item)) in items.iter_mut().zip(keyed) {
+            *slot = item;
+            sort_keys.push(key);
+        }
+        sort_keys
+    }
+
+    fn sorted_keys<T: Copy>(&self, items: &[T], id_of: impl Fn(&T) -> u32) -> Vec<(u128, T)> {
+        let mut keyed: Vec<(u128, T)> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if let Some(ahead) = items.get(i + super::PREFETCH_ROWS) {
+                self.prefetch_key(id_of(ahead));
+            }
+            keyed.push((self.sort_key(id_of(item)), *item));
+        }
         keyed.sort_unstable_by_key(|(key, _)| *key);
         if !self.sort_key_is_exact() {
             let mut i = 0;
@@ -223,8 +255,16 @@ impl KeyIds {
                 i = j;
             }
         }
-        for (slot, (_, item)) in items.iter_mut().zip(keyed) {
-            *slot = item;
+        keyed
+    }
+
+    /// Prefetch what `sort_key(id)` reads.
+    #[inline]
+    fn prefetch_key(&self, id: u32) {
+        match self {
+            KeyIds::Ints(keys) => keys.prefetch_key(id),
+            KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) => keys.prefetch_key(id),
+            KeyIds::Unknown | KeyIds::Global { .. } => {}
         }
     }
 

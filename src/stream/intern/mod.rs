@@ -153,20 +153,7 @@ impl KeyIndex {
     /// Release all `ids` (each issued, none twice), prefetching table buckets ahead.
     pub fn release_many(&mut self, ids: &[u32]) {
         match self {
-            KeyIndex::Ints(k) if matches!(k.layout, Layout::Dense { .. }) => ids.iter().for_each(|&id| k.release(id)),
-            KeyIndex::Ints(k) => {
-                let keys: Vec<Option<i64>> = ids.iter().map(|&id| k.keys[id as usize]).collect();
-                for (i, (&id, key)) in ids.iter().zip(&keys).enumerate() {
-                    if let Some(Some(ahead)) = keys.get(i + PREFETCH_ROWS) {
-                        k.table.prefetch(mix(*ahead));
-                    }
-                    match key {
-                        None => k.null_id = None,
-                        Some(v) => k.table.remove(*v),
-                    }
-                    k.ids.give_back(id);
-                }
-            }
+            KeyIndex::Ints(k) => k.release_many(ids),
             KeyIndex::Bytes(_) => ids.iter().for_each(|&id| self.release(id)),
         }
     }
@@ -581,6 +568,30 @@ impl IntKeys {
                 self.table.get_or_insert(v, hash, || Self::new_id(keys, ids, Some(v)))
             };
             out.push(id);
+        }
+    }
+
+    /// Prefetch what `key(id)` reads (nothing while dense).
+    #[inline]
+    pub fn prefetch_key(&self, id: u32) {
+        prefetch_at(&self.keys, id as usize);
+    }
+
+    /// Release all `ids` (each issued, none twice), prefetching table buckets ahead.
+    pub fn release_many(&mut self, ids: &[u32]) {
+        if matches!(self.layout, Layout::Dense { .. }) {
+            return ids.iter().for_each(|&id| self.release(id));
+        }
+        let keys: Vec<Option<i64>> = ids.iter().map(|&id| self.keys[id as usize]).collect();
+        for (i, (&id, key)) in ids.iter().zip(&keys).enumerate() {
+            if let Some(Some(ahead)) = keys.get(i + PREFETCH_ROWS) {
+                self.table.prefetch(mix(*ahead));
+            }
+            match key {
+                None => self.null_id = None,
+                Some(v) => self.table.remove(*v),
+            }
+            self.ids.give_back(id);
         }
     }
 

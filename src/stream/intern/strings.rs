@@ -99,6 +99,12 @@ impl StrKeys {
         (hash >> self.shift) as usize
     }
 
+    /// Prefetch what `sort_key(id)` and `cmp` read first.
+    #[inline]
+    pub fn prefetch_key(&self, id: u32) {
+        super::prefetch_at(&self.prefixes, id as usize);
+    }
+
     /// Prefetch the bucket of a key whose hash is `hash`.
     #[inline]
     pub fn prefetch(&self, hash: u64) {
