@@ -308,27 +308,40 @@ impl WindowAggregator {
         Ok(())
     }
 
+    /// Emits every open window now, ordered by end then key, and forgets it, without moving the
+    /// watermark: an early, purging firing (for an input that has gone idle while its last windows
+    /// are open). Rows that arrive later for such a window open it afresh, and it is emitted again
+    /// when it closes: a consumer merges the parts (adds counts and sums, takes min of mins...).
+    pub fn emit_open(&mut self) -> Result<RecordBatch> {
+        self.close_through(Millis::MAX)
+    }
+
     /// Emit, ordered by window end then key, every window the watermark has passed.
     fn close_due(&mut self) -> Result<RecordBatch> {
+        match self.watermark() {
+            Some(wm) => self.close_through(wm.saturating_sub(self.config.allowed_lateness)),
+            None => self.build_output(&[]),
+        }
+    }
+
+    /// Emit, ordered by window end then key, every open window ending at or before `limit`.
+    fn close_through(&mut self, limit: Millis) -> Result<RecordBatch> {
         let size = self.config.window.size();
         let mut closed: Vec<(Millis, Box<[u8]>, Window)> = Vec::new();
-        if let Some(wm) = self.watermark() {
-            let limit = wm.saturating_sub(self.config.allowed_lateness);
-            while let Some(entry) = self.timers.first_entry() {
-                if *entry.key() > limit {
-                    break;
+        while let Some(entry) = self.timers.first_entry() {
+            if *entry.key() > limit {
+                break;
+            }
+            let (end, mut keys) = entry.remove_entry();
+            keys.sort_unstable();
+            for key in keys {
+                let windows = self.open.get_mut(&key).expect("a timer always has its window");
+                let i = windows.iter().position(|w| w.start == end - size).expect("a timer always has its window");
+                let window = windows.swap_remove(i);
+                if windows.is_empty() {
+                    self.open.remove(&key);
                 }
-                let (end, mut keys) = entry.remove_entry();
-                keys.sort_unstable();
-                for key in keys {
-                    let windows = self.open.get_mut(&key).expect("a timer always has its window");
-                    let i = windows.iter().position(|w| w.start == end - size).expect("a timer always has its window");
-                    let window = windows.swap_remove(i);
-                    if windows.is_empty() {
-                        self.open.remove(&key);
-                    }
-                    closed.push((end, key, window));
-                }
+                closed.push((end, key, window));
             }
         }
         self.stats.windows_emitted += closed.len() as u64;
