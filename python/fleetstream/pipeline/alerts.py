@@ -57,6 +57,8 @@ _NO_OFFSET = -1  # checkpoint header of a partition never read from
 
 @dataclass
 class AlertsConfig:
+    """Options of :class:`AlertsPipeline` (the ``fleetstream alerts`` command's, by the same names)."""
+
     brokers: str
     topic: str
     alerts_topic: str
@@ -87,6 +89,21 @@ class AlertsConfig:
 
 
 class AlertsPipeline:
+    """Runs the alerts pipeline in this process, as one member of ``config.group`` (start more
+    processes with the same group and state directory to share the partitions).
+
+    :meth:`run` processes until :meth:`stop`, Ctrl-C or the end of input (``idle_exit``) and returns
+    the counts: ``messages`` and ``lines`` of the input, ``parse_rejects``, ``errors``, ``late`` (error
+    lines later than their partition's watermark), ``windows``, ``alerts``, ``late_contributions``
+    (counts for windows already published), ``duplicates`` (replayed partials dropped), ...
+
+    >>> pipeline = AlertsPipeline(AlertsConfig(brokers=broker.bootstrap, topic="logs",      # doctest: +SKIP
+    ...                                        alerts_topic="alerts", windows_topic="windows",
+    ...                                        group="alerts", state_dir="/var/lib/alerts", idle_exit=5))
+    >>> pipeline.run()["alerts"]                                                             # doctest: +SKIP
+    2
+    """
+
     def __init__(self, config: AlertsConfig, metrics: Any | None = None) -> None:
         self.config = config
         self.metrics = metrics
