@@ -5,28 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
+from fleetstream._cli_progress import run_reporting_progress
 
-def run_reporting_progress(run: Callable[[], Mapping[str, int]], progress: Callable[[], str],
-                           every: float) -> Mapping[str, int]:
-    """Runs a long-running pipeline (``run``), printing ``progress()`` to stderr every ``every`` seconds
-    (never when 0) and its final counts when it ends."""
-    done = threading.Event()
-
-    def report() -> None:
-        while not done.wait(every):
-            print(f"progress: {progress()}", file=sys.stderr, flush=True)
-
-    if every > 0:
-        threading.Thread(target=report, daemon=True).start()
-    try:
-        counts = run()
-    finally:
-        done.set()
-    print("done: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=sys.stderr, flush=True)
-    return counts
+__all__ = ["build_parser", "main", "run_reporting_progress"]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -115,44 +98,6 @@ def _demo_sessions(args: argparse.Namespace) -> None:
     print(f"  single-page sessions: {bounced / max(sessions.num_rows, 1):.1%}")
 
 
-def _alerts(args: argparse.Namespace) -> int:
-    import signal
-
-    from fleetstream.pipeline import AlertsConfig, AlertsPipeline
-
-    config = AlertsConfig(
-        brokers=args.brokers, topic=args.topic, alerts_topic=args.alerts_topic, group=args.group,
-        state_dir=args.state_dir, windows_topic=args.windows_topic, log_format=args.format,
-        window=args.window, watermark=args.watermark, history=args.history, factor=args.factor,
-        floor=args.floor, checkpoint_every=args.checkpoint_every, idle_exit=args.idle_exit,
-        batch_size=args.batch_size, max_rate=args.max_rate,
-    )
-    metrics = None
-    if args.metrics_port is not None:
-        from fleetstream.pipeline.metrics import PipelineMetrics
-
-        metrics = PipelineMetrics(args.metrics_port)
-        print(f"metrics on http://127.0.0.1:{metrics.port}/metrics", file=sys.stderr, flush=True)
-    pipeline = AlertsPipeline(config, metrics)
-    # SIGTERM stops as cleanly as Ctrl-C: checkpoint, leave the group.
-    signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
-    print(f"alerts: {args.brokers} {args.topic} -> {args.alerts_topic} (group {args.group}, state {args.state_dir})",
-          file=sys.stderr, flush=True)
-
-    def progress() -> str:
-        c = pipeline.counts
-        return (f"{c['messages']:,} messages, {c['errors']:,} errors, {c['windows']:,} windows, "
-                f"{c['alerts']:,} alerts, {c['parse_rejects']:,} rejects, partitions "
-                f"{sorted(p for _, p in pipeline.states)}")
-
-    try:
-        run_reporting_progress(pipeline.run, progress, args.progress_every)
-    finally:
-        if metrics is not None:
-            metrics.close()
-    return 0
-
-
 def _routing_demo(args: argparse.Namespace) -> None:
     import fleetstream as fs
     from fleetstream.routing._demo import delivery_day
@@ -183,31 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--route-seconds", type=float, default=2.0, help="time limit for planning the routes")
     demo.add_argument("--payments", type=int, default=100_000, help="payment events for the exactly-once part (0 skips it)")
     demo.set_defaults(run=_demo)
-    alerts = commands.add_parser("alerts", help="error-log spike alerts from a Kafka topic of log lines to a Kafka topic")
-    alerts.add_argument("--brokers", required=True, help="bootstrap servers, host:port[,host:port]")
-    alerts.add_argument("--topic", default="logs", help="topic of raw log lines (default logs)")
-    alerts.add_argument("--alerts-topic", default="alerts", help="topic alerts are produced to (JSON, keyed by service)")
-    alerts.add_argument("--windows-topic", default=None, help="also produce every closed window count here")
-    alerts.add_argument("--group", required=True, help="consumer group; run more processes with it to scale out")
-    alerts.add_argument("--state-dir", default=".fleetstream-state",
-                        help="checkpoint directory shared by the group's processes (default .fleetstream-state)")
-    alerts.add_argument("--format", choices=["python", "json"], default="python", help="log line format")
-    alerts.add_argument("--window", default="1m")
-    alerts.add_argument("--watermark", default="5s")
-    alerts.add_argument("--history", type=int, default=10)
-    alerts.add_argument("--factor", type=float, default=3.0)
-    alerts.add_argument("--floor", type=float, default=20)
-    alerts.add_argument("--max-rate", type=float, default=None, help="consume at most this many messages per second")
-    alerts.add_argument("--batch-size", type=int, default=20_000, help="most messages per polled batch")
-    alerts.add_argument("--checkpoint-every", default="2s", help="checkpoint interval (default 2s)")
-    alerts.add_argument("--idle-exit", type=float, default=None,
-                        help="after this many seconds without input, close all windows, checkpoint and exit")
-    alerts.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port (0: any)")
-    alerts.add_argument("--progress-every", type=float, default=10.0, help="progress line interval in s (0: off)")
-    alerts.set_defaults(run=_alerts)
-    from fleetstream._cli_payments import add_commands
+    from fleetstream._cli_alerts import add_command as add_alerts
+    from fleetstream._cli_payments import add_commands as add_payments
 
-    add_commands(commands)
+    add_alerts(commands)
+    add_payments(commands)
     return parser
 
 

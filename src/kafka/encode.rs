@@ -47,6 +47,30 @@ pub fn keys(batch: &RecordBatch, name: &str) -> Result<Vec<Option<Vec<u8>>>> {
     bytes_of(column.as_ref(), name)
 }
 
+/// The partition of every row, from the integer column `name` (null: the partitioner decides).
+pub fn partitions(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i32>>> {
+    let column = batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::schema(format!("partition column {name:?} is not in the input")))?;
+    if !column.data_type().is_integer() {
+        return Err(Error::schema(format!("partition column {name:?} must hold integers, got {}", column.data_type())));
+    }
+    let values = arrow_cast::cast(column, &DataType::Int64)?;
+    values
+        .as_primitive::<arrow_array::types::Int64Type>()
+        .iter()
+        .enumerate()
+        .map(|(row, p)| match p {
+            None => Ok(None),
+            Some(p) => i32::try_from(p)
+                .ok()
+                .filter(|p| *p >= 0)
+                .map(Some)
+                .ok_or_else(|| Error::schema(format!("row {row}: partition {p} in column {name:?} is not a partition number"))),
+        })
+        .collect()
+}
+
 fn bytes_of(column: &dyn Array, name: &str) -> Result<Vec<Option<Vec<u8>>>> {
     let out = match column.data_type() {
         DataType::Binary => column.as_binary::<i32>().iter().map(|v| v.map(<[u8]>::to_vec)).collect(),

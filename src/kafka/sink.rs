@@ -24,10 +24,41 @@ pub struct SinkConfig {
     pub settings: Vec<(String, String)>,
     pub format: SinkFormat,
     pub key: Option<String>,
+    /// Column naming each row's partition (an integer; null: the partitioner chooses).
+    pub partition: Option<String>,
+    /// librdkafka's `partitioner` (one of [`PARTITIONERS`]); None keeps librdkafka's default,
+    /// `consistent_random`.
+    pub partitioner: Option<String>,
     /// Most messages sent but not yet acknowledged; `send` waits beyond this.
     pub max_in_flight: usize,
     /// How long `new` may take to check the topic and (if transactional) init transactions.
     pub timeout: Duration,
+}
+
+/// librdkafka's partitioners. Keyed rows: `random` ignores the key; `consistent*` hash it with CRC32,
+/// `murmur2*` with the Java client's murmur2, `fnv1a*` with FNV-1a. Unkeyed rows: the `*_random`
+/// variants and `random` use the sticky partitioner (one random partition per
+/// `sticky.partitioning.linger.ms`, or per message when that is 0); `consistent`, `murmur2` and
+/// `fnv1a` send every unkeyed row to one partition.
+pub const PARTITIONERS: [&str; 7] =
+    ["consistent_random", "consistent", "murmur2_random", "murmur2", "fnv1a_random", "fnv1a", "random"];
+
+/// The librdkafka settings for `partitioner`, checked against [`PARTITIONERS`] and against a
+/// `partitioner` already in `settings`.
+fn partitioner_setting(partitioner: Option<&str>, settings: &[(String, String)]) -> Result<Option<(String, String)>> {
+    let configured = settings.iter().rev().find(|(n, _)| n == "partitioner").map(|(_, v)| v.as_str());
+    let Some(name) = partitioner.or(configured) else { return Ok(None) };
+    if !PARTITIONERS.contains(&name) {
+        return Err(Error::config(format!("unknown partitioner {name:?}; expected one of {}", PARTITIONERS.join(", "))));
+    }
+    if let (Some(given), Some(configured)) = (partitioner, configured) {
+        if given != configured {
+            return Err(Error::config(format!(
+                "partitioner={given:?} contradicts config[\"partitioner\"]={configured:?}; give one of them"
+            )));
+        }
+    }
+    Ok(Some(("partitioner".to_owned(), name.to_owned())))
 }
 
 #[derive(Clone, Debug, Default)]
@@ -107,6 +138,10 @@ impl KafkaSink {
             settings.retain(|(n, _)| n != name);
             settings.push((name.clone(), value.clone()));
         }
+        if let Some(setting) = partitioner_setting(config.partitioner.as_deref(), &settings)? {
+            settings.retain(|(n, _)| n != "partitioner");
+            settings.push(setting);
+        }
         let transactional = settings.iter().any(|(n, _)| n == "transactional.id");
         let shared = Arc::new(Shared::default());
         let producer: BaseProducer<SinkContext> = client_config(&settings)
@@ -160,6 +195,10 @@ impl KafkaSink {
             Some(name) => Some(encode::keys(batch, name)?),
             None => None,
         };
+        let partitions = match &self.config.partition {
+            Some(name) => Some(encode::partitions(batch, name)?),
+            None => None,
+        };
         let max_in_flight = self.config.max_in_flight.max(1) as i32;
         let mut bytes = 0u64;
         for (row, payload) in payloads.iter().enumerate() {
@@ -174,6 +213,9 @@ impl KafkaSink {
                 let mut record = BaseRecord::<[u8], [u8]>::to(&self.config.topic).payload(payload.as_slice());
                 if let Some(key) = key {
                     record = record.key(key);
+                }
+                if let Some(partition) = partitions.as_ref().and_then(|p| p[row]) {
+                    record = record.partition(partition);
                 }
                 match self.producer.send(record) {
                     Ok(()) => break,

@@ -318,7 +318,7 @@ impl KafkaSource {
         }
         // High watermarks from fetch responses (ListOffsets is not trusted: some brokers get it wrong).
         for tp in positions.0.keys() {
-            if let Some(high) = cached_high_watermark(&self.consumer, tp) {
+            if let Some((_, high)) = cached_watermarks(&self.consumer, tp) {
                 state.high_watermarks.insert(tp.clone(), high);
             }
         }
@@ -425,6 +425,16 @@ impl KafkaSource {
         self.shared.positions.lock().unwrap().clone()
     }
 
+    /// Low and high watermarks of every assigned partition as the last fetch responses reported them
+    /// (no request is sent; ListOffsets is not trusted: some brokers get it wrong). A partition not
+    /// fetched from yet is left out.
+    pub fn fetch_watermarks(&self) -> Vec<(TopicPartition, i64, i64)> {
+        self.assignment()
+            .into_iter()
+            .filter_map(|tp| cached_watermarks(&self.consumer, &tp).map(|(low, high)| (tp, low, high)))
+            .collect()
+    }
+
     pub fn assignment(&self) -> Vec<TopicPartition> {
         self.shared.assignment.lock().unwrap().iter().cloned().collect()
     }
@@ -468,9 +478,9 @@ impl KafkaSource {
     }
 }
 
-/// librdkafka's cached high watermark of a partition, as last reported by a fetch response (no
-/// request is sent; rdkafka does not wrap `rd_kafka_get_watermark_offsets`).
-fn cached_high_watermark(consumer: &BaseConsumer<SourceContext>, tp: &TopicPartition) -> Option<i64> {
+/// librdkafka's cached (low, high) watermarks of a partition, as last reported by a fetch response
+/// (no request is sent; rdkafka does not wrap `rd_kafka_get_watermark_offsets`).
+fn cached_watermarks(consumer: &BaseConsumer<SourceContext>, tp: &TopicPartition) -> Option<(i64, i64)> {
     let topic = std::ffi::CString::new(tp.topic.as_str()).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client pointer is valid for the consumer's lifetime; the out-pointers are locals.
@@ -483,7 +493,7 @@ fn cached_high_watermark(consumer: &BaseConsumer<SourceContext>, tp: &TopicParti
             &mut high,
         )
     };
-    (code == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+    (code == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some((low, high))
 }
 
 fn partition_list(partitions: &[TopicPartition]) -> TopicPartitionList {

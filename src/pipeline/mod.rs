@@ -5,5 +5,5 @@ pub mod alerts;
 pub mod money;
 pub mod payments;
 
-pub use alerts::{AlertsSpec, AlertsStep, PartitionAlerts};
+pub use alerts::{AlertsSpec, Intent, LineFormat, MergeAlerts, MergeStep, PartialCounts, PartialsStep};
 pub use payments::{PaymentsOperator, PaymentsSpec, PaymentsStep};

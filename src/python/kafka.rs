@@ -16,6 +16,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyKafkaSource>()?;
     m.add_class::<PyKafkaSink>()?;
     m.add_function(wrap_pyfunction!(kafka_create_topics, m)?)?;
+    m.add_function(wrap_pyfunction!(kafka_ensure_topics, m)?)?;
+    m.add_function(wrap_pyfunction!(kafka_partition_counts, m)?)?;
     Ok(())
 }
 
@@ -41,6 +43,24 @@ fn part_tuples(list: &[TopicPartition]) -> Vec<(String, i32)> {
 #[pyfunction]
 fn kafka_create_topics(py: Python<'_>, bootstrap: String, topics: Vec<(String, i32)>, timeout_ms: u64) -> PyResult<()> {
     detach(py, "create_topics", || kafka::admin::create_topics(&bootstrap, &topics, ms(timeout_ms)))
+}
+
+/// Create the topics `[(name, partitions)]` that do not exist yet, with the client `settings`
+/// (security options included) and the broker's default replication factor.
+#[pyfunction]
+fn kafka_ensure_topics(py: Python<'_>, settings: Vec<(String, String)>, topics: Vec<(String, i32)>, timeout_ms: u64) -> PyResult<()> {
+    detach(py, "ensure_topics", || kafka::admin::ensure_topics(&settings, &topics, ms(timeout_ms)))
+}
+
+/// `[(topic, partitions or None when the topic does not exist)]`, from the cluster's metadata.
+#[pyfunction]
+fn kafka_partition_counts(
+    py: Python<'_>,
+    settings: Vec<(String, String)>,
+    topics: Vec<String>,
+    timeout_ms: u64,
+) -> PyResult<Vec<(String, Option<i32>)>> {
+    detach(py, "partition_counts", || kafka::admin::partition_counts(&settings, &topics, ms(timeout_ms)))
 }
 
 /// (records, rejects, next offsets, start offsets) of one poll.
@@ -187,6 +207,11 @@ impl PyKafkaSource {
         self.inner.position().to_tuples()
     }
 
+    /// `[(topic, partition, low, high)]` of the assignment, as the last fetch responses reported them.
+    fn fetch_watermarks(&self) -> Vec<(String, i32, i64, i64)> {
+        self.inner.fetch_watermarks().into_iter().map(|(tp, low, high)| (tp.topic, tp.partition, low, high)).collect()
+    }
+
     fn assignment(&self) -> Vec<(String, i32)> {
         part_tuples(&self.inner.assignment())
     }
@@ -239,7 +264,8 @@ pub struct PyKafkaSink {
 #[pymethods]
 impl PyKafkaSink {
     #[new]
-    #[pyo3(signature = (topic, *, config, format, key, max_in_flight, timeout_ms))]
+    #[pyo3(signature = (topic, *, config, format, key, max_in_flight, timeout_ms, partition=None, partitioner=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         topic: String,
@@ -248,13 +274,16 @@ impl PyKafkaSink {
         key: Option<String>,
         max_in_flight: usize,
         timeout_ms: u64,
+        partition: Option<String>,
+        partitioner: Option<String>,
     ) -> PyResult<Self> {
         let format = match format {
             "json" => SinkFormat::Json,
             "raw" => SinkFormat::Raw,
             other => return Err(Error::config(format!("unknown format {other:?}; expected \"json\" or \"raw\"")).into()),
         };
-        let config = SinkConfig { topic, settings: config, format, key, max_in_flight, timeout: ms(timeout_ms) };
+        let config =
+            SinkConfig { topic, settings: config, format, key, partition, partitioner, max_in_flight, timeout: ms(timeout_ms) };
         let inner = detach(py, "KafkaSink()", || KafkaSink::new(config))?;
         Ok(PyKafkaSink { inner: Arc::new(inner) })
     }

@@ -292,6 +292,16 @@ impl PySpikeDetector {
     fn tracked_keys(&self) -> usize {
         self.inner.tracked_keys()
     }
+
+    /// keys (with a history), dormant_keys (history all zeros, kept by name), state_bytes (estimate).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("keys", s.keys)?;
+        d.set_item("dormant_keys", s.dormant_keys)?;
+        d.set_item("state_bytes", s.state_bytes)?;
+        Ok(d)
+    }
 }
 
 fn agg_specs(aggs: Vec<(String, String, Option<String>, Option<f64>)>) -> PyResult<Vec<AggSpec>> {

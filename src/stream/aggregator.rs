@@ -483,10 +483,28 @@ impl WindowAggregator {
         Ok(())
     }
 
+    /// Emits every open window now, ordered by end then key, and forgets it, without moving the
+    /// watermark: an early, purging firing (for an input that has gone idle while its last windows
+    /// are open). Rows that arrive later for such a window open it afresh, and it is emitted again
+    /// when it closes: a consumer merges the parts (adds counts and sums, takes min of mins...).
+    pub fn emit_open(&mut self) -> Result<RecordBatch> {
+        let closed_until = self.closed_until;
+        let out = self.close_through(Millis::MAX);
+        // Windows the watermark has not passed may open again.
+        self.closed_until = closed_until;
+        out
+    }
+
     /// Emit, ordered by window end then key, every window the watermark has passed.
     fn close_due(&mut self) -> Result<RecordBatch> {
-        let Some(watermark) = self.watermark() else { return self.build_output(&[]) };
-        let limit = watermark.saturating_sub(self.config.allowed_lateness);
+        match self.watermark() {
+            Some(watermark) => self.close_through(watermark.saturating_sub(self.config.allowed_lateness)),
+            None => self.build_output(&[]),
+        }
+    }
+
+    /// Emit, ordered by window end then key, every open window ending at or before `limit`.
+    fn close_through(&mut self, limit: Millis) -> Result<RecordBatch> {
         let size = self.config.window.size();
         // (window end, key id, slot) in output order, and the slots to free once output.
         let mut closed: Vec<(Millis, u32, u32)> = Vec::new();

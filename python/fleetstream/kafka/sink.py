@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from fleetstream import _core
 from fleetstream._arrow import as_arrow
@@ -13,11 +13,32 @@ from fleetstream.kafka._config import settings
 from fleetstream.kafka.source import KafkaSource, Partition
 
 
+#: librdkafka's partitioners (see :class:`KafkaSink`).
+Partitioner = Literal["consistent_random", "consistent", "murmur2_random", "murmur2", "fnv1a_random", "fnv1a", "random"]
+
+
 class KafkaSink:
     """Send the rows of Arrow tables / batches to ``topic``, one message per row.
 
     ``format="json"`` sends each row as a JSON object, ``"raw"`` sends the ``value`` column (bytes or
-    text); ``key`` names the column used as message key (partitioning). The producer is idempotent by
+    text); ``key`` names the column used as message key, ``partition`` an integer column naming each
+    row's partition (null: the partitioner decides).
+
+    ``partitioner`` is librdkafka's (default ``"consistent_random"``, as librdkafka):
+
+    - keyed rows: ``consistent*`` hash the key with CRC32, ``murmur2*`` with the Java client's
+      murmur2 (the same partition a Java or Kafka Streams producer picks), ``fnv1a*`` with FNV-1a,
+      ``random`` ignores it;
+    - unkeyed rows: ``random`` and the ``*_random`` variants use librdkafka's sticky partitioner: a
+      random partition for ``sticky.partitioning.linger.ms`` at a time (by default twice
+      ``linger.ms``, 10 ms here), so a short burst fills one partition; set
+      ``config={"sticky.partitioning.linger.ms": 0}`` to choose one per message. ``consistent``,
+      ``murmur2`` and ``fnv1a`` send every unkeyed row to one partition.
+
+    >>> fs.KafkaSink("logs", brokers=broker.bootstrap, format="raw", partitioner="random",   # doctest: +SKIP
+    ...              config={"sticky.partitioning.linger.ms": 0})                          # spread unkeyed rows
+
+    The producer is idempotent by
     default; at most ``max_in_flight`` messages wait for acknowledgement, beyond that :meth:`send`
     blocks (Ctrl-C-able). Delivery failures raise :class:`~fleetstream.KafkaDeliveryError` (from
     :meth:`send` or :meth:`flush`); a missing topic or unreachable broker raises
@@ -37,13 +58,15 @@ class KafkaSink:
         brokers: str | None = None,
         format: str = "json",
         key: str | None = None,
+        partition: str | None = None,
+        partitioner: Partitioner | None = None,
         max_in_flight: int = 100_000,
         timeout: Duration = "10s",
     ) -> None:
         self.topic = topic
         self._native = _core.KafkaSink(
             topic, config=settings(config, brokers), format=format, key=key, max_in_flight=max_in_flight,
-            timeout_ms=duration_ms(timeout, "timeout"),
+            timeout_ms=duration_ms(timeout, "timeout"), partition=partition, partitioner=partitioner,
         )
 
     def send(self, data: Any) -> int:

@@ -173,6 +173,13 @@ class KafkaSource:
         """Next offset to read per partition, counting every batch handed out so far."""
         return _by_partition(self._native.position())
 
+    def fetch_watermarks(self) -> dict[Partition, tuple[int, int]]:
+        """``(low, high)`` watermarks of each assigned partition as the last fetch responses reported
+        them (no request is sent, and ListOffsets, which some brokers answer wrongly, is not used). A
+        partition is caught up when its :meth:`position` reaches ``high``, or when ``low == high``
+        (nothing to read). Partitions not fetched from yet are left out."""
+        return {(t, p): (low, high) for t, p, low, high in self._native.fetch_watermarks()}
+
     def assignment(self) -> list[Partition]:
         return list(self._native.assignment())
 

@@ -1,10 +1,12 @@
 """Prometheus metrics for a pipeline, served over HTTP (``prometheus-client``, optional dependency).
 
-Names: fleetstream_messages_in_total, fleetstream_bytes_in_total, fleetstream_messages_out_total{topic},
+Names: fleetstream_messages_in_total (of the input topic), fleetstream_bytes_in_total (of every topic read), fleetstream_messages_out_total{topic},
 fleetstream_bytes_out_total{topic}, fleetstream_consumer_lag{topic,partition} (high watermark seen on
 fetches minus next offset: ListOffsets is not trusted), fleetstream_batch_seconds (histogram),
 fleetstream_watermark_delay_seconds (wall clock minus the smallest partition watermark),
-fleetstream_late_events_total, fleetstream_rejected_total{stage}, fleetstream_alerts_total,
+fleetstream_late_events_total, fleetstream_late_contributions_total (alerts pipeline: counts that
+reached a window already published), fleetstream_rejected_total{stage} (``parse``: unreadable lines;
+``repartition``: messages of the internal topic that were not the pipeline's), fleetstream_alerts_total,
 fleetstream_checkpoints_total. ``grafana/fleetstream-kafka.json`` is a dashboard over them.
 """
 
@@ -24,8 +26,9 @@ class PipelineMetrics:
             raise ConfigError("metrics need the prometheus-client package: pip install prometheus-client") from None
         self.registry = prom.CollectorRegistry()
         r = self.registry
-        self.messages_in = prom.Counter("fleetstream_messages_in", "Messages consumed", registry=r)
-        self.bytes_in = prom.Counter("fleetstream_bytes_in", "Payload and key bytes consumed", registry=r)
+        self.messages_in = prom.Counter("fleetstream_messages_in", "Messages of the input topic consumed", registry=r)
+        self.bytes_in = prom.Counter("fleetstream_bytes_in", "Payload and key bytes consumed (all topics read)",
+                                     registry=r)
         self.messages_out = prom.Counter("fleetstream_messages_out", "Messages produced", ["topic"], registry=r)
         self.bytes_out = prom.Counter("fleetstream_bytes_out", "Payload bytes produced", ["topic"], registry=r)
         self.lag = prom.Gauge("fleetstream_consumer_lag", "High watermark minus next offset", ["topic", "partition"],
@@ -36,6 +39,8 @@ class PipelineMetrics:
         self.watermark_delay = prom.Gauge("fleetstream_watermark_delay_seconds",
                                           "Wall clock minus the smallest event-time watermark", registry=r)
         self.late = prom.Counter("fleetstream_late_events", "Events for windows already closed", registry=r)
+        self.late_contributions = prom.Counter("fleetstream_late_contributions",
+                                               "Partial counts for windows already published", registry=r)
         self.rejected = prom.Counter("fleetstream_rejected", "Rejected input", ["stage"], registry=r)
         self.alerts = prom.Counter("fleetstream_alerts", "Alerts raised", registry=r)
         self.checkpoints = prom.Counter("fleetstream_checkpoints", "State + offset checkpoints written", registry=r)
@@ -60,15 +65,18 @@ class PipelineMetrics:
     def observe_idle(self, pipeline: Any) -> None:
         counts = pipeline.counts
         stats = pipeline.source.stats()
-        self.messages_in.inc(self._delta("messages", stats["messages"]))
+        # The pipeline's own count: the source also reads the internal repartition topic.
+        self.messages_in.inc(self._delta("messages", counts["messages"]))
         self.bytes_in.inc(self._delta("bytes", stats["bytes"]))
         self.late.inc(self._delta("late", counts["late"]))
         self.rejected.labels("parse").inc(self._delta("parse_rejects", counts["parse_rejects"]))
+        self.rejected.labels("repartition").inc(self._delta("repartition_rejects", counts["repartition_rejects"]))
+        self.late_contributions.inc(self._delta("late_contributions", counts["late_contributions"]))
         self.alerts.inc(self._delta("alerts", counts["alerts"]))
         self.checkpoints.inc(self._delta("checkpoints", counts["checkpoints"]))
         for topic, partition, next_offset, high in stats["partitions"]:
             self.lag.labels(topic, str(partition)).set(max(0, high - next_offset))
-        for sink in (pipeline.alerts, pipeline.windows):
+        for sink in (pipeline.alerts, pipeline.windows, pipeline.repartition, pipeline.rejects):
             if sink is None:
                 continue
             s = sink.stats()
@@ -76,7 +84,9 @@ class PipelineMetrics:
             self.messages_out.labels(sink.topic).inc(max(0, s["sent"] - sent))
             self.bytes_out.labels(sink.topic).inc(max(0, s["bytes"] - sent_bytes))
             self._sink_last[sink.topic] = (s["sent"], s["bytes"])
-        watermarks = [op.watermark for op in pipeline.states.values() if op.watermark is not None]
+        # Finished partitions report the largest time; they hold nothing back.
+        watermarks = [op.watermark for op in pipeline.partials.values()
+                      if op.watermark is not None and not op.finished]
         if watermarks:
             self.watermark_delay.set(time.time() - min(watermarks) / 1000)
 

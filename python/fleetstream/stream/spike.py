@@ -30,6 +30,15 @@ class SpikeDetector:
     table (key columns, ``window_start``, ``window_end``, ``value``, ``baseline``, ``rule``) and, if
     given, passed one by one (as dicts) to ``on_alert``.
 
+    State shrinks with the keys that go quiet: once a key has missed enough windows that its baseline
+    is all zeros (``history`` windows for ``"mean"`` and ``"zscore"``, and any cooldown spent; for
+    ``"ewma"`` only once the average has decayed to exactly zero, at once with ``alpha=1``, after
+    about 2,000 windows with ``alpha=0.3``), only its name and last window start are kept, and it
+    gets the same state back if it returns: no alert changes. This needs windows in time order across
+    keys, as :class:`WindowAggregator` emits them; a window older than the latest one seen stops it
+    (and a window of a key let go that is older than the moment it was let go is an
+    :class:`OrderError`). :meth:`stats` reports the keys, the dormant keys and the state's size.
+
     >>> import fleetstream as fs, pyarrow as pa
     >>> det = fs.SpikeDetector(value="errors", key="service", history=3, factor=3.0, floor=5)
     >>> windows = pa.table({"service": ["api"] * 5,
@@ -101,8 +110,21 @@ class SpikeDetector:
 
     @property
     def tracked_keys(self) -> int:
-        """Keys the detector holds history for."""
+        """Keys the detector holds a history for (dormant keys not counted)."""
         return self._native.tracked_keys
+
+    def stats(self) -> dict[str, int]:
+        """``keys`` (with a history), ``dormant_keys`` (history all zeros, kept by name) and
+        ``state_bytes`` (an estimate of the per-key state).
+
+        >>> import fleetstream as fs, pyarrow as pa
+        >>> det = fs.SpikeDetector(value="errors", key="service", history=2)
+        >>> _ = det.push(pa.table({"service": ["a", "b", "b", "b"], "window_start": [0, 0, 60_000, 180_000],
+        ...                        "window_end": [60_000, 60_000, 120_000, 240_000], "errors": [3, 1, 1, 1]}))
+        >>> det.stats()["keys"], det.stats()["dormant_keys"]
+        (1, 1)
+        """
+        return dict(self._native.stats())
 
     def config(self) -> dict[str, Any]:
         config: dict[str, Any] = json.loads(self._native.config_json())

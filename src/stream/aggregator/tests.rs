@@ -262,3 +262,22 @@ fn snapshots_of_the_version_before_panes_restore_and_resume() {
         assert!(expected.iter().map(|e| e.num_rows()).sum::<usize>() >= 3, "the test closes windows after the restore");
     }
 }
+
+#[test]
+fn emit_open_fires_every_open_window_without_moving_the_watermark() {
+    let mut agg = tumbling(10, 5, 0);
+    agg.push(&[batch(&[Some(3), Some(12), Some(14)], &[Some("b"), Some("a"), Some("b")], &[Some(1.0); 3])]).unwrap();
+    assert_eq!(agg.watermark(), Some(9));
+    // Ordered by end, then key; the watermark stays where it was.
+    assert_eq!(rows(&agg.emit_open().unwrap()), vec![(Some("b".into()), 0, 1), (Some("a".into()), 10, 1), (Some("b".into()), 10, 1)]);
+    assert_eq!((agg.open_windows(), agg.watermark()), (0, Some(9)));
+    // A row for a fired window that the watermark has not passed opens it afresh: not late.
+    let out = agg.push(&[batch(&[Some(13), Some(21)], &[Some("a"), Some("a")], &[Some(1.0); 2])]).unwrap();
+    assert_eq!(agg.take_late().iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
+    assert_eq!(rows(&out), vec![]);
+    let out = agg.push(&[batch(&[Some(30)], &[Some("c")], &[Some(1.0)])]).unwrap();
+    assert_eq!(rows(&out), vec![(Some("a".into()), 10, 1)]);
+    // A row for a window the watermark has passed stays late.
+    agg.push(&[batch(&[Some(2)], &[Some("b")], &[Some(1.0)])]).unwrap();
+    assert_eq!(agg.take_late().iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+}

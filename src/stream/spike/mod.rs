@@ -1,5 +1,14 @@
 //! Spike alerts over closed windows: per key, compare each window's value with a baseline built from
 //! the key's previous windows (missing windows count as zero).
+//!
+//! State shrinks: a key whose baseline has become all zeros (see [`history`]) keeps only its name
+//! and last window start, and gets the same state back if it has a window again, so no alert changes.
+
+mod history;
+#[cfg(test)]
+mod tests;
+
+use history::{Dormant, KeyState};
 
 use super::keys::column_names;
 use super::keys::KeyEncoder;
@@ -13,7 +22,6 @@ use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,78 +96,30 @@ impl SpikeConfig {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct KeyState {
-    last_start: Millis,
-    /// Windows of this key so far, counting missing ones as zeros.
-    windows_seen: u64,
-    /// The last `history` values, oldest first.
-    recent: VecDeque<f64>,
-    ewma: f64,
-    cooldown_left: usize,
-}
-
-impl KeyState {
-    fn new(start: Millis) -> Self {
-        KeyState { last_start: start, windows_seen: 0, recent: VecDeque::new(), ewma: 0.0, cooldown_left: 0 }
-    }
-
-    /// Record `count` windows of value zero in closed form (a key may be silent for a long time).
-    fn skip_zeros(&mut self, count: u64, config: &SpikeConfig) {
-        if count == 0 {
-            return;
-        }
-        let zeros = count.min(config.history as u64) as usize;
-        for _ in 0..zeros {
-            if self.recent.len() == config.history {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(0.0);
-        }
-        if let SpikeRule::Ewma { alpha } = config.rule {
-            self.ewma *= (1.0 - alpha).powf(count as f64);
-        }
-        self.cooldown_left = self.cooldown_left.saturating_sub(count.min(usize::MAX as u64) as usize);
-        self.windows_seen += count;
-    }
-
-    /// Evaluate one window, then add it to the history. Returns the baseline if it alerts.
-    fn observe(&mut self, value: f64, config: &SpikeConfig) -> Option<f64> {
-        let mut alert = None;
-        if self.cooldown_left > 0 {
-            self.cooldown_left -= 1;
-        } else if self.windows_seen >= config.history as u64 && value > config.floor {
-            let n = self.recent.len() as f64;
-            let mean = self.recent.iter().sum::<f64>() / n;
-            let (baseline, threshold) = match config.rule {
-                SpikeRule::Mean => (mean, config.factor * mean),
-                SpikeRule::ZScore { threshold } => {
-                    let variance = self.recent.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-                    (mean, mean + threshold * variance.sqrt())
-                }
-                SpikeRule::Ewma { .. } => (self.ewma, config.factor * self.ewma),
-            };
-            if value > threshold {
-                alert = Some(baseline);
-                self.cooldown_left = config.cooldown;
-            }
-        }
-        if self.recent.len() == config.history {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(value);
-        if let SpikeRule::Ewma { alpha } = config.rule {
-            self.ewma = if self.windows_seen == 0 { value } else { alpha * value + (1.0 - alpha) * self.ewma };
-        }
-        self.windows_seen += 1;
-        alert
-    }
-}
-
 pub struct SpikeDetector {
     config: SpikeConfig,
     keys: KeyEncoder,
     state: HashMap<Box<[u8]>, KeyState>,
+    /// Keys whose history is all zeros, by name only.
+    dormant: HashMap<Box<[u8]>, Dormant>,
+    /// The latest window start seen (of any key).
+    latest: Option<Millis>,
+    /// Whether window starts have never gone backwards across keys (as WindowAggregator emits them):
+    /// only then can a key be known to have missed windows, and go dormant.
+    in_time_order: bool,
+    /// `latest` at the last look for dormant keys.
+    swept_at: Option<Millis>,
+}
+
+/// State-size statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpikeStats {
+    /// Keys with a history in memory.
+    pub keys: usize,
+    /// Keys whose history is all zeros, kept by name only.
+    pub dormant_keys: usize,
+    /// Estimated bytes of the per-key state (tables, keys, histories).
+    pub state_bytes: usize,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -167,9 +127,31 @@ struct State {
     config: SpikeConfig,
     key_fields: Option<Vec<Field>>,
     state: Vec<(Vec<u8>, KeyState)>,
+    dormant: Vec<(Vec<u8>, Dormant)>,
+    latest: Option<Millis>,
+    in_time_order: bool,
+    swept_at: Option<Millis>,
 }
 
-const SNAPSHOT_TAG: &[u8; 4] = b"FSSD";
+/// Before dormant keys (no per-key step).
+#[derive(Deserialize)]
+struct StateV1 {
+    config: SpikeConfig,
+    key_fields: Option<Vec<Field>>,
+    state: Vec<(Vec<u8>, KeyStateV1)>,
+}
+
+#[derive(Deserialize)]
+struct KeyStateV1 {
+    last_start: Millis,
+    windows_seen: u64,
+    recent: std::collections::VecDeque<f64>,
+    ewma: f64,
+    cooldown_left: usize,
+}
+
+const SNAPSHOT_TAG: &[u8; 4] = b"FSS2";
+const SNAPSHOT_TAG_V1: &[u8; 4] = b"FSSD";
 
 struct Alert {
     row: usize,
@@ -182,16 +164,38 @@ struct Alert {
 impl SpikeDetector {
     pub fn new(config: SpikeConfig) -> Result<Self> {
         config.validate()?;
-        Ok(SpikeDetector { keys: KeyEncoder::new(config.keys.clone()), config, state: HashMap::new() })
+        Ok(SpikeDetector {
+            keys: KeyEncoder::new(config.keys.clone()),
+            config,
+            state: HashMap::new(),
+            dormant: HashMap::new(),
+            latest: None,
+            in_time_order: true,
+            swept_at: None,
+        })
     }
 
     pub fn config(&self) -> &SpikeConfig {
         &self.config
     }
 
-    /// Keys the detector holds history for.
+    /// Keys the detector holds a history for (dormant keys not counted).
     pub fn tracked_keys(&self) -> usize {
         self.state.len()
+    }
+
+    pub fn stats(&self) -> SpikeStats {
+        let slot = |value: usize| std::mem::size_of::<Box<[u8]>>() + value + 1; // key, value, control byte
+        let keys: usize = self.state.keys().chain(self.dormant.keys()).map(|k| k.len()).sum();
+        let histories: usize = self.state.values().map(KeyState::heap_bytes).sum();
+        SpikeStats {
+            keys: self.state.len(),
+            dormant_keys: self.dormant.len(),
+            state_bytes: self.state.capacity() * slot(std::mem::size_of::<KeyState>())
+                + self.dormant.capacity() * slot(std::mem::size_of::<Dormant>())
+                + keys
+                + histories,
+        }
     }
 
     pub fn output_schema(&self) -> SchemaRef {
@@ -245,7 +249,22 @@ impl SpikeDetector {
                 return Err(Error::schema(format!("row {row}: window_end {} is not after window_start {}", iso(end), iso(start))));
             }
             let key = key_of(row);
-            let previous = last.get(key).copied().or_else(|| self.state.get(key).map(|s| s.last_start));
+            if let (None, Some(dormant)) = (last.get(key), self.dormant.get(key)) {
+                if start < dormant.since {
+                    return Err(Error::Order(format!(
+                        "row {row}: window starting {} of a key whose history was all zeros and was let go when \
+                         windows up to {} had been seen; windows of different keys must come in time order (as \
+                         WindowAggregator emits them)",
+                        iso(start),
+                        iso(dormant.since)
+                    )));
+                }
+            }
+            let previous = last
+                .get(key)
+                .copied()
+                .or_else(|| self.state.get(key).map(|s| s.last_start))
+                .or_else(|| self.dormant.get(key).map(|d| d.last_start));
             if let Some(previous) = previous {
                 let step = self.config.step.unwrap_or(end - start);
                 if start <= previous || (start - previous) % step != 0 {
@@ -266,19 +285,49 @@ impl SpikeDetector {
             let value = if values.is_null(row) { 0.0 } else { values.value(row) };
             let key = key_of(row);
             let step = self.config.step.unwrap_or(end - start);
+            match self.latest {
+                Some(latest) if start < latest => self.in_time_order = false,
+                _ => self.latest = Some(start),
+            }
             let state = match self.state.get_mut(key) {
                 Some(state) => state,
-                None => self.state.entry(Box::from(key)).or_insert_with(|| KeyState::new(start)),
+                None => {
+                    let state = match self.dormant.remove(key) {
+                        Some(dormant) => KeyState::dormant(&self.config, dormant, step),
+                        None => KeyState::new(start, step),
+                    };
+                    self.state.entry(Box::from(key)).or_insert(state)
+                }
             };
             if state.windows_seen > 0 {
                 state.skip_zeros(((start - state.last_start) / step - 1) as u64, &self.config);
             }
             state.last_start = start;
+            state.step = step;
             if let Some(baseline) = state.observe(value, &self.config) {
                 alerts.push(Alert { row, start, end, value, baseline });
             }
         }
-        self.build_alerts(batch, keys.as_ref(), &alerts)
+        let out = self.build_alerts(batch, keys.as_ref(), &alerts);
+        self.let_go_of_dormant_keys();
+        out
+    }
+
+    /// Moves keys whose history has become all zeros to `dormant` (once per new latest window
+    /// start, while windows come in time order: a key is known to have missed windows only then).
+    fn let_go_of_dormant_keys(&mut self) {
+        let Some(latest) = self.latest else { return };
+        if !self.in_time_order || self.swept_at == Some(latest) {
+            return;
+        }
+        self.swept_at = Some(latest);
+        let config = &self.config;
+        for (key, state) in self.state.extract_if(|_, state| state.is_dormant_at(latest, config)) {
+            self.dormant.insert(key, Dormant { last_start: state.last_start, since: latest });
+        }
+        if self.state.capacity() > 64 && self.state.len() < self.state.capacity() / 4 {
+            self.state.shrink_to_fit();
+        }
     }
 
     fn build_alerts(&self, _batch: &RecordBatch, keys: Option<&arrow_row::Rows>, alerts: &[Alert]) -> Result<RecordBatch> {
@@ -296,78 +345,68 @@ impl SpikeDetector {
     }
 
     pub fn snapshot(&self) -> Result<Vec<u8>> {
+        // Sorted, so that equal states give equal bytes.
         let mut state: Vec<(Vec<u8>, KeyState)> = self.state.iter().map(|(k, s)| (k.to_vec(), s.clone())).collect();
         state.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut dormant: Vec<(Vec<u8>, Dormant)> = self.dormant.iter().map(|(k, d)| (k.to_vec(), *d)).collect();
+        dormant.sort_by(|a, b| a.0.cmp(&b.0));
         snapshot::encode(
             SNAPSHOT_TAG,
-            &State { config: self.config.clone(), key_fields: self.keys.fields().cloned(), state },
+            &State {
+                config: self.config.clone(),
+                key_fields: self.keys.fields().cloned(),
+                state,
+                dormant,
+                latest: self.latest,
+                in_time_order: self.in_time_order,
+                swept_at: self.swept_at,
+            },
         )
     }
 
     pub fn restore(bytes: &[u8]) -> Result<Self> {
-        let state: State = snapshot::decode(SNAPSHOT_TAG, "SpikeDetector", bytes)?;
+        let state: State = if bytes.starts_with(SNAPSHOT_TAG_V1) {
+            Self::upgrade(snapshot::decode(SNAPSHOT_TAG_V1, "SpikeDetector", bytes)?)
+        } else {
+            snapshot::decode(SNAPSHOT_TAG, "SpikeDetector", bytes)?
+        };
         let mut detector = SpikeDetector::new(state.config)?;
         detector.keys = KeyEncoder::from_fields(detector.config.keys.clone(), state.key_fields)?;
         detector.state = state.state.into_iter().map(|(k, s)| (k.into_boxed_slice(), s)).collect();
+        detector.dormant = state.dormant.into_iter().map(|(k, d)| (k.into_boxed_slice(), d)).collect();
+        detector.latest = state.latest;
+        detector.in_time_order = state.in_time_order;
+        detector.swept_at = state.swept_at;
         Ok(detector)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(rule: SpikeRule, history: usize, cooldown: usize) -> SpikeConfig {
-        SpikeConfig {
-            value: "v".into(),
-            keys: vec![],
-            history,
-            factor: 3.0,
-            floor: 5.0,
-            rule,
-            cooldown,
-            step: None,
+    /// A snapshot of a build without dormant keys. A key's step is known again at its next window;
+    /// the latest start seen is at least the latest of any key.
+    fn upgrade(v1: StateV1) -> State {
+        let step = v1.config.step.unwrap_or(0);
+        let latest = v1.state.iter().map(|(_, s)| s.last_start).max();
+        State {
+            state: v1
+                .state
+                .into_iter()
+                .map(|(k, s)| {
+                    let state = KeyState {
+                        last_start: s.last_start,
+                        step,
+                        windows_seen: s.windows_seen,
+                        recent: s.recent,
+                        ewma: s.ewma,
+                        cooldown_left: s.cooldown_left,
+                    };
+                    (k, state)
+                })
+                .collect(),
+            config: v1.config,
+            key_fields: v1.key_fields,
+            dormant: Vec::new(),
+            latest,
+            in_time_order: true,
+            swept_at: None,
         }
-    }
-
-    #[test]
-    fn mean_rule_waits_for_history_and_counts_missing_windows_as_zero() {
-        let c = config(SpikeRule::Mean, 3, 0);
-        let mut s = KeyState::new(0);
-        assert_eq!(s.observe(10.0, &c), None); // warm-up
-        assert_eq!(s.observe(10.0, &c), None);
-        assert_eq!(s.observe(10.0, &c), None);
-        assert_eq!(s.observe(31.0, &c), Some(10.0)); // 31 > 3 * 10
-        s.skip_zeros(2, &c); // history is now [31, 0, 0]
-        assert_eq!(s.observe(31.0, &c), None); // 31 > 3 * 10.33? no
-        assert_eq!(s.observe(6.0, &c), None); // 6 > floor but not > 3 * 10.33
-        assert_eq!(s.observe(40.0, &c), Some((0.0 + 31.0 + 6.0) / 3.0));
-    }
-
-    #[test]
-    fn cooldown_suppresses_the_next_windows() {
-        let c = config(SpikeRule::Mean, 1, 2);
-        let mut s = KeyState::new(0);
-        assert_eq!(s.observe(1.0, &c), None);
-        assert_eq!(s.observe(10.0, &c), Some(1.0));
-        assert_eq!(s.observe(100.0, &c), None); // cooling down
-        assert_eq!(s.observe(1000.0, &c), None); // cooling down
-        assert_eq!(s.observe(10000.0, &c), Some(1000.0));
-    }
-
-    #[test]
-    fn ewma_decays_over_missing_windows_in_closed_form() {
-        let c = config(SpikeRule::Ewma { alpha: 0.5 }, 1, 0);
-        let mut a = KeyState::new(0);
-        let mut b = KeyState::new(0);
-        a.observe(8.0, &c);
-        b.observe(8.0, &c);
-        a.skip_zeros(3, &c);
-        for _ in 0..3 {
-            b.observe(0.0, &c);
-        }
-        assert!((a.ewma - b.ewma).abs() < 1e-12);
-        assert_eq!(a.windows_seen, b.windows_seen);
-        assert_eq!(a.recent, b.recent);
     }
 }
