@@ -67,6 +67,19 @@ fn config(dsn: &str) -> Result<postgres::Config> {
     }
 }
 
+/// Advisory lock key that serialises fleetstream's table creation in a database ("flsddl").
+const DDL_LOCK: i64 = 0x666c_7364_646c;
+
+/// `CREATE TABLE IF NOT EXISTS` statements, one writer at a time: two sessions creating the same
+/// table at once collide in PostgreSQL's catalog (a duplicate key in `pg_type`) although each
+/// says IF NOT EXISTS, as members of a consumer group starting together do.
+fn run_ddl(client: &mut postgres::Client, ddl: &str) -> std::result::Result<(), postgres::Error> {
+    let mut transaction = client.transaction()?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL_LOCK])?;
+    transaction.batch_execute(ddl)?;
+    transaction.commit()
+}
+
 impl PostgresBackend {
     pub fn open(dsn: &str, spec: SinkSpec) -> Result<Self> {
         let mut client = config(dsn)?.connect(NoTls).map_err(db_error("connecting"))?;
@@ -80,11 +93,7 @@ impl PostgresBackend {
                  reason TEXT NOT NULL, payload BYTEA, PRIMARY KEY (topic, partition, \"offset\"));
              CREATE TABLE IF NOT EXISTS {marks} (query_id TEXT NOT NULL, batch_id BIGINT NOT NULL, PRIMARY KEY (query_id, batch_id));"
         );
-        // Two writers creating the same tables at once can collide in the catalog: retry once.
-        if client.batch_execute(&ddl).is_err() {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            client.batch_execute(&ddl).map_err(db_error("creating the offsets, dead-letter and batch tables"))?;
-        }
+        run_ddl(&mut client, &ddl).map_err(db_error("creating the offsets, dead-letter and batch tables"))?;
         Ok(PostgresBackend { client, spec, checked_schema: None })
     }
 
@@ -142,7 +151,7 @@ impl PostgresBackend {
             ));
         }
         if !ddl.is_empty() {
-            self.client.batch_execute(&ddl).map_err(&err)?;
+            run_ddl(&mut self.client, &ddl).map_err(&err)?;
         }
         self.checked_schema = Some(schema.clone());
         Ok(())

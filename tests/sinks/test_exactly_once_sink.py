@@ -198,3 +198,34 @@ def test_upsert_and_dedup_match_a_reference_sqlite(sqlite_dsn: str, batches: Any
 @given(batches=batches_strategy, mode=st.sampled_from(["insert", "upsert"]), replay=st.lists(st.integers(0, 5), max_size=3))
 def test_upsert_and_dedup_match_a_reference_postgres(postgres_dsn: str, batches: Any, mode: str, replay: list[int]) -> None:
     check_against_reference(postgres_dsn, batches, mode, replay)
+
+
+def test_writers_starting_together_create_the_tables_once(postgres_dsn: str) -> None:
+    """Members of a consumer group start at once: each opens its sink and writes its first batch,
+    creating the same tables concurrently. PostgreSQL's IF NOT EXISTS does not make that safe
+    (a duplicate key in pg_type); every writer must still succeed."""
+    import threading
+
+    writers, rounds = 8, 10
+    for round_ in range(rounds):
+        table = f"payments_{round_}"
+        start = threading.Barrier(writers)
+        errors: list[BaseException] = []
+
+        def write(member: int) -> None:
+            try:
+                start.wait()
+                sink = make_sink(postgres_dsn, table=table)
+                tp = ("pay", member)
+                gen = sink.claim([tp])[tp].generation
+                sink.write(rows([f"p{member}"], ["m"], [member]), dead_letters([0]).slice(0, 0), offsets={tp: 1}, generations={tp: gen})
+            except BaseException as error:  # collected, asserted below
+                errors.append(error)
+
+        threads = [threading.Thread(target=write, args=(m,)) for m in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert not errors, errors[0]
+        assert query(postgres_dsn, f"SELECT COUNT(*), SUM(cents) FROM {table}") == [(writers, sum(range(writers)))]
