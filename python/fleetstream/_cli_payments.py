@@ -1,4 +1,5 @@
-"""The ``payments``, ``payments-gen`` commands and the payments part of ``demo``."""
+"""The ``payments``, ``payments-gen`` commands and the payments part of ``demo``: a module of its own,
+which ``cli.py`` only registers (``add_commands``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ import time
 
 def payments(args: argparse.Namespace) -> int:
     import signal
-
-    from fleetstream.cli import run_reporting_progress
-    from fleetstream.pipeline.payments import PaymentsConfig, PaymentsPipeline
-
     from pathlib import Path
 
+    from fleetstream._cli_progress import run_reporting_progress
     from fleetstream.exceptions import ConfigError
+    from fleetstream.pipeline.payments import PaymentsConfig, PaymentsPipeline
 
     fx = args.fx or str(Path(args.reference).with_name("fx_rates.csv"))
     if args.fx is None and not Path(fx).exists():
