@@ -215,16 +215,16 @@ pub struct PyPaymentsOperator {
 #[pymethods]
 impl PyPaymentsOperator {
     #[new]
-    #[pyo3(signature = (*, fields = None, amount_unit = "major", ts_unit = "ms", base_currency = "USD".to_string(), rate_column = None, max_amount = None))]
+    #[pyo3(signature = (*, fields = None, amount_unit = "major", ts_unit = "ms", base_currency = "USD", rate_column = None, max_amount = None))]
     fn new(
         fields: Option<Vec<(String, String)>>,
         amount_unit: &str,
         ts_unit: &str,
-        base_currency: String,
+        base_currency: &str,
         rate_column: Option<String>,
         max_amount: Option<String>,
     ) -> PyResult<Self> {
-        let exponent = minor_units(&base_currency);
+        let exponent = minor_units(base_currency);
         let max_amount_minor = match (max_amount, exponent) {
             (Some(text), Some(exponent)) => Some(
                 parse_scaled(&text, exponent)
@@ -238,7 +238,7 @@ impl PyPaymentsOperator {
             fields: FieldPaths::new(&fields.unwrap_or_default())?,
             amount_unit: AmountUnit::parse(amount_unit)?,
             ts_unit: EpochUnit::parse(ts_unit)?,
-            base_currency,
+            base_currency: base_currency.to_owned(),
             rate_column,
             max_amount_minor,
         };
