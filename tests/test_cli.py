@@ -51,4 +51,5 @@ def test_a_typed_error_is_one_line_naming_it_and_exits_1(tmp_path: Path) -> None
         capture_output=True, text=True, timeout=120)
     assert run.returncode == 1, run.stderr
     assert run.stderr.strip().splitlines() == [
-        f"fleetstream payments: ConfigError: no FX rates: pass --fx (no fx_rates.csv next to {merchants})"]
+        f"fleetstream payments: ConfigError: no FX rates: pass --fx (no fx_rates.csv next to {merchants}), "
+        "or --no-fx if every payment is in the base currency USD"]

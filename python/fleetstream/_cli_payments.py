@@ -1,4 +1,5 @@
-"""The ``payments``, ``payments-gen`` commands and the payments part of ``demo``."""
+"""The ``payments``, ``payments-gen`` commands and the payments part of ``demo``: a module of its own,
+which ``cli.py`` only registers (``add_commands``)."""
 
 from __future__ import annotations
 
@@ -7,29 +8,59 @@ import sys
 import time
 
 
+def field_mapping(items: list[str] | None) -> dict[str, str]:
+    """``--field NAME=PATH`` options as a mapping; anything else is a ConfigError naming it."""
+    from fleetstream.exceptions import ConfigError
+    from fleetstream.pipeline.payments import PAYMENT_FIELDS
+
+    mapping: dict[str, str] = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        name, path = name.strip(), path.strip()
+        if not sep or not name or not path:
+            raise ConfigError(f"--field {item!r}: expected NAME=PATH, e.g. amount=data.object.amount")
+        if name not in PAYMENT_FIELDS:
+            raise ConfigError(f"--field {item!r}: unknown field {name!r}; the fields are {', '.join(PAYMENT_FIELDS)}")
+        if name in mapping:
+            raise ConfigError(f"--field {name} is given twice ({mapping[name]!r} and {path!r})")
+        mapping[name] = path
+    return mapping
+
+
 def payments(args: argparse.Namespace) -> int:
     import signal
-
-    from fleetstream._cli_progress import run_reporting_progress
-    from fleetstream.pipeline.payments import PaymentsConfig, PaymentsPipeline
-
     from pathlib import Path
 
+    from fleetstream._cli_progress import run_reporting_progress
     from fleetstream.exceptions import ConfigError
+    from fleetstream.pipeline.payments import PAYMENT_FIELDS, PaymentsConfig, PaymentsPipeline
 
-    fx = args.fx or str(Path(args.reference).with_name("fx_rates.csv"))
-    if args.fx is None and not Path(fx).exists():
-        raise ConfigError(f"no FX rates: pass --fx (no fx_rates.csv next to {args.reference})")
+    fields = field_mapping(args.field)
+    if args.no_fx and args.fx is not None:
+        raise ConfigError("--fx and --no-fx contradict each other: give one")
+    fx: str | None = None
+    if not args.no_fx:
+        fx = args.fx or str(Path(args.reference).with_name("fx_rates.csv"))
+        if args.fx is None and not Path(fx).exists():
+            raise ConfigError(f"no FX rates: pass --fx (no fx_rates.csv next to {args.reference}), or --no-fx if every "
+                              f"payment is in the base currency {args.base_currency}")
     config = PaymentsConfig(
         brokers=args.brokers, topic=args.topic, group=args.group, db=args.db, merchants=args.reference, fx=fx,
         table=args.table, read_model=None if args.no_read_model else args.read_model, batch_size=args.batch_size,
         max_wait=args.max_wait, idle_exit=args.idle_exit, refresh_every=args.refresh_every, max_rate=args.max_rate,
+        fields=fields, amount_unit=args.amount_unit, ts_unit=args.ts_unit, base_currency=args.base_currency,
+        fx_rate_column=args.fx_rate_column, max_amount=args.max_amount,
     )
     pipeline = PaymentsPipeline(config)
     signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
     resume = pipeline.sink.resume_offsets()
     print(f"payments: {args.brokers} {args.topic} -> {args.db.split('@')[-1]} table {args.table} (group {args.group}); "
           f"database offsets: {dict(sorted(resume.items())) or 'none yet'}", file=sys.stderr, flush=True)
+    shape = ", ".join(f"{name}={fields.get(name, name)}" for name in PAYMENT_FIELDS)
+    fx_note = f"FX {fx} ({config.fx_rate_column or 'rate_to_' + args.base_currency.lower()})" if fx else \
+        f"no FX table: payments not in {args.base_currency} become dead letters"
+    print(f"payload: {shape}; amounts in {args.amount_unit} units, numeric ts in {args.ts_unit}; base currency "
+          f"{args.base_currency} ({pipeline.writer.amount_column}); {fx_note}", file=sys.stderr, flush=True)
 
     def progress() -> str:
         c = pipeline.counts
@@ -138,8 +169,25 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     run.add_argument("--topic", default="payments")
     run.add_argument("--group", required=True, help="consumer group; run more processes with it to scale out")
     run.add_argument("--reference", required=True, help="merchants CSV or Parquet (merchant_id, ...)")
-    run.add_argument("--fx", default=None, help="FX rates CSV or Parquet (currency, valid_from, rate_to_usd); "
-                                                 "default: fx_rates.csv next to --reference (what payments-gen writes)")
+    run.add_argument("--fx", default=None, help="FX rates CSV or Parquet (currency, valid_from, rate_to_<base>: units of the "
+                                                 "base currency per unit); default: fx_rates.csv next to --reference "
+                                                 "(what payments-gen writes)")
+    run.add_argument("--no-fx", action="store_true", help="no FX table: every payment must be in the base currency "
+                                                          "(the others become dead letters)")
+    run.add_argument("--base-currency", default="USD", help="ISO 4217 code amounts are converted into "
+                                                             "(column amount_<base>_minor; default USD)")
+    run.add_argument("--fx-rate-column", default=None, help="the FX table's rate column (default rate_to_<base>, "
+                                                            "e.g. rate_to_usd)")
+    run.add_argument("--field", action="append", metavar="NAME=PATH",
+                     help="where a payment field is in the payload, as a dotted path, e.g. --field "
+                          "amount=data.object.amount (fields: payment_id, merchant_id, amount, currency, ts; "
+                          "default: each at its own name); repeat for each mapped field")
+    run.add_argument("--amount-unit", choices=["major", "minor"], default="major",
+                     help="major: decimal text or number (12.34); minor: integer minor units (1234, as Stripe sends)")
+    run.add_argument("--ts-unit", choices=["s", "ms", "us", "ns"], default="ms",
+                     help="unit of numeric epoch times (RFC 3339 text is always accepted; default ms)")
+    run.add_argument("--max-amount", default="1000000",
+                     help="payments worth more (in the base currency, major units) are dead letters (default 1000000)")
     run.add_argument("--db", required=True, help="sqlite:///path.db or postgresql://...")
     run.add_argument("--table", default="payments")
     run.add_argument("--read-model", default="payments_merchant_daily", help="per-merchant per-day aggregates table")

@@ -416,7 +416,16 @@ class ReferenceTable:
 class PaymentsOperator:
     """Validates and enriches raw payment payloads; used by fleetstream.pipeline.PaymentsWriter."""
 
-    def __new__(cls, *, rate_column: str = ..., max_amount_usd_minor: int = 100000000) -> PaymentsOperator: ...
+    def __new__(
+        cls,
+        *,
+        fields: list[tuple[str, str]] | None = None,
+        amount_unit: str = "major",
+        ts_unit: str = "ms",
+        base_currency: str = "USD",
+        rate_column: str | None = None,
+        max_amount: str | None = None,
+    ) -> PaymentsOperator: ...
     def process(
         self,
         topic: str,
@@ -424,5 +433,11 @@ class PaymentsOperator:
         partitions: Any,
         offsets: Any,
         merchants: ReferenceTable,
-        fx: ReferenceTable,
+        fx: ReferenceTable | None = None,
     ) -> tuple[pa.RecordBatch, pa.RecordBatch]: ...
+    @property
+    def amount_column(self) -> str: ...
+    @property
+    def rate_column(self) -> str: ...
+    @property
+    def base_currency(self) -> str: ...

@@ -179,7 +179,7 @@ def _spoil(payment: dict[str, Any], kind: str, rng: random.Random, spec: Payment
     elif kind == "unknown_merchant":
         payment["merchant_id"] = f"m-x{rng.randint(0, 99999)}"
     elif kind == "unknown_currency":
-        payment["currency"] = rng.choice(["XYZ", "BTC", "usd", ""])
+        payment["currency"] = rng.choice(["XYZ", "BTC", "Usd", ""])  # "usd" is USD (as Stripe writes it)
     elif kind == "no_fx_rate":
         payment["currency"] = _LATE_CURRENCY
         payment["amount"] = "10.00"

@@ -7,9 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from fleetstream._cli_progress import run_reporting_progress
-
-__all__ = ["build_parser", "main", "run_reporting_progress"]
+__all__ = ["build_parser", "main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -70,7 +68,6 @@ def _demo(args: argparse.Namespace) -> int:
         _routing_demo(args)
     return 0
 
-
 def _demo_sessions(args: argparse.Namespace) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -97,7 +94,6 @@ def _demo_sessions(args: argparse.Namespace) -> None:
     bounced = pc.sum(pc.equal(sessions["page_views"], 1)).as_py()
     print(f"  single-page sessions: {bounced / max(sessions.num_rows, 1):.1%}")
 
-
 def _routing_demo(args: argparse.Namespace) -> None:
     import fleetstream as fs
     from fleetstream.routing._demo import delivery_day
@@ -114,7 +110,6 @@ def _routing_demo(args: argparse.Namespace) -> None:
         print(f"  van {k + 1:<2} {len(plan.clients):>3} stops  {first // 3600:02d}:{first % 3600 // 60:02d}-"
               f"{last // 3600:02d}:{last % 3600 // 60:02d}  {plan.distance / 1000:6.1f} km  peak load {max(l[0] for l in plan.load) if plan.load else 0}")
     print(f"stop table: {stops.num_rows} rows ({', '.join(stops.column_names)})")
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fleetstream", description=__doc__)
@@ -134,7 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_alerts(commands)
     add_payments(commands)
     return parser
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     from fleetstream.exceptions import FleetstreamError

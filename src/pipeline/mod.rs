@@ -6,4 +6,4 @@ pub mod money;
 pub mod payments;
 
 pub use alerts::{AlertsSpec, Intent, LineFormat, MergeAlerts, MergeStep, PartialCounts, PartialsStep};
-pub use payments::{PaymentsOperator, PaymentsSpec, PaymentsStep};
+pub use payments::{AmountUnit, EpochUnit, FieldPaths, PaymentsOperator, PaymentsSpec, PaymentsStep};

@@ -55,10 +55,11 @@ pub fn div_round_half_even(numerator: i128, denominator: i128) -> i128 {
 }
 
 /// `amount_minor` (with `exponent` decimals) times `rate_nanos / 10^9`, in minor units of a
-/// currency with `target_exponent` decimals, rounded half to even.
-pub fn convert(amount_minor: i64, exponent: u32, rate_nanos: i128, target_exponent: u32) -> i128 {
-    let numerator = i128::from(amount_minor) * rate_nanos * 10i128.pow(target_exponent);
-    div_round_half_even(numerator, 10i128.pow(exponent + RATE_DECIMALS))
+/// currency with `target_exponent` decimals, rounded half to even; None if the exact product
+/// does not fit 128 bits (an absurd amount or rate, never a wrapped one).
+pub fn convert(amount_minor: i64, exponent: u32, rate_nanos: i128, target_exponent: u32) -> Option<i128> {
+    let numerator = i128::from(amount_minor).checked_mul(rate_nanos)?.checked_mul(10i128.pow(target_exponent))?;
+    Some(div_round_half_even(numerator, 10i128.pow(exponent + RATE_DECIMALS)))
 }
 
 /// Minor units as decimal text (`1234`, 2 -> `"12.34"`).
@@ -92,10 +93,14 @@ mod tests {
     #[test]
     fn conversion_rounds_half_to_even() {
         // 0.05 EUR at 1.1 = 0.055 USD -> 0.06 (half to even: 5 -> 6); 0.15 at 1.1 = 0.165 -> 0.16.
-        assert_eq!(convert(5, 2, 1_100_000_000, 2), 6);
-        assert_eq!(convert(15, 2, 1_100_000_000, 2), 16);
-        // 1000 JPY at 0.0067 USD = 6.70 USD.
-        assert_eq!(convert(1000, 0, 6_700_000, 2), 670);
+        assert_eq!(convert(5, 2, 1_100_000_000, 2), Some(6));
+        assert_eq!(convert(15, 2, 1_100_000_000, 2), Some(16));
+        // 1000 JPY at 0.0067 USD = 6.70 USD; 6.70 USD at 149.25 JPY = 1000 JPY (rounded: 999.975).
+        assert_eq!(convert(1000, 0, 6_700_000, 2), Some(670));
+        assert_eq!(convert(670, 2, 149_250_000_000, 0), Some(1000));
+        // 1.000 KWD at 3.25 USD into a three-decimal base: 3.250.
+        assert_eq!(convert(1000, 3, 3_250_000_000, 3), Some(3250));
+        assert_eq!(convert(i64::MAX, 2, 10i128.pow(29), 2), None);
         assert_eq!(div_round_half_even(5, 2), 2);
         assert_eq!(div_round_half_even(7, 2), 4);
         assert_eq!(format_minor(1234, 2), "12.34");

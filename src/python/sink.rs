@@ -6,7 +6,8 @@ use super::gil::detach;
 use crate::enrich::ReferenceTable;
 use crate::error::Error;
 use crate::offsets::TopicPartition;
-use crate::pipeline::{PaymentsOperator, PaymentsSpec};
+use crate::pipeline::money::{minor_units, parse_scaled};
+use crate::pipeline::{AmountUnit, EpochUnit, FieldPaths, PaymentsOperator, PaymentsSpec};
 use crate::sink::{self, Backend, BatchMark, Claim, Commit, Mode, ReadModelSpec, SinkSpec, WriteOutcome};
 use arrow_array::RecordBatch;
 use pyo3::prelude::*;
@@ -214,13 +215,39 @@ pub struct PyPaymentsOperator {
 #[pymethods]
 impl PyPaymentsOperator {
     #[new]
-    #[pyo3(signature = (*, rate_column = "rate_to_usd".to_string(), max_amount_usd_minor = 100_000_000))]
-    fn new(rate_column: String, max_amount_usd_minor: i64) -> Self {
-        PyPaymentsOperator { inner: Mutex::new(PaymentsOperator::new(PaymentsSpec { rate_column, max_amount_usd_minor })) }
+    #[pyo3(signature = (*, fields = None, amount_unit = "major", ts_unit = "ms", base_currency = "USD", rate_column = None, max_amount = None))]
+    fn new(
+        fields: Option<Vec<(String, String)>>,
+        amount_unit: &str,
+        ts_unit: &str,
+        base_currency: &str,
+        rate_column: Option<String>,
+        max_amount: Option<String>,
+    ) -> PyResult<Self> {
+        let exponent = minor_units(base_currency);
+        let max_amount_minor = match (max_amount, exponent) {
+            (Some(text), Some(exponent)) => Some(
+                parse_scaled(&text, exponent)
+                    .ok()
+                    .and_then(|v| i64::try_from(v).ok())
+                    .ok_or_else(|| Error::config(format!("max_amount {text:?} is not a plain decimal amount of {base_currency} with at most {exponent} decimals")))?,
+            ),
+            _ => None,
+        };
+        let spec = PaymentsSpec {
+            fields: FieldPaths::new(&fields.unwrap_or_default())?,
+            amount_unit: AmountUnit::parse(amount_unit)?,
+            ts_unit: EpochUnit::parse(ts_unit)?,
+            base_currency: base_currency.to_owned(),
+            rate_column,
+            max_amount_minor,
+        };
+        Ok(PyPaymentsOperator { inner: Mutex::new(PaymentsOperator::new(spec)?) })
     }
 
     /// (rows, dead letters) of JSON `payloads` read at `partitions`/`offsets` of `topic`.
     #[allow(clippy::too_many_arguments)] // the Python signature: one keyword each
+    #[pyo3(signature = (topic, payloads, partitions, offsets, merchants, fx = None))]
     fn process<'py>(
         &self,
         py: Python<'py>,
@@ -229,9 +256,9 @@ impl PyPaymentsOperator {
         partitions: PyArray,
         offsets: PyArray,
         merchants: &PyReferenceTable,
-        fx: &PyReferenceTable,
+        fx: Option<&PyReferenceTable>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        let (merchants, fx) = (merchants.current(), fx.current());
+        let (merchants, fx) = (merchants.current(), fx.map(PyReferenceTable::current));
         let inner = &self.inner;
         let step = detach(py, "PaymentsOperator.process", || {
             inner.lock().unwrap_or_else(|p| p.into_inner()).process(
@@ -240,9 +267,26 @@ impl PyPaymentsOperator {
                 partitions.array().as_ref(),
                 offsets.array().as_ref(),
                 &merchants,
-                &fx,
+                fx.as_deref(),
             )
         })?;
         Ok((PyRecordBatch::new(step.rows).into_pyarrow(py)?, PyRecordBatch::new(step.dead_letters).into_pyarrow(py)?))
+    }
+
+    /// The output column of amounts in the base currency (`amount_usd_minor` for USD).
+    #[getter]
+    fn amount_column(&self) -> String {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).amount_column().to_owned()
+    }
+
+    /// The FX table's column of rates into the base currency (`rate_to_usd` for USD).
+    #[getter]
+    fn rate_column(&self) -> String {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).rate_column().to_owned()
+    }
+
+    #[getter]
+    fn base_currency(&self) -> String {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).spec().base_currency.clone()
     }
 }

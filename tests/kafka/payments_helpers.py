@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetstream.testing import LocalBroker, PaymentStream
-from tests.payments_reference import expected_books
+from tests.payments_reference import Shape, expected_books
 from tests.sinks.db import query
 
 
@@ -24,11 +24,12 @@ class Books:
     partitions: int
     rows: dict[str, Any]
     dead: list[int]
+    shape: Shape = Shape()
 
     @classmethod
-    def of(cls, stream: PaymentStream, partitions: int) -> Books:
-        rows, dead = expected_books(stream.messages, stream.merchants, stream.fx)
-        return cls(stream, partitions, rows, dead)
+    def of(cls, stream: PaymentStream, partitions: int, shape: Shape = Shape()) -> Books:
+        rows, dead = expected_books(stream.messages, stream.merchants, stream.fx, shape)
+        return cls(stream, partitions, rows, dead, shape)
 
     def where(self, position: int) -> tuple[int, int]:
         """(partition, offset) of message ``position`` as :func:`produce` sends it."""
@@ -80,13 +81,14 @@ def reconcile(db: str, books: Books, table: str = "payments") -> dict[str, int]:
     assert len(got_ids) == len(books.rows), "every valid payment exactly once"
     assert {r[0] for r in got_ids} == set(books.rows)
     by_currency: dict[str, int] = defaultdict(int)
-    usd = 0
+    base = 0
+    amount = books.shape.amount_column
     for row in books.rows.values():
         by_currency[row.currency] += row.amount_minor
-        usd += row.amount_usd_minor
+        base += row.amount_base_minor
     got_by_currency = {c: int(s) for c, s in query(db, f"SELECT currency, SUM(amount_minor) FROM {table} GROUP BY currency")}
     assert got_by_currency == dict(by_currency), "sum of amounts exact per currency"
-    assert int(query(db, f"SELECT SUM(amount_usd_minor) FROM {table}")[0][0]) == usd
+    assert int(query(db, f"SELECT SUM({amount}) FROM {table}")[0][0]) == base
     dead = query(db, f'SELECT partition, "offset" FROM {table}_dead_letters')
     assert len(dead) == len(books.dead), "every bad event exactly once in the dead letters"
     assert {(p, o) for p, o in dead} == {books.where(i) for i in books.dead}
@@ -97,11 +99,11 @@ def reconcile(db: str, books: Books, table: str = "payments") -> dict[str, int]:
     stored = {p: o for p, o in query(db, f"SELECT partition, next_offset FROM {table}_offsets")}
     assert {p: o for p, o in stored.items() if o is not None} == dict(ends), "offsets at the end of the topic"
     assert all(stored[p] is None for p in stored.keys() - ends.keys()), "a partition never read has no offset"
-    model = query(db, f"SELECT SUM(row_count), SUM(amount_usd_minor) FROM {table}_merchant_daily")[0]
-    assert (int(model[0]), int(model[1])) == (len(books.rows), usd), "read model totals"
+    model = query(db, f"SELECT SUM(row_count), SUM({amount}) FROM {table}_merchant_daily")[0]
+    assert (int(model[0]), int(model[1])) == (len(books.rows), base), "read model totals"
     per_group = {(m, str(d)): (int(n), int(s)) for m, d, n, s in query(
-        db, f"SELECT merchant_id, day, row_count, amount_usd_minor FROM {table}_merchant_daily")}
+        db, f"SELECT merchant_id, day, row_count, {amount} FROM {table}_merchant_daily")}
     from_rows = {(m, str(d)): (int(n), int(s)) for m, d, n, s in query(
-        db, f"SELECT merchant_id, day, COUNT(*), SUM(amount_usd_minor) FROM {table} GROUP BY merchant_id, day")}
+        db, f"SELECT merchant_id, day, COUNT(*), SUM({amount}) FROM {table} GROUP BY merchant_id, day")}
     assert per_group == from_rows, "read model per merchant and day"
-    return {"rows": len(books.rows), "dead_letters": len(books.dead), "usd_minor": usd}
+    return {"rows": len(books.rows), "dead_letters": len(books.dead), amount: base}

@@ -12,14 +12,37 @@ moment therefore resumes exactly after the last committed batch, and a replay (a
 race) inserts nothing twice: rows are keyed by ``payment_id`` and only inserted rows reach the read
 model. A consumer that lost a partition but still writes gets :class:`FencedError` for that batch,
 drops what it no longer owns and re-reads the rest from the database's offsets.
+
+The payload shape is configurable: ``fields`` maps each of ``payment_id``, ``merchant_id``, ``amount``,
+``currency`` and ``ts`` to a dotted path (``{"amount": "data.object.amount"}``); ``amount_unit`` says
+whether amounts are major units (``"12.34"`` or ``12.34``) or integer minor units (``1234``);
+``ts_unit`` gives the unit of numeric times (RFC 3339 text is always read as such). Currency codes
+may come in upper or lower case (``eur``). Amounts are converted into ``base_currency``
+(``amount_<base>_minor``, e.g. ``amount_usd_minor``) with the FX table's ``rate_to_<base>`` rates; without
+an FX table, payments in another currency become dead letters saying so.
+
+>>> import pyarrow as pa, fleetstream as fs
+>>> from fleetstream.pipeline import PaymentsWriter
+>>> merchants = fs.ReferenceTable(pa.table({"merchant_id": ["m1"], "category": ["books"]}), "merchant_id")
+>>> writer = PaymentsWriter("sqlite:///:memory:", merchants, None, base_currency="EUR", amount_unit="minor",
+...                         ts_unit="s", fields={"amount": "data.amount", "currency": "data.currency"})
+>>> events = [b'{"payment_id": "p1", "merchant_id": "m1", "ts": 1767261600, "data": {"amount": 1234, "currency": "eur"}}',
+...           b'{"payment_id": "p2", "merchant_id": "m1", "ts": 1767261600, "data": {"amount": 500, "currency": "usd"}}']
+>>> rows, dead = writer.transform("payments", pa.array(events), pa.array([0, 0], pa.int32()), pa.array([0, 1]))
+>>> rows.select(["payment_id", "amount_minor", "currency", "amount_eur_minor", "category"]).to_pylist()
+[{'payment_id': 'p1', 'amount_minor': 1234, 'currency': 'EUR', 'amount_eur_minor': 1234, 'category': 'books'}]
+>>> dead.column("reason").to_pylist()
+['no FX table given: cannot convert USD to EUR (without one only EUR payments are accepted)']
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -35,29 +58,54 @@ from fleetstream.pipeline import _faults
 from fleetstream.sinks import ExactlyOnceSink, ReadModel, WriteResult
 
 
+#: The payment fields a payload must carry (``fields`` maps them to dotted paths).
+PAYMENT_FIELDS = ("payment_id", "merchant_id", "amount", "currency", "ts")
+
+
 @dataclass
 class PaymentsConfig:
+    """Where to read, what the payloads look like, and where to write. ``fx`` may be None when
+    every payment is in ``base_currency`` (the others become dead letters); ``max_amount`` is in
+    major units of ``base_currency`` (``max_amount_usd`` is its old, USD-only name)."""
+
     brokers: str
     topic: str
     group: str
     db: str
     merchants: ReferenceTable | str
-    fx: ReferenceTable | str
+    fx: ReferenceTable | str | None = None
     table: str = "payments"
     read_model: str | None = "payments_merchant_daily"
     batch_size: int = 10_000
     max_wait: Duration = "500ms"
     idle_exit: float | None = None  # seconds without input (while owning partitions) after which run() ends
-    max_amount_usd: int = 1_000_000
+    max_amount_usd: int | None = None  # deprecated: max_amount (with base_currency="USD")
     refresh_every: float | None = None  # seconds between reference reloads (file sources)
     max_rate: float | None = None  # messages per second at most (replays, demos, tests); None: as fast as possible
     consumer_config: Mapping[str, object] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)  # payment field -> dotted path in the payload
+    amount_unit: str = "major"  # "major" (12.34) or "minor" (1234)
+    ts_unit: str = "ms"  # unit of numeric times: "s", "ms", "us" or "ns"
+    base_currency: str = "USD"
+    fx_rate_column: str | None = None  # default: rate_to_<base currency, lower case>
+    max_amount: int | str | Decimal = 1_000_000
 
 
-def load_references(merchants: ReferenceTable | str, fx: ReferenceTable | str,
-                    refresh_every: float | None = None) -> tuple[ReferenceTable, ReferenceTable]:
-    """Merchants (key ``merchant_id``) and FX rates (``currency``, ``valid_from``, ``rate_to_usd``)
-    from tables or CSV / Parquet paths."""
+def _max_amount(max_amount: int | str | Decimal, max_amount_usd: int | None, base_currency: str) -> str:
+    """The limit as decimal text, accepting the old USD-only option."""
+    if max_amount_usd is None:
+        return str(max_amount)
+    warnings.warn("max_amount_usd is deprecated: use max_amount (in the base currency)", DeprecationWarning, stacklevel=3)
+    if base_currency != "USD":
+        raise ConfigError(f"max_amount_usd is a limit in USD but the base currency is {base_currency}: use max_amount")
+    return str(max_amount_usd)
+
+
+def load_references(merchants: ReferenceTable | str, fx: ReferenceTable | str | None,
+                    refresh_every: float | None = None, *,
+                    rate_column: str = "rate_to_usd") -> tuple[ReferenceTable, ReferenceTable | None]:
+    """Merchants (key ``merchant_id``) and FX rates (``currency``, ``valid_from``, ``rate_column``; None:
+    no FX table) from tables or CSV / Parquet paths."""
     def load(source: ReferenceTable | str, fx_table: bool) -> ReferenceTable:
         if isinstance(source, ReferenceTable):
             return source
@@ -66,25 +114,32 @@ def load_references(merchants: ReferenceTable | str, fx: ReferenceTable | str,
             return ReferenceTable.from_parquet(path, "currency" if fx_table else "merchant_id",
                                                effective="valid_from" if fx_table else None, refresh_every=refresh_every)
         if fx_table:
-            return ReferenceTable.fx_rates_csv(path, refresh_every=refresh_every)
+            return ReferenceTable.fx_rates_csv(path, rate_column=rate_column, refresh_every=refresh_every)
         return ReferenceTable.from_csv(path, "merchant_id", refresh_every=refresh_every)
 
-    return load(merchants, False), load(fx, True)
+    return load(merchants, False), None if fx is None else load(fx, True)
 
 
 class PaymentsWriter:
     """Validate, enrich and write batches of raw payment payloads for partitions it has claimed
     (the part of the pipeline that does not know Kafka; the demo drives it directly)."""
 
-    def __init__(self, db: str, merchants: ReferenceTable, fx: ReferenceTable, *, table: str = "payments",
-                 read_model: str | None = "payments_merchant_daily", max_amount_usd: int = 1_000_000) -> None:
+    def __init__(self, db: str, merchants: ReferenceTable, fx: ReferenceTable | None = None, *, table: str = "payments",
+                 read_model: str | None = "payments_merchant_daily", fields: Mapping[str, str] | None = None,
+                 amount_unit: str = "major", ts_unit: str = "ms", base_currency: str = "USD",
+                 fx_rate_column: str | None = None, max_amount: int | str | Decimal = 1_000_000,
+                 max_amount_usd: int | None = None) -> None:
         self.merchants = merchants
         self.fx = fx
+        self.operator = _core.PaymentsOperator(
+            fields=sorted((fields or {}).items()), amount_unit=amount_unit, ts_unit=ts_unit, base_currency=base_currency,
+            rate_column=fx_rate_column, max_amount=_max_amount(max_amount, max_amount_usd, base_currency))
+        #: the output column of amounts in the base currency, e.g. ``amount_usd_minor``
+        self.amount_column = self.operator.amount_column
         self.sink = ExactlyOnceSink(
             db, table, key=["payment_id"], mode="insert",
-            read_model=ReadModel(read_model, group_by=["merchant_id", "day"], sums=["amount_usd_minor"]) if read_model else None,
+            read_model=ReadModel(read_model, group_by=["merchant_id", "day"], sums=[self.amount_column]) if read_model else None,
         )
-        self.operator = _core.PaymentsOperator(max_amount_usd_minor=max_amount_usd * 100)
         self.generations: dict[Partition, int] = {}
         self.counts = {"messages": 0, "rows": 0, "written": 0, "duplicates": 0, "dead_letters": 0, "batches": 0,
                        "fenced": 0, "claims": 0}
@@ -104,7 +159,8 @@ class PaymentsWriter:
 
     def transform(self, topic: str, payloads: Any, partitions: Any, offsets: Any) -> tuple[pa.RecordBatch, pa.RecordBatch]:
         """(rows, dead letters) of raw payloads: the Rust operator, no database."""
-        return self.operator.process(topic, payloads, partitions, offsets, self.merchants.native, self.fx.native)
+        fx = None if self.fx is None else self.fx.native
+        return self.operator.process(topic, payloads, partitions, offsets, self.merchants.native, fx)
 
     def write(self, topic: str, payloads: Any, partitions: Any, offsets: Any, next_offsets: Mapping[Partition, int],
               extra_dead_letters: pa.RecordBatch | None = None) -> WriteResult:
@@ -125,7 +181,8 @@ class PaymentsWriter:
 
     def maybe_refresh(self) -> None:
         self.merchants.maybe_refresh()
-        self.fx.maybe_refresh()
+        if self.fx is not None:
+            self.fx.maybe_refresh()
 
 
 class PaymentsPipeline:
@@ -136,9 +193,12 @@ class PaymentsPipeline:
             raise ConfigError(f"batch_size must be at least 1, got {config.batch_size}")
         self.config = config
         self.metrics = metrics
-        merchants, fx = load_references(config.merchants, config.fx, config.refresh_every)
+        rate_column = config.fx_rate_column or f"rate_to_{config.base_currency.lower()}"
+        merchants, fx = load_references(config.merchants, config.fx, config.refresh_every, rate_column=rate_column)
         self.writer = PaymentsWriter(config.db, merchants, fx, table=config.table, read_model=config.read_model,
-                                     max_amount_usd=config.max_amount_usd)
+                                     fields=config.fields, amount_unit=config.amount_unit, ts_unit=config.ts_unit,
+                                     base_currency=config.base_currency, fx_rate_column=rate_column,
+                                     max_amount=_max_amount(config.max_amount, config.max_amount_usd, config.base_currency))
         self.stop_event = threading.Event()
         self._last_input = time.monotonic()
         #: monotonic times of the first non-empty poll and of the last committed batch (for throughput)
