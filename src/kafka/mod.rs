@@ -80,3 +80,31 @@ pub fn offsets_of(tpl: &TopicPartitionList) -> Offsets {
     }
     offsets
 }
+
+/// Locks `mutex`, taking its data even when a panic elsewhere poisoned it: the values it guards
+/// here (counters, offset maps, error lists, hooks) are updated by single assignments and stay
+/// valid, and a poisoned lock must not turn every later call into another panic.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::lock;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_poisoned_lock_still_gives_its_data() {
+        let shared = Arc::new(Mutex::new(vec![1]));
+        let other = Arc::clone(&shared);
+        let _ = std::thread::spawn(move || {
+            let mut guard = other.lock().unwrap();
+            guard.push(2);
+            panic!("a panic while holding the lock");
+        })
+        .join();
+        assert!(shared.is_poisoned());
+        lock(&shared).push(3);
+        assert_eq!(*lock(&shared), vec![1, 2, 3]);
+    }
+}

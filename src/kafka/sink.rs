@@ -3,6 +3,7 @@
 //! collected from librdkafka's reports and surfaced as typed errors. Optionally transactional
 //! (`transactional.id`), for exactly-once read-process-write loops with zombie fencing.
 
+use super::lock;
 use super::encode::{self, SinkFormat};
 use super::{client_config, kafka_error, tpl_of};
 use crate::error::{Error, Result};
@@ -93,13 +94,13 @@ impl ProducerContext for SinkContext {
         match result {
             Ok(message) => {
                 self.shared.delivered.fetch_add(1, Ordering::Relaxed);
-                let mut ends = self.shared.ends.lock().unwrap();
+                let mut ends = lock(&self.shared.ends);
                 let end = ends.entry(message.partition()).or_insert(0);
                 *end = (*end).max(message.offset() + 1);
             }
             Err((error, message)) => {
                 self.shared.failed.fetch_add(1, Ordering::Relaxed);
-                let mut failures = self.shared.failures.lock().unwrap();
+                let mut failures = lock(&self.shared.failures);
                 if failures.len() < 100 {
                     failures.push((
                         error.rdkafka_error_code(),
@@ -172,7 +173,7 @@ impl KafkaSink {
 
     /// Failures reported since the last call, as one typed error.
     fn take_failures(&self) -> Result<()> {
-        let failures = std::mem::take(&mut *self.shared.failures.lock().unwrap());
+        let failures = std::mem::take(&mut *lock(&self.shared.failures));
         let Some((code, first)) = failures.first().cloned() else { return Ok(()) };
         if is_fenced_code(code) {
             return Err(Error::KafkaFenced(format!("delivery to {:?} failed: producer fenced: {first}", self.config.topic)));
@@ -306,7 +307,7 @@ impl KafkaSink {
         self.require_transactional("abort_transaction")?;
         let result = self.producer.abort_transaction(timeout).map_err(|e| kafka_error("aborting the transaction", e));
         // Failures of aborted messages are expected; drop them.
-        self.shared.failures.lock().unwrap().clear();
+        lock(&self.shared.failures).clear();
         result
     }
 
@@ -317,7 +318,7 @@ impl KafkaSink {
             delivered: self.shared.delivered.load(Ordering::Relaxed),
             failed: self.shared.failed.load(Ordering::Relaxed),
             in_flight: self.producer.in_flight_count() as i64,
-            ends: self.shared.ends.lock().unwrap().clone(),
+            ends: lock(&self.shared.ends).clone(),
         }
     }
 }

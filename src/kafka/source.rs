@@ -3,6 +3,7 @@
 //! with its operator state. Rebalances reach a hook (assigned after, revoked before the change) so
 //! state can be snapshotted and handed over per partition.
 
+use super::lock;
 use super::decode::{BatchBuilder, MetaColumns, PayloadFormat};
 use super::{client_config, kafka_error, offsets_of, partitions_of, tpl_of};
 use crate::error::{Error, Result};
@@ -105,7 +106,7 @@ impl ClientContext for SourceContext {
     fn error(&self, error: KafkaError, reason: &str) {
         let code = error.rdkafka_error_code();
         if matches!(code, Some(RDKafkaErrorCode::AllBrokersDown)) || matches!(&error, KafkaError::Global(_)) && code == Some(RDKafkaErrorCode::Fatal) {
-            self.shared.errors.lock().unwrap().push((code, format!("{error}: {reason}")));
+            lock(&self.shared.errors).push((code, format!("{error}: {reason}")));
         }
     }
 }
@@ -114,14 +115,14 @@ impl ConsumerContext for SourceContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             let parts = partitions_of(tpl);
-            *self.shared.rebalances.lock().unwrap() += 1;
-            let hook = self.shared.hook.lock().unwrap().clone();
+            *lock(&self.shared.rebalances) += 1;
+            let hook = lock(&self.shared.hook).clone();
             if let Some(hook) = hook {
                 hook(RebalanceKind::Revoked, &parts);
             }
-            let mut assignment = self.shared.assignment.lock().unwrap();
-            let mut revoked = self.shared.revoked.lock().unwrap();
-            let mut positions = self.shared.positions.lock().unwrap();
+            let mut assignment = lock(&self.shared.assignment);
+            let mut revoked = lock(&self.shared.revoked);
+            let mut positions = lock(&self.shared.positions);
             for tp in parts {
                 assignment.remove(&tp);
                 positions.remove(&tp);
@@ -133,18 +134,18 @@ impl ConsumerContext for SourceContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
             let parts = partitions_of(tpl);
-            *self.shared.rebalances.lock().unwrap() += 1;
+            *lock(&self.shared.rebalances) += 1;
             {
-                let mut assignment = self.shared.assignment.lock().unwrap();
+                let mut assignment = lock(&self.shared.assignment);
                 for tp in &parts {
                     assignment.insert(tp.clone());
                 }
             }
-            let hook = self.shared.hook.lock().unwrap().clone();
+            let hook = lock(&self.shared.hook).clone();
             if let Some(hook) = hook {
-                *self.shared.assigning.lock().unwrap() = Some(Vec::new());
+                *lock(&self.shared.assigning) = Some(Vec::new());
                 hook(RebalanceKind::Assigned, &parts);
-                let starts = self.shared.assigning.lock().unwrap().take().unwrap_or_default();
+                let starts = lock(&self.shared.assigning).take().unwrap_or_default();
                 if !starts.is_empty() {
                     let mut tpl = TopicPartitionList::new();
                     for e in tpl_assigned(rebalance).elements() {
@@ -152,11 +153,11 @@ impl ConsumerContext for SourceContext {
                         // `seek` validated the start; Invalid means "from the committed offset".
                         let offset = start.map_or(Offset::Invalid, |(_, to)| to.offset().unwrap_or(Offset::Invalid));
                         if let Err(e) = tpl.add_partition_offset(e.topic(), e.partition(), offset) {
-                            self.shared.errors.lock().unwrap().push((None, format!("re-assigning with start offsets: {e}")));
+                            lock(&self.shared.errors).push((None, format!("re-assigning with start offsets: {e}")));
                         }
                     }
                     if let Err(e) = consumer.assign(&tpl) {
-                        self.shared.errors.lock().unwrap().push((e.rdkafka_error_code(), format!("re-assigning with start offsets: {e}")));
+                        lock(&self.shared.errors).push((e.rdkafka_error_code(), format!("re-assigning with start offsets: {e}")));
                     }
                 }
             }
@@ -247,11 +248,11 @@ impl KafkaSource {
     }
 
     pub fn set_rebalance_hook(&self, hook: Option<RebalanceHook>) {
-        *self.shared.hook.lock().unwrap() = hook;
+        *lock(&self.shared.hook) = hook;
     }
 
     pub fn schema(&self) -> arrow_schema::SchemaRef {
-        self.state.lock().unwrap().builder.schema()
+        lock(&self.state).builder.schema()
     }
 
     /// Poll until `max_rows` messages arrived or `max_wait` passed. `interrupted` is asked between
@@ -293,7 +294,7 @@ impl KafkaSource {
                     }
                 }
                 Some(Ok(message)) => {
-                    let mut state = self.state.lock().unwrap();
+                    let mut state = lock(&self.state);
                     let state = &mut *state;
                     state.builder.push(&message);
                     if state.pending.advance(message.topic(), message.partition(), message.offset()) {
@@ -306,13 +307,13 @@ impl KafkaSource {
                 }
             }
         }
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         let state = &mut *state;
         let bytes = state.builder.bytes();
         let (records, rejects) = state.builder.finish()?;
         let pending = std::mem::take(&mut state.pending);
         let start_offsets = std::mem::take(&mut state.starts);
-        let mut positions = self.shared.positions.lock().unwrap();
+        let mut positions = lock(&self.shared.positions);
         for (tp, next) in pending.iter() {
             positions.set(tp.clone(), next);
         }
@@ -331,11 +332,11 @@ impl KafkaSource {
     }
 
     fn apply_revocations(&self) {
-        let revoked = std::mem::take(&mut *self.shared.revoked.lock().unwrap());
+        let revoked = std::mem::take(&mut *lock(&self.shared.revoked));
         if revoked.is_empty() {
             return;
         }
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         state.builder.drop_partitions(&revoked);
         for tp in &revoked {
             state.pending.remove(tp);
@@ -345,7 +346,7 @@ impl KafkaSource {
     }
 
     fn check_client_errors(&self) -> Result<()> {
-        let mut errors = self.shared.errors.lock().unwrap();
+        let mut errors = lock(&self.shared.errors);
         if let Some((code, message)) = errors.pop() {
             errors.clear();
             return Err(Error::Kafka {
@@ -396,7 +397,7 @@ impl KafkaSource {
                 positions.remove(tp);
             }
         };
-        let deferred = match self.shared.assigning.lock().unwrap().as_mut() {
+        let deferred = match lock(&self.shared.assigning).as_mut() {
             Some(starts) => {
                 starts.push((tp.clone(), to));
                 true
@@ -404,25 +405,25 @@ impl KafkaSource {
             None => false,
         };
         if deferred {
-            set_position(&mut self.shared.positions.lock().unwrap());
+            set_position(&mut lock(&self.shared.positions));
             return Ok(());
         }
         self.consumer
             .seek(&tp.topic, tp.partition, offset, timeout)
             .map_err(|e| kafka_error(&format!("seeking {tp} to {to:?}"), e))?;
         self.apply_revocations();
-        let mut state = self.state.lock().unwrap();
+        let mut state = lock(&self.state);
         // Rows already buffered for this partition are superseded by the seek.
         state.builder.drop_partitions(&BTreeSet::from([tp.clone()]));
         state.pending.remove(tp);
         state.starts.remove(tp);
-        set_position(&mut self.shared.positions.lock().unwrap());
+        set_position(&mut lock(&self.shared.positions));
         Ok(())
     }
 
     /// Next offset to read per partition that has been read from (or sought) in this assignment.
     pub fn position(&self) -> Offsets {
-        self.shared.positions.lock().unwrap().clone()
+        lock(&self.shared.positions).clone()
     }
 
     /// Low and high watermarks of every assigned partition as the last fetch responses reported them
@@ -436,7 +437,7 @@ impl KafkaSource {
     }
 
     pub fn assignment(&self) -> Vec<TopicPartition> {
-        self.shared.assignment.lock().unwrap().iter().cloned().collect()
+        lock(&self.shared.assignment).iter().cloned().collect()
     }
 
     pub fn pause(&self, partitions: &[TopicPartition]) -> Result<()> {
@@ -454,10 +455,10 @@ impl KafkaSource {
     }
 
     pub fn stats(&self) -> SourceStats {
-        let state = self.state.lock().unwrap();
+        let state = lock(&self.state);
         let mut stats = state.stats.clone();
-        stats.rebalances = *self.shared.rebalances.lock().unwrap();
-        let positions = self.shared.positions.lock().unwrap();
+        stats.rebalances = *lock(&self.shared.rebalances);
+        let positions = lock(&self.shared.positions);
         stats.lag = positions
             .iter()
             .map(|(tp, next)| (tp.clone(), next, state.high_watermarks.get(tp).copied().unwrap_or(next)))
@@ -470,7 +471,7 @@ impl KafkaSource {
         self.consumer.unsubscribe();
         // Serve the revoke so the hook runs and the group sees us leave.
         for _ in 0..10 {
-            if self.shared.assignment.lock().unwrap().is_empty() {
+            if lock(&self.shared.assignment).is_empty() {
                 break;
             }
             let _ = self.consumer.poll(Duration::from_millis(100));

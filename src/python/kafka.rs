@@ -79,7 +79,7 @@ impl PyKafkaSource {
     }
 
     fn raise_callback_error(&self) -> PyResult<()> {
-        match self.callback_error.lock().unwrap().take() {
+        match self.callback_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
             Some(err) => Err(err),
             None => Ok(()),
         }
@@ -147,7 +147,7 @@ impl PyKafkaSource {
             };
             Python::attach(|py| {
                 if let Err(err) = callback.call1(py, (kind, part_tuples(partitions))) {
-                    let mut slot = errors.lock().unwrap();
+                    let mut slot = errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     if slot.is_none() {
                         *slot = Some(err);
                     }
