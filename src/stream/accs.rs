@@ -5,7 +5,7 @@
 //! count_distinct, first, last) keep an [`Acc`] per slot. Slots are reused once freed.
 
 use super::aggregate::{self, Acc, AggInput, AggKind, AggSpec, ValueType};
-use super::keys::KeyEncoder;
+use super::aggset::AggSet;
 use crate::error::Result;
 use crate::time::Millis;
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array};
@@ -203,8 +203,22 @@ impl AccStore {
         }
     }
 
+    /// Calls `f(aggregate, id)` for every value id a live slot holds (for `AggSet::sweep`).
+    pub fn for_each_value_id(&self, f: &mut dyn FnMut(usize, u32)) {
+        let mut free = vec![false; self.len];
+        self.free.iter().for_each(|&s| free[s as usize] = true);
+        for (a, column) in self.columns.iter().enumerate() {
+            if let Column::Other { accs, .. } = column {
+                for (_, acc) in accs.iter().enumerate().filter(|(s, _)| !free[*s]) {
+                    acc.value_ids(&mut |id| f(a, id));
+                }
+            }
+        }
+    }
+
     /// Output columns (one per aggregate) of `slots`, in that order.
-    pub fn finish(&self, specs: &[AggSpec], value_types: &[Option<ValueType>], encoders: &[Option<KeyEncoder>], slots: &[u32]) -> Result<Vec<ArrayRef>> {
+    pub fn finish(&self, aggs: &AggSet, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        let (specs, value_types) = (aggs.specs(), aggs.value_types());
         let mut out = Vec::with_capacity(self.columns.len());
         for (a, column) in self.columns.iter().enumerate() {
             let at = |s: &u32| *s as usize;
@@ -225,7 +239,7 @@ impl AccStore {
                 }
                 Column::Other { accs, .. } => {
                     let refs: Vec<&Acc> = slots.iter().map(|s| &accs[at(s)]).collect();
-                    aggregate::finish(specs[a].kind, value_types[a], &refs, encoders[a].as_ref())?
+                    aggregate::finish(specs[a].kind, value_types[a], &refs, aggs.value_interner(a))?
                 }
             };
             out.push(array);

@@ -6,9 +6,9 @@ use crate::error::{Error, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
+use super::intern::columns::{KeyIds, Rows};
 use super::keys::{column_names, Floats, KeyEncoder};
 use crate::time::Millis;
-use arrow_row::Rows;
 use arrow_schema::DataType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -95,25 +95,37 @@ pub enum AggInput {
     NonNull(ArrayRef),
     Int(Int64Array),
     Float(Float64Array),
-    /// Values as row-format bytes (see `KeyEncoder`), with the column for its nulls.
-    Encoded(Rows, ArrayRef),
+    /// Values as ids in the aggregate's value interner, with the column for its nulls.
+    Ids(Vec<u32>, ArrayRef),
 }
 
 /// One event's contribution to one aggregate.
 #[derive(Clone, Copy, Debug)]
-pub enum Value<'a> {
+pub enum Value {
     /// A row to count (row counts, and non-null values for `count(column)`).
     Present,
     Null,
     Int(i64),
     Float(f64),
-    /// Encoded value; `valid` is false for an encoded null.
-    Bytes(&'a [u8], bool),
+    /// A value of a value-keeping aggregate as its id in the aggregate's value interner
+    /// (`AggSet`); `valid` is false for a null value.
+    Id(u32, bool),
 }
 
 /// An owned `Value`, for operators that keep events until they close.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OwnedValue {
+    Present,
+    Null,
+    Int(i64),
+    Float(f64),
+    Id(u32, bool),
+}
+
+/// An `OwnedValue` as snapshots hold it: values of value-keeping aggregates as their Arrow row
+/// encoding (the format of the first release, so older snapshots restore).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SavedValue {
     Present,
     Null,
     Int(i64),
@@ -122,23 +134,23 @@ pub enum OwnedValue {
 }
 
 impl OwnedValue {
-    pub fn from_value(v: Value<'_>) -> Self {
+    pub fn from_value(v: Value) -> Self {
         match v {
             Value::Present => OwnedValue::Present,
             Value::Null => OwnedValue::Null,
             Value::Int(i) => OwnedValue::Int(i),
             Value::Float(f) => OwnedValue::Float(f),
-            Value::Bytes(b, valid) => OwnedValue::Bytes(b.to_vec(), valid),
+            Value::Id(id, valid) => OwnedValue::Id(id, valid),
         }
     }
 
-    pub fn as_value(&self) -> Value<'_> {
-        match self {
+    pub fn as_value(&self) -> Value {
+        match *self {
             OwnedValue::Present => Value::Present,
             OwnedValue::Null => Value::Null,
-            OwnedValue::Int(i) => Value::Int(*i),
-            OwnedValue::Float(f) => Value::Float(*f),
-            OwnedValue::Bytes(b, valid) => Value::Bytes(b, *valid),
+            OwnedValue::Int(i) => Value::Int(i),
+            OwnedValue::Float(f) => Value::Float(f),
+            OwnedValue::Id(id, valid) => Value::Id(id, valid),
         }
     }
 }
@@ -151,7 +163,7 @@ impl AggInput {
         spec: &AggSpec,
         batch: &RecordBatch,
         fixed: Option<ValueType>,
-        encoder: Option<&mut KeyEncoder>,
+        values: Option<(&mut KeyEncoder, &mut KeyIds)>,
     ) -> Result<(AggInput, Option<ValueType>)> {
         let Some(column_name) = &spec.column else {
             return Ok((AggInput::Rows, None));
@@ -167,9 +179,10 @@ impl AggInput {
             return Ok((AggInput::NonNull(column.clone()), None));
         }
         if spec.kind.keeps_values() {
-            let encoder = encoder.expect("value-keeping aggregates have an encoder");
-            let rows = encoder.encode(batch)?.expect("an encoder of one column");
-            return Ok((AggInput::Encoded(rows, column.clone()), None));
+            let (encoder, interner) = values.expect("value-keeping aggregates have a value interner");
+            let mut ids = Vec::with_capacity(batch.num_rows());
+            interner.intern(encoder, batch, Rows::All(batch.num_rows()), &mut ids)?;
+            return Ok((AggInput::Ids(ids, column.clone()), None));
         }
         let value_type = match column.data_type() {
             DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => {
@@ -212,7 +225,7 @@ impl AggInput {
     }
 
     #[inline]
-    pub fn value(&self, row: usize) -> Value<'_> {
+    pub fn value(&self, row: usize) -> Value {
         match self {
             AggInput::Rows => Value::Present,
             AggInput::NonNull(col) => {
@@ -236,7 +249,7 @@ impl AggInput {
                     Value::Null
                 }
             }
-            AggInput::Encoded(rows, col) => Value::Bytes(rows.row(row).data(), col.is_valid(row)),
+            AggInput::Ids(ids, col) => Value::Id(ids[row], col.is_valid(row)),
         }
     }
 }
@@ -248,19 +261,81 @@ fn type_word(t: ValueType) -> &'static str {
     }
 }
 
-/// An encoded value with the event time and arrival sequence that order it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A value (its id) with the event time and arrival sequence that order it.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stamped {
     pub time: Millis,
     pub seq: u64,
+    pub value: u32,
+}
+
+/// A `Stamped` as snapshots hold it: the value as its Arrow row encoding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedStamped {
+    pub time: Millis,
+    pub seq: u64,
     pub value: Vec<u8>,
+}
+
+/// The value ids of a count_distinct: a few inline, a hash set beyond.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IdSet {
+    Few(smallvec::SmallVec<[u32; 8]>),
+    Many(hashbrown::HashSet<u32>),
+}
+
+impl Default for IdSet {
+    fn default() -> Self {
+        IdSet::Few(smallvec::SmallVec::new())
+    }
+}
+
+/// More distinct values than this move from a list to a hash set.
+const FEW_IDS: usize = 16;
+
+impl IdSet {
+    #[inline]
+    pub fn insert(&mut self, id: u32) {
+        match self {
+            IdSet::Few(ids) if ids.contains(&id) => {}
+            IdSet::Few(ids) if ids.len() < FEW_IDS => ids.push(id),
+            IdSet::Few(ids) => {
+                let mut set: hashbrown::HashSet<u32> = ids.iter().copied().collect();
+                set.insert(id);
+                *self = IdSet::Many(set);
+            }
+            IdSet::Many(set) => {
+                set.insert(id);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            IdSet::Few(ids) => ids.len(),
+            IdSet::Many(set) => set.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn ids(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+        match self {
+            IdSet::Few(ids) => Box::new(ids.iter().copied()),
+            IdSet::Many(set) => Box::new(set.iter().copied()),
+        }
+    }
 }
 
 /// The accumulators of one window or session, inline for the usual one or two aggregates.
 pub type Accs = smallvec::SmallVec<[Acc; 2]>;
 
 /// State of one aggregate in one window or session (kept small: it is stored per open group).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Value-keeping kinds hold value ids of their aggregate's interner (`AggSet`), so adding a value
+/// allocates nothing; snapshots hold them as `SavedAcc`.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Acc {
     Count(i64),
     /// An integer sum that left the int64 range is reported as null, never wrapped.
@@ -274,11 +349,32 @@ pub enum Acc {
     /// Boxed, like `Distinct`: it keeps `Acc` at 24 bytes, so that a session with one
     /// aggregate fits one cache line (snapshots hold the same bytes as unboxed).
     Quantile(Box<Vec<f64>>),
-    /// Sorted, so that snapshots of equal states are equal bytes.
-    Distinct(Box<BTreeSet<Vec<u8>>>),
+    Distinct(Box<IdSet>),
     First(Option<Box<Stamped>>),
     Last(Option<Box<Stamped>>),
 }
+
+/// An `Acc` as snapshots hold it (the layout of the first release, so older snapshots restore):
+/// values of value-keeping kinds as their Arrow row encoding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SavedAcc {
+    Count(i64),
+    SumInt { sum: i64, n: i64, overflow: bool },
+    SumFloat { sum: f64, n: i64 },
+    MinInt(Option<i64>),
+    MinFloat(Option<f64>),
+    MaxInt(Option<i64>),
+    MaxFloat(Option<f64>),
+    Mean { sum: f64, n: i64 },
+    Quantile(Box<Vec<f64>>),
+    /// Sorted, so that snapshots of equal states are equal bytes.
+    Distinct(Box<BTreeSet<Vec<u8>>>),
+    First(Option<Box<SavedStamped>>),
+    Last(Option<Box<SavedStamped>>),
+}
+
+/// The accumulators of a window or session as snapshots hold them.
+pub type SavedAccs = Vec<SavedAcc>;
 
 impl Acc {
     pub fn new(kind: AggKind, value_type: Option<ValueType>) -> Acc {
@@ -301,7 +397,7 @@ impl Acc {
 
     /// Add one event's value; `time` and `seq` (arrival order) order first/last.
     #[inline]
-    pub fn add(&mut self, value: Value<'_>, time: Millis, seq: u64) {
+    pub fn add(&mut self, value: Value, time: Millis, seq: u64) {
         match (self, value) {
             (_, Value::Null) => {}
             (Acc::Count(n), _) => *n += 1,
@@ -320,18 +416,29 @@ impl Acc {
             (Acc::MinFloat(m), Value::Float(v)) => *m = Some(m.map_or(v, |m| m.min(v))),
             (Acc::MaxFloat(m), Value::Float(v)) => *m = Some(m.map_or(v, |m| m.max(v))),
             (Acc::Quantile(values), Value::Float(v)) => values.push(v),
-            (Acc::Distinct(set), Value::Bytes(bytes, true)) if !set.contains(bytes) => {
-                set.insert(bytes.to_vec());
-            }
-            (Acc::First(current), Value::Bytes(bytes, _)) if current.as_ref().is_none_or(|c| (time, seq) < (c.time, c.seq)) => {
-                *current = Some(Box::new(Stamped { time, seq, value: bytes.to_vec() }));
-            }
-            (Acc::Last(current), Value::Bytes(bytes, _)) if current.as_ref().is_none_or(|c| (time, seq) > (c.time, c.seq)) => {
-                *current = Some(Box::new(Stamped { time, seq, value: bytes.to_vec() }));
-            }
+            (Acc::Distinct(set), Value::Id(id, true)) => set.insert(id),
+            (Acc::First(current), Value::Id(id, _)) => match current {
+                Some(c) if (time, seq) < (c.time, c.seq) => **c = Stamped { time, seq, value: id },
+                Some(_) => {}
+                None => *current = Some(Box::new(Stamped { time, seq, value: id })),
+            },
+            (Acc::Last(current), Value::Id(id, _)) => match current {
+                Some(c) if (time, seq) > (c.time, c.seq) => **c = Stamped { time, seq, value: id },
+                Some(_) => {}
+                None => *current = Some(Box::new(Stamped { time, seq, value: id })),
+            },
             // Values that change nothing (a known distinct value, a later first), and values of the
             // other numeric type, which cannot reach here because `AggInput::bind` rejects a type
             // change (an all-null first batch fixes no type).
+            _ => {}
+        }
+    }
+
+    /// Calls `f` with every value id this accumulator holds.
+    pub fn value_ids(&self, f: &mut dyn FnMut(u32)) {
+        match self {
+            Acc::Distinct(set) => set.ids().for_each(f),
+            Acc::First(Some(s)) | Acc::Last(Some(s)) => f(s.value),
             _ => {}
         }
     }
@@ -355,7 +462,7 @@ impl Acc {
             (Acc::MinFloat(a), Acc::MinFloat(b)) => *a = min_opt(*a, b, f64::min),
             (Acc::MaxFloat(a), Acc::MaxFloat(b)) => *a = min_opt(*a, b, f64::max),
             (Acc::Quantile(a), Acc::Quantile(b)) => a.extend(*b),
-            (Acc::Distinct(a), Acc::Distinct(b)) => a.extend(*b),
+            (Acc::Distinct(a), Acc::Distinct(b)) => b.ids().for_each(|id| a.insert(id)),
             (Acc::First(a), Acc::First(b)) => {
                 if let Some(b) = b {
                     if a.as_ref().is_none_or(|a| (b.time, b.seq) < (a.time, a.seq)) {
@@ -383,8 +490,8 @@ fn min_opt<T: Copy>(a: Option<T>, b: Option<T>, pick: impl Fn(T, T) -> T) -> Opt
 }
 
 /// Builds the output column of one aggregate from the accumulators of closed windows or sessions.
-/// Value-keeping kinds decode their bytes with `encoder`.
-pub fn finish(kind: AggKind, value_type: Option<ValueType>, accs: &[&Acc], encoder: Option<&KeyEncoder>) -> Result<ArrayRef> {
+/// Value-keeping kinds decode their value ids with their interner and encoder.
+pub fn finish(kind: AggKind, value_type: Option<ValueType>, accs: &[&Acc], values: Option<(&KeyEncoder, &KeyIds)>) -> Result<ArrayRef> {
     Ok(match kind {
         AggKind::Count => Arc::new(Int64Array::from_iter_values(accs.iter().map(|a| match a {
             Acc::Count(n) => *n,
@@ -395,15 +502,15 @@ pub fn finish(kind: AggKind, value_type: Option<ValueType>, accs: &[&Acc], encod
             _ => 0,
         }))),
         AggKind::First | AggKind::Last => {
-            let encoder = encoder.expect("value-keeping aggregates have an encoder");
-            let values: Vec<&[u8]> = accs
+            let (encoder, interner) = values.expect("value-keeping aggregates have a value interner");
+            let ids: Vec<u32> = accs
                 .iter()
                 .map(|a| match a {
-                    Acc::First(Some(s)) | Acc::Last(Some(s)) => s.value.as_slice(),
+                    Acc::First(Some(s)) | Acc::Last(Some(s)) => s.value,
                     _ => unreachable!("a closed window or session has at least one event"),
                 })
                 .collect();
-            encoder.decode(values.into_iter())?.remove(0)
+            interner.decode(encoder, &ids)?.remove(0)
         }
         AggKind::Sum | AggKind::Min | AggKind::Max if value_type != Some(ValueType::Float) => {
             Arc::new(Int64Array::from_iter(accs.iter().map(|a| match a {

@@ -9,7 +9,7 @@
 mod panes;
 
 use super::accs::AccStore;
-use super::aggregate::{Accs, AggSpec};
+use super::aggregate::{Acc, AggSpec, SavedAccs};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::intern::columns::{KeyIds, Rows};
 use super::intern::min_max;
@@ -104,7 +104,7 @@ pub struct AggregatorStats {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Window {
     start: Millis,
-    accs: Accs,
+    accs: SavedAccs,
 }
 
 pub struct WindowAggregator {
@@ -170,7 +170,7 @@ struct WindowsState {
 }
 
 /// A key (Arrow row encoding) and its accumulators, as snapshots hold them.
-type Entry = (Vec<u8>, Accs);
+type Entry = (Vec<u8>, SavedAccs);
 
 const SNAPSHOT_TAG: &[u8; 4] = b"FSWP";
 const WINDOWS_SNAPSHOT_TAG: &[u8; 4] = b"FSWA";
@@ -293,7 +293,16 @@ impl WindowAggregator {
         for (bound, row_offset) in self.aggs.bind_all(batches, &self.config.time, &mut self.keys, false)? {
             self.apply(bound, row_offset)?;
         }
-        self.close_due()
+        let out = self.close_due();
+        if self.aggs.wants_sweep() {
+            let store = self.store.as_ref();
+            self.aggs.sweep(|live| {
+                if let Some(store) = store {
+                    store.for_each_value_id(live);
+                }
+            });
+        }
+        out
     }
 
     /// End of input: close and return every open window. Rows pushed afterwards are late.
@@ -645,7 +654,7 @@ impl WindowAggregator {
         columns.push(timestamp_column(closed.iter().map(|(end, _, _)| end - size)));
         columns.push(timestamp_column(closed.iter().map(|(end, _, _)| *end)));
         let slots: Vec<u32> = closed.iter().map(|c| c.2).collect();
-        columns.extend(store.finish(self.aggs.specs(), self.aggs.value_types(), self.aggs.encoders(), &slots)?);
+        columns.extend(store.finish(&self.aggs, &slots)?);
         // Key columns decode with nullable fields; align the declared schema with what was built.
         output_batch(&schema, columns, closed.len())
     }
@@ -656,7 +665,8 @@ impl WindowAggregator {
         let entries: Vec<(u32, u32)> = entries.collect();
         let ids: Vec<u32> = entries.iter().map(|e| e.0).collect();
         let keys = self.key_ids.row_bytes(&self.keys, &ids)?;
-        let mut out: Vec<Entry> = keys.into_iter().zip(&entries).map(|(key, &(_, slot))| (key, store.to_accs(slot))).collect();
+        let mut out: Vec<Entry> =
+            keys.into_iter().zip(&entries).map(|(key, &(_, slot))| Ok((key, self.aggs.save_accs(&store.to_accs(slot))?))).collect::<Result<_>>()?;
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
@@ -749,14 +759,14 @@ impl WindowAggregator {
         let keys: Vec<&[u8]> = entries.iter().map(|e| e.0.as_slice()).collect();
         let ids = self.key_ids.intern_row_bytes(&mut self.keys, &keys)?;
         self.panes.cover_keys(self.key_ids.id_bound());
-        let store = self.store.get_or_insert_with(|| AccStore::new(self.aggs.specs(), self.aggs.value_types()));
-        ids.into_iter()
-            .zip(&entries)
-            .map(|(id, (_, accs))| {
-                let slot = store.alloc_from(accs).ok_or_else(|| Error::snapshot("snapshot accumulators do not match the aggregates"))?;
-                Ok((id, slot))
-            })
-            .collect()
+        let mut restored = Vec::with_capacity(entries.len());
+        for (id, (_, saved)) in ids.into_iter().zip(&entries) {
+            let accs: Vec<Acc> = self.aggs.restore_accs(saved)?;
+            let store = self.store.get_or_insert_with(|| AccStore::new(self.aggs.specs(), self.aggs.value_types()));
+            let slot = store.alloc_from(&accs).ok_or_else(|| Error::snapshot("snapshot accumulators do not match the aggregates"))?;
+            restored.push((id, slot));
+        }
+        Ok(restored)
     }
 }
 

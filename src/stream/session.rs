@@ -22,7 +22,7 @@
 
 mod shard;
 
-use super::aggregate::{AggSpec, OwnedValue};
+use super::aggregate::{AggSpec, OwnedValue, SavedAccs, SavedValue};
 use super::aggset::{AggSet, AggSetState, BoundBatch};
 use super::keys::{KeyBytes, KeyEncoder, DEFAULT_MAX_KEY_BYTES};
 use super::output::{output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
@@ -35,7 +35,7 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use super::intern::{min_max, IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
-use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, SessionAccs, Shard, Work};
+use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, Shard, Work};
 use std::sync::{Arc, Barrier, RwLock};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,11 +114,19 @@ pub struct SessionStats {
 }
 
 /// One event kept whole, for sessions that may be split by `max_duration` when they close.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 struct KeptEvent {
     time: Millis,
     seq: u64,
     values: Vec<OwnedValue>,
+}
+
+/// A `KeptEvent` as snapshots hold it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SavedKeptEvent {
+    time: Millis,
+    seq: u64,
+    values: Vec<SavedValue>,
 }
 
 /// A session as snapshots hold it (the format of the first release, so older snapshots restore).
@@ -127,8 +135,8 @@ struct SavedSession {
     uid: u64,
     start: Millis,
     end: Millis,
-    accs: SessionAccs,
-    kept: Vec<KeptEvent>,
+    accs: SavedAccs,
+    kept: Vec<SavedKeptEvent>,
 }
 
 pub struct Sessionizer {
@@ -659,13 +667,35 @@ impl Sessionizer {
             // The last batch's shards close their due sessions on the threads that applied it.
             closed = self.apply(bound, row_offset, Some(i) == last)?;
         }
-        match closed {
+        let out = match closed {
             Some(closed) => self.emit(closed),
             None => {
                 let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
                 self.close_due((rows / MIN_ROWS_PER_THREAD).max(1))
             }
+        };
+        if self.aggs.wants_sweep() {
+            let shards = &self.shards;
+            self.aggs.sweep(|live| {
+                for shard in shards {
+                    for (_, sessions) in shard.open() {
+                        for (session, kept) in sessions {
+                            for (a, acc) in session.accs.iter().enumerate() {
+                                acc.value_ids(&mut |id| live(a, id));
+                            }
+                            for event in kept {
+                                for (a, value) in event.values.iter().enumerate() {
+                                    if let OwnedValue::Id(id, _) = value {
+                                        live(a, *id);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            });
         }
+        out
     }
 
     pub fn flush(&mut self) -> Result<RecordBatch> {
@@ -908,8 +938,14 @@ impl Sessionizer {
                 keys.push(key);
                 sessions.push(
                     open.into_iter()
-                        .map(|(s, kept)| SavedSession { uid: s.uid, start: s.start, end: s.end, accs: s.accs.clone(), kept: kept.to_vec() })
-                        .collect(),
+                        .map(|(s, kept)| {
+                            let kept = kept
+                                .iter()
+                                .map(|e| Ok(SavedKeptEvent { time: e.time, seq: e.seq, values: self.aggs.save_values(&e.values)? }))
+                                .collect::<Result<_>>()?;
+                            Ok(SavedSession { uid: s.uid, start: s.start, end: s.end, accs: self.aggs.save_accs(&s.accs)?, kept })
+                        })
+                        .collect::<Result<_>>()?,
                 );
             }
         }
@@ -964,10 +1000,16 @@ impl Sessionizer {
         let n = self.shards.len();
         let (encoded, sessions): (Vec<Vec<u8>>, Vec<Vec<SavedSession>>) = open.into_iter().unzip();
         for (key, saved) in self.key_values(&encoded)?.into_iter().zip(sessions) {
-            let restored = saved
-                .into_iter()
-                .map(|s| (Session { uid: s.uid, start: s.start, end: s.end, accs: s.accs }, s.kept))
-                .collect();
+            let mut restored = Vec::with_capacity(saved.len());
+            for s in saved {
+                let accs = self.aggs.restore_accs(&s.accs)?;
+                let kept = s
+                    .kept
+                    .iter()
+                    .map(|e| Ok(KeptEvent { time: e.time, seq: e.seq, values: self.aggs.restore_values(&e.values)? }))
+                    .collect::<Result<_>>()?;
+                restored.push((Session { uid: s.uid, start: s.start, end: s.end, accs }, kept));
+            }
             self.shards[shard_of(&key, n)].restore_key(&key, restored, close_delay);
         }
         for shard in &mut self.shards {

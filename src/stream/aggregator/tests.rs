@@ -204,7 +204,7 @@ fn a_type_change_within_one_push_is_an_error_not_silently_ignored_values() {
 /// A version 1 snapshot (one entry per key and window, before panes) of `config` after
 /// `events` (time, key, value), built the way that version built it.
 fn windows_snapshot(config: AggregatorConfig, events: &[(i64, &str, f64)]) -> Vec<u8> {
-    use crate::stream::aggregate::Acc;
+    use crate::stream::aggregate::SavedAcc as Acc;
     let mut keys = KeyEncoder::new(config.keys.clone());
     let service: ArrayRef = Arc::new(StringArray::from(events.iter().map(|e| e.1).collect::<Vec<_>>()));
     let encoded = keys.encode(&RecordBatch::try_from_iter(vec![("service", service)]).unwrap()).unwrap().unwrap();
