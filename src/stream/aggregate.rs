@@ -503,6 +503,10 @@ pub fn finish(kind: AggKind, value_type: Option<ValueType>, accs: &[&Acc], value
         }))),
         AggKind::First | AggKind::Last => {
             let (encoder, interner) = values.expect("value-keeping aggregates have a value interner");
+            if accs.is_empty() {
+                // (The interner may not know its type yet: nothing was seen since a restore.)
+                return Ok(arrow_array::new_empty_array(&output_type(kind, value_type, Some(encoder))));
+            }
             let ids: Vec<u32> = accs
                 .iter()
                 .map(|a| match a {

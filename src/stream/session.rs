@@ -31,11 +31,12 @@ use crate::error::{Error, Result};
 use crate::time::{Millis, MAX_EVENT_TIME, MIN_EVENT_TIME};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use super::intern::columns::{string_hashes, KeyIds};
 use super::intern::{min_max, IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
-use shard::{shard_of, shard_of_bytes, Applied, Batch, Closed, KeySource, Session, Shard, Work};
+use shard::{shard_of, shard_of_bytes, shard_of_hash, Applied, Batch, Closed, KeySource, Session, Shard, Work};
 use std::sync::{Arc, Barrier, RwLock};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -262,6 +263,7 @@ impl Route {
             KeySource::Ints(column) => self.scan(batch.times, accepted, n, work, |row| {
                 IntKeys::shard_of_value(column.is_valid(row).then(|| column.value(row)), shards) == me
             }),
+            KeySource::Strs { hashes, .. } => self.scan(batch.times, accepted, n, work, |row| shard_of_hash(hashes[row], shards) == me),
             KeySource::Bytes(Some(rows)) => self.scan(batch.times, accepted, n, work, |row| shard_of_bytes(rows.row(row).data(), shards) == me),
             KeySource::Bytes(None) => self.scan(batch.times, accepted, n, work, |_| me == 0),
         }
@@ -382,11 +384,11 @@ impl Split {
 }
 
 /// The positions of `closed` in output order: by end, key, start (unique per session). Integer
-/// keys sort compact (end, key, start, position) tuples.
+/// keys sort compact (end, key, start, position) tuples; others sort positions, bucketed by end.
 fn output_order_of(closed: &[Closed]) -> Vec<u32> {
     let int_key = |c: &Closed| match c.key {
         KeyValue::Int(v) => Some(v),
-        KeyValue::Bytes(_) => None,
+        KeyValue::Str(_) | KeyValue::Bytes(_) => None,
     };
     match closed.iter().enumerate().map(|(i, c)| int_key(c).map(|key| (c.end, key, c.start, i as u32))).collect::<Option<Vec<_>>>() {
         Some(mut order) => {
@@ -395,7 +397,7 @@ fn output_order_of(closed: &[Closed]) -> Vec<u32> {
         }
         None => {
             let mut order: Vec<u32> = (0..closed.len() as u32).collect();
-            order.sort_unstable_by(|&a, &b| output_order(&closed[a as usize]).cmp(&output_order(&closed[b as usize])));
+            bucket_sort_by(&mut order, |&i| closed[i as usize].end, |&i| output_order(&closed[i as usize]));
             order
         }
     }
@@ -496,12 +498,43 @@ fn merge_runs(mut runs: Vec<ClosedRun>, output: Output<'_>) -> Result<RecordBatc
     Ok(arrow_select::interleave::interleave_record_batch(&batches, &indices)?)
 }
 
+/// How shards index keys: one integer column by value, one string or binary column by its bytes,
+/// anything else by the Arrow row encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyKind {
+    Ints,
+    Strs,
+    Rows,
+}
+
 /// Key types whose values fit an i64: they skip the row encoding (see `stream::intern`).
 fn int_key_type(data_type: &DataType) -> bool {
     matches!(
         data_type,
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16 | DataType::UInt32
     )
+}
+
+/// Keys' row encodings, as the encoder gave them or as the index held them.
+enum KeyRows {
+    Encoded(arrow_row::Rows),
+    Bytes(Vec<KeyBytes>),
+}
+
+impl KeyRows {
+    fn get(&self, i: usize) -> &[u8] {
+        match self {
+            KeyRows::Encoded(rows) => rows.row(i).data(),
+            KeyRows::Bytes(bytes) => &bytes[i],
+        }
+    }
+
+    fn to_vecs(&self) -> Vec<Vec<u8>> {
+        match self {
+            KeyRows::Encoded(rows) => rows.iter().map(|row| row.data().to_vec()).collect(),
+            KeyRows::Bytes(bytes) => bytes.iter().map(|b| b.to_vec()).collect(),
+        }
+    }
 }
 
 /// What building output batches needs of a sessionizer, borrowed apart from its shards, so that
@@ -514,14 +547,18 @@ struct Output<'a> {
 }
 
 impl Output<'_> {
-    /// Whether keys are single integers (known once the key types are).
-    fn int_keys(&self) -> Option<bool> {
+    /// How the shards index keys (known once the key types are).
+    fn key_kind(&self) -> Option<KeyKind> {
         if self.config.keys.is_empty() {
-            return Some(false);
+            return Some(KeyKind::Rows);
         }
         let fields = self.keys.fields()?;
         let width_ok = |f: &Field| f.data_type().primitive_width().is_some_and(|w| w <= self.config.max_key_bytes);
-        Some(matches!(&fields[..], [field] if int_key_type(field.data_type()) && width_ok(field)))
+        Some(match &fields[..] {
+            [field] if int_key_type(field.data_type()) && width_ok(field) => KeyKind::Ints,
+            [field] if matches!(field.data_type(), DataType::Utf8 | DataType::Binary) => KeyKind::Strs,
+            _ => KeyKind::Rows,
+        })
     }
 
     fn schema(&self) -> SchemaRef {
@@ -535,38 +572,54 @@ impl Output<'_> {
     }
 
     /// Key columns for `keys` (one kind, as the index holds them) and their row encodings.
-    fn key_columns_and_bytes<'a>(&self, keys: impl ExactSizeIterator<Item = &'a KeyValue> + Clone) -> Result<(Vec<ArrayRef>, Vec<KeyBytes>)> {
-        if self.int_keys() == Some(true) {
-            let values = Int64Array::from_iter(keys.map(|k| match k {
-                KeyValue::Int(v) => *v,
-                KeyValue::Bytes(_) => unreachable!("integer keys"),
-            }));
-            let field_type = self.keys.fields().expect("known key types")[0].data_type().clone();
-            let column = arrow_cast::cast(&values, &field_type)?;
-            let encoded = self.keys.convert(std::slice::from_ref(&column))?;
-            let bytes = encoded.iter().map(|row| KeyBytes::from_slice(row.data())).collect();
-            return Ok((vec![column], bytes));
-        }
-        let bytes: Vec<KeyBytes> = keys
-            .map(|k| match k {
-                KeyValue::Bytes(b) => b.clone(),
-                KeyValue::Int(_) => unreachable!("byte keys"),
-            })
-            .collect();
-        let columns = if self.config.keys.is_empty() { Vec::new() } else { self.keys.decode(bytes.iter().map(|b| &b[..]))? };
-        Ok((columns, bytes))
+    fn key_columns_and_bytes<'a>(&self, keys: impl ExactSizeIterator<Item = &'a KeyValue> + Clone) -> Result<(Vec<ArrayRef>, KeyRows)> {
+        let column = match self.key_kind() {
+            Some(KeyKind::Ints) => {
+                let values = Int64Array::from_iter(keys.map(|k| match k {
+                    KeyValue::Int(v) => *v,
+                    _ => unreachable!("integer keys"),
+                }));
+                let field_type = self.keys.fields().expect("known key types")[0].data_type().clone();
+                arrow_cast::cast(&values, &field_type)?
+            }
+            Some(KeyKind::Strs) => {
+                let values = BinaryArray::from_iter(keys.map(|k| match k {
+                    KeyValue::Str(v) => v.as_deref(),
+                    _ => unreachable!("string keys"),
+                }));
+                let field_type = self.keys.fields().expect("known key types")[0].data_type().clone();
+                let column: ArrayRef = match field_type {
+                    // The bytes came from a string column: valid UTF-8 (checked again all the same).
+                    DataType::Utf8 => Arc::new(StringArray::try_from_binary(values).map_err(|e| Error::Internal { context: "Sessionizer output".into(), message: format!("string key bytes: {e}") })?),
+                    _ => Arc::new(values),
+                };
+                column
+            }
+            _ => {
+                let bytes: Vec<KeyBytes> = keys
+                    .map(|k| match k {
+                        KeyValue::Bytes(b) => b.clone(),
+                        _ => unreachable!("byte keys"),
+                    })
+                    .collect();
+                let columns = if self.config.keys.is_empty() { Vec::new() } else { self.keys.decode(bytes.iter().map(|b| &b[..]))? };
+                return Ok((columns, KeyRows::Bytes(bytes)));
+            }
+        };
+        let encoded = self.keys.convert(std::slice::from_ref(&column))?;
+        Ok((vec![column], KeyRows::Encoded(encoded)))
     }
 
     /// Closed sessions (in output order) as an output batch.
     fn batch(&self, closed: &[Closed], order: &[u32]) -> Result<RecordBatch> {
         let in_order = || order.iter().map(|&i| &closed[i as usize]);
-        let (mut columns, key_bytes) = if order.is_empty() {
+        let (mut columns, key_rows) = if order.is_empty() {
             let fields = self.keys.output_fields();
-            (fields.iter().map(|f| arrow_array::new_empty_array(f.data_type())).collect(), Vec::new())
+            (fields.iter().map(|f| arrow_array::new_empty_array(f.data_type())).collect(), KeyRows::Bytes(Vec::new()))
         } else {
             self.key_columns_and_bytes(in_order().map(|c| &c.key))?
         };
-        columns.push(Arc::new(Int64Array::from_iter_values(in_order().zip(&key_bytes).map(|(c, k)| session_id(k, c.start)))));
+        columns.push(Arc::new(Int64Array::from_iter_values(in_order().enumerate().map(|(i, c)| session_id(key_rows.get(i), c.start)))));
         columns.push(timestamp_column(in_order().map(|c| c.start)));
         columns.push(timestamp_column(in_order().map(|c| c.end)));
         columns.push(Arc::new(Int64Array::from_iter_values(in_order().map(|c| c.end - c.start))));
@@ -639,16 +692,20 @@ impl Sessionizer {
         self.shards.iter().map(Shard::open_sessions).sum()
     }
 
-    /// Whether keys are single integers (known once the key types are).
-    fn int_keys(&self) -> Option<bool> {
-        self.output().int_keys()
+    /// How the shards index keys (known once the key types are).
+    fn key_kind(&self) -> Option<KeyKind> {
+        self.output().key_kind()
     }
 
     /// Create the shards once the key type is known.
     fn ensure_shards(&mut self) {
         if self.shards.is_empty() {
-            if let Some(ints) = self.int_keys() {
-                let index = || if ints { KeyIndex::ints() } else { KeyIndex::bytes() };
+            if let Some(kind) = self.key_kind() {
+                let index = || match kind {
+                    KeyKind::Ints => KeyIndex::ints(),
+                    KeyKind::Strs => KeyIndex::strs(),
+                    KeyKind::Rows => KeyIndex::rows(),
+                };
                 self.shards = (0..self.threads).map(|_| Shard::new(index())).collect();
             }
         }
@@ -661,7 +718,7 @@ impl Sessionizer {
         let mut closed = None;
         for (i, (mut bound, row_offset)) in bound.into_iter().enumerate() {
             self.ensure_shards();
-            if self.int_keys() == Some(false) && !bound.key_columns.is_empty() {
+            if self.key_kind() == Some(KeyKind::Rows) && !bound.key_columns.is_empty() {
                 bound.keys = Some(self.keys.convert(&bound.key_columns)?);
             }
             // The last batch's shards close their due sessions on the threads that applied it.
@@ -741,25 +798,44 @@ impl Sessionizer {
         self.side.saw_input(p.batch);
         let seq_base = self.stats.rows_in;
         self.stats.rows_in += n as u64;
-        let int_keys = self.int_keys() == Some(true);
-        let int_column = match (&p.key_columns[..], int_keys) {
-            ([column], true) => Some(arrow_cast::cast(column, &DataType::Int64)?.as_primitive::<Int64Type>().clone()),
+        let kind = self.key_kind();
+        let int_column = match (&p.key_columns[..], kind) {
+            ([column], Some(KeyKind::Ints)) => Some(arrow_cast::cast(column, &DataType::Int64)?.as_primitive::<Int64Type>().clone()),
             _ => None,
         };
         let shards = self.shards.len().max(1);
+        // One string column: its values as they came (no row encoding), the keys over the length
+        // limit, and the rows' hashes when they go to several shards.
+        let (str_column, long_keys, str_hashes) = match kind {
+            Some(KeyKind::Strs) => {
+                let column = self.keys.raw_columns(p.batch)?.and_then(|c| c.into_iter().next()).ok_or_else(|| Error::schema("key column missing"))?;
+                let long = KeyIds::key_lengths_over(&mut self.keys, p.batch, self.config.max_key_bytes)?;
+                let hashes = if shards > 1 { string_hashes(&column)? } else { Vec::new() };
+                (Some(column), long, hashes)
+            }
+            _ => (None, Vec::new(), Vec::new()),
+        };
         let mut rejects = RejectCollector::default();
         // The rows that pass the checks, in arrival order; None when all do (the usual case,
-        // found for integer keys by one pass over the times that the compiler vectorises, which
-        // also gives their maximum).
+        // found for integer and string keys by one pass over the times that the compiler
+        // vectorises, which also gives their maximum).
         let times = p.times.values();
-        let (accepted, batch_max): (Option<Vec<u32>>, Option<Millis>) = match int_column.as_ref().and_then(|_| max_of_valid_times(&p.times)) {
+        let simple_keys = int_column.is_some() || (str_column.is_some() && long_keys.is_empty());
+        let (accepted, batch_max): (Option<Vec<u32>>, Option<Millis>) = match max_of_valid_times(&p.times).filter(|_| simple_keys) {
             Some(max) => (None, max),
             None => {
                 let mut rows = Vec::with_capacity(n);
+                let mut long = long_keys.iter().peekable();
                 for row in 0..n {
-                    let checked = match &int_column {
-                        Some(_) => p.time(row, &self.config.time),
-                        None => p.time_and_key(row, &self.config.time, self.config.max_key_bytes).map(|(t, _)| t),
+                    let checked = if int_column.is_some() {
+                        p.time(row, &self.config.time)
+                    } else if str_column.is_some() {
+                        p.time(row, &self.config.time).and_then(|t| match long.next_if(|(r, _)| *r == row) {
+                            Some((_, len)) => Err(format!("key is {len} bytes long, over the limit of {} bytes", self.config.max_key_bytes)),
+                            None => Ok(t),
+                        })
+                    } else {
+                        p.time_and_key(row, &self.config.time, self.config.max_key_bytes).map(|(t, _)| t)
                     };
                     match checked {
                         Ok(_) => rows.push(row as u32),
@@ -779,9 +855,10 @@ impl Sessionizer {
             aggs: &self.aggs,
             times,
             inputs: &p.inputs,
-            keys: match &int_column {
-                Some(column) => KeySource::Ints(column),
-                None => KeySource::Bytes(p.keys.as_ref()),
+            keys: match (&int_column, &str_column) {
+                (Some(column), _) => KeySource::Ints(column),
+                (None, Some(column)) => KeySource::Strs { column, hashes: &str_hashes },
+                (None, None) => KeySource::Bytes(p.keys.as_ref()),
             },
             seq_base,
         };
@@ -914,16 +991,21 @@ impl Sessionizer {
     }
 
     /// Key columns for `keys` (one kind, as the index holds them) and their row encodings.
-    fn key_columns_and_bytes<'a>(&self, keys: impl ExactSizeIterator<Item = &'a KeyValue> + Clone) -> Result<(Vec<ArrayRef>, Vec<KeyBytes>)> {
+    fn key_columns_and_bytes<'a>(&self, keys: impl ExactSizeIterator<Item = &'a KeyValue> + Clone) -> Result<(Vec<ArrayRef>, KeyRows)> {
         self.output().key_columns_and_bytes(keys)
     }
 
     /// Keys from their row encodings, as the index holds them.
     fn key_values(&self, encoded: &[Vec<u8>]) -> Result<Vec<KeyValue>> {
-        if self.int_keys() != Some(true) {
+        let kind = self.key_kind();
+        if kind == Some(KeyKind::Rows) || kind.is_none() {
             return Ok(encoded.iter().map(|b| KeyValue::Bytes(KeyBytes::from_slice(b))).collect());
         }
         let columns = self.keys.decode(encoded.iter().map(|b| &b[..]))?;
+        if kind == Some(KeyKind::Strs) {
+            let binary = arrow_cast::cast(&columns[0], &DataType::Binary)?;
+            return Ok(binary.as_binary::<i32>().iter().map(|v| KeyValue::Str(v.map(KeyBytes::from_slice))).collect());
+        }
         let column = arrow_cast::cast(&columns[0], &DataType::Int64)?;
         let ints = column.as_primitive::<Int64Type>();
         Ok(ints.iter().map(KeyValue::Int).collect())
@@ -949,8 +1031,8 @@ impl Sessionizer {
                 );
             }
         }
-        let (_, key_bytes) = if keys.is_empty() { (Vec::new(), Vec::new()) } else { self.key_columns_and_bytes(keys.iter())? };
-        let mut open: Vec<(Vec<u8>, Vec<SavedSession>)> = key_bytes.into_iter().map(|k| k.to_vec()).zip(sessions).collect();
+        let key_bytes = if keys.is_empty() { Vec::new() } else { self.key_columns_and_bytes(keys.iter())?.1.to_vecs() };
+        let mut open: Vec<(Vec<u8>, Vec<SavedSession>)> = key_bytes.into_iter().zip(sessions).collect();
         open.sort_by(|a, b| a.0.cmp(&b.0));
         // Uids are numbered afresh in key order (restore renumbers them per shard anyway), so the
         // same state gives the same bytes whatever the shards or an earlier restore did.
@@ -963,7 +1045,7 @@ impl Sessionizer {
         let mut tombstones: Vec<Vec<u8>> = if tombstone_keys.is_empty() {
             Vec::new()
         } else {
-            self.key_columns_and_bytes(tombstone_keys.iter())?.1.into_iter().map(|k| k.to_vec()).collect()
+            self.key_columns_and_bytes(tombstone_keys.iter())?.1.to_vecs()
         };
         tombstones.sort();
         // Only meaningful with tombstones (shards move it at every close, tombstone or not).

@@ -79,3 +79,12 @@ def test_sessions_keep_the_right_values_across_sweeps_and_snapshots() -> None:
     assert len(out) == len(want) > 5_000
     assert sorted(out, key=key_of) == sorted(want, key=key_of)
     assert len(set(ids)) == len(ids)
+
+
+def test_a_restore_before_any_value_then_flush_emits_nothing() -> None:
+    # The value interner learns its type from the first value; restored before any, it has none.
+    s = make(bound=0)
+    s.push(pa.table({"user_id": pa.array([], pa.int64()), "ts": pa.array([], pa.int64()), "page": pa.array([], pa.string())}))
+    s = fs.Sessionizer.restore(s.snapshot())
+    out = s.flush()
+    assert out.num_rows == 0 and out.schema.field("first_page").type == pa.string()

@@ -5,7 +5,7 @@
 //! anything else (several columns, dates, decimals...) to [`StrKeys`] over Arrow's row encoding.
 //! Ids come back in key order on demand ([`KeyIds::sort`]) and decode to output columns.
 
-use super::strings::StrKeys;
+use super::strings::{hash_bytes, StrKeys};
 use super::IntKeys;
 use crate::error::{Error, Result};
 use crate::stream::keys::{key_data_len, KeyEncoder};
@@ -183,6 +183,7 @@ impl KeyIds {
     pub fn release_many(&mut self, ids: &[u32]) {
         match self {
             KeyIds::Ints(keys) => keys.release_many(ids),
+            KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) => keys.release_many(ids),
             _ => ids.iter().for_each(|&id| self.release(id)),
         }
     }
@@ -384,7 +385,7 @@ fn as_int64(column: &ArrayRef) -> Result<Int64Array> {
 }
 
 /// Ids of a string or binary column's rows, read in whichever layout it comes.
-fn intern_strings(keys: &mut StrKeys, column: &ArrayRef, rows: Rows<'_>, out: &mut Vec<u32>) -> Result<()> {
+pub(crate) fn intern_strings(keys: &mut StrKeys, column: &ArrayRef, rows: Rows<'_>, out: &mut Vec<u32>) -> Result<()> {
     macro_rules! by_value {
         ($array:expr, $bytes:expr) => {{
             let array = $array;
@@ -400,6 +401,11 @@ fn intern_strings(keys: &mut StrKeys, column: &ArrayRef, rows: Rows<'_>, out: &m
         DataType::LargeBinary => by_value!(column.as_binary::<i64>(), std::convert::identity),
         DataType::BinaryView => by_value!(column.as_binary_view(), std::convert::identity),
         DataType::Null => out.extend(std::iter::repeat_n(keys.intern_null(), rows.len())),
+        DataType::Dictionary(_, _) if rows.len() == 0 => {}
+        // No values: every row is null (and arrow cannot normalise the codes).
+        DataType::Dictionary(_, _) if column.as_any_dictionary().values().is_empty() => {
+            out.extend(std::iter::repeat_n(keys.intern_null(), rows.len()))
+        }
         DataType::Dictionary(_, _) => {
             // Each dictionary value used by the rows is interned once (unused ones never: an
             // interned key holds memory until its windows close).
@@ -430,4 +436,38 @@ fn intern_strings(keys: &mut StrKeys, column: &ArrayRef, rows: Rows<'_>, out: &m
         other => return Err(Error::schema(format!("string keys of type {other} are not supported"))),
     }
     Ok(())
+}
+
+/// The hash of a null string key (any fixed value: routing only needs it to be the same everywhere).
+pub const NULL_KEY_HASH: u64 = 0;
+
+/// Each row's key hash ([`hash_bytes`] of its bytes, [`NULL_KEY_HASH`] for null) of a string or
+/// binary column in any of the layouts [`intern_strings`] reads: how rows find their shard.
+pub(crate) fn string_hashes(column: &ArrayRef) -> Result<Vec<u64>> {
+    macro_rules! by_value {
+        ($array:expr, $bytes:expr) => {{
+            let array = $array;
+            let nulls = array.nulls().filter(|n| n.null_count() > 0);
+            (0..array.len()).map(|r| if nulls.is_some_and(|n| n.is_null(r)) { NULL_KEY_HASH } else { hash_bytes($bytes(array.value(r))) }).collect()
+        }};
+    }
+    Ok(match column.data_type() {
+        DataType::Utf8 => by_value!(column.as_string::<i32>(), str::as_bytes),
+        DataType::LargeUtf8 => by_value!(column.as_string::<i64>(), str::as_bytes),
+        DataType::Utf8View => by_value!(column.as_string_view(), str::as_bytes),
+        DataType::Binary => by_value!(column.as_binary::<i32>(), std::convert::identity),
+        DataType::LargeBinary => by_value!(column.as_binary::<i64>(), std::convert::identity),
+        DataType::BinaryView => by_value!(column.as_binary_view(), std::convert::identity),
+        DataType::Null => vec![NULL_KEY_HASH; column.len()],
+        DataType::Dictionary(_, _) if column.as_any_dictionary().values().is_empty() => vec![NULL_KEY_HASH; column.len()],
+        DataType::Dictionary(_, _) => {
+            // Each dictionary value hashed once.
+            let dictionary = column.as_any_dictionary();
+            let values = string_hashes(dictionary.values())?;
+            let codes = dictionary.normalized_keys();
+            let nulls = column.logical_nulls();
+            (0..column.len()).map(|r| if nulls.as_ref().is_some_and(|n| n.is_null(r)) { NULL_KEY_HASH } else { values[codes[r]] }).collect()
+        }
+        other => return Err(Error::schema(format!("string keys of type {other} are not supported"))),
+    })
 }

@@ -12,13 +12,15 @@ pub mod columns;
 pub mod strings;
 
 use crate::stream::keys::KeyBytes;
+use strings::{hash_bytes, StrKeys};
 use arrow_array::{Array, Int64Array};
-use hashbrown::HashMap;
 
-/// A key as the index holds it: an integer (None for a null key) or row-encoded bytes.
+/// A key as the index holds it: an integer (None for a null key), a string or binary column's
+/// own bytes (None for null), or several columns' Arrow row encoding.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KeyValue {
     Int(Option<i64>),
+    Str(Option<KeyBytes>),
     Bytes(KeyBytes),
 }
 
@@ -92,7 +94,10 @@ impl LiveBits {
 
 pub enum KeyIndex {
     Ints(IntKeys),
-    Bytes(ByteKeys),
+    /// One string or binary column, by the values' own bytes (no row encoding per event).
+    Strs(StrKeys),
+    /// Row-encoded keys (several columns; or none: one empty key).
+    Rows(StrKeys),
 }
 
 impl KeyIndex {
@@ -100,15 +105,19 @@ impl KeyIndex {
         KeyIndex::Ints(IntKeys::default())
     }
 
-    pub fn bytes() -> Self {
-        KeyIndex::Bytes(ByteKeys::default())
+    pub fn strs() -> Self {
+        KeyIndex::Strs(StrKeys::new())
+    }
+
+    pub fn rows() -> Self {
+        KeyIndex::Rows(StrKeys::new())
     }
 
     /// Upper bound (exclusive) of the ids issued so far.
     pub fn id_bound(&self) -> usize {
         match self {
             KeyIndex::Ints(k) => k.ids.next as usize,
-            KeyIndex::Bytes(k) => k.ids.next as usize,
+            KeyIndex::Strs(k) | KeyIndex::Rows(k) => k.id_bound(),
         }
     }
 
@@ -116,7 +125,7 @@ impl KeyIndex {
     pub fn len(&self) -> usize {
         match self {
             KeyIndex::Ints(k) => k.live_len(),
-            KeyIndex::Bytes(k) => k.map.len(),
+            KeyIndex::Strs(k) | KeyIndex::Rows(k) => k.len(),
         }
     }
 
@@ -128,7 +137,8 @@ impl KeyIndex {
     pub fn key(&self, id: u32) -> KeyValue {
         match self {
             KeyIndex::Ints(k) => KeyValue::Int(k.key(id)),
-            KeyIndex::Bytes(k) => KeyValue::Bytes(k.keys[id as usize].clone()),
+            KeyIndex::Strs(k) => KeyValue::Str(k.bytes(id).map(KeyBytes::from_slice)),
+            KeyIndex::Rows(k) => KeyValue::Bytes(k.bytes(id).map(KeyBytes::from_slice).unwrap_or_default()),
         }
     }
 
@@ -136,7 +146,8 @@ impl KeyIndex {
     pub fn intern(&mut self, key: &KeyValue) -> u32 {
         match (self, key) {
             (KeyIndex::Ints(k), KeyValue::Int(v)) => k.intern_one(*v),
-            (KeyIndex::Bytes(k), KeyValue::Bytes(b)) => k.intern(b),
+            (KeyIndex::Strs(k), KeyValue::Str(None)) => k.intern_null(),
+            (KeyIndex::Strs(k), KeyValue::Str(Some(b))) | (KeyIndex::Rows(k), KeyValue::Bytes(b)) => k.intern(b, hash_bytes(b)),
             _ => unreachable!("a key of the other kind"),
         }
     }
@@ -146,7 +157,7 @@ impl KeyIndex {
         debug_assert!(self.is_live(id), "release of an id not issued");
         match self {
             KeyIndex::Ints(k) => k.release(id),
-            KeyIndex::Bytes(k) => k.release(id),
+            KeyIndex::Strs(k) | KeyIndex::Rows(k) => k.release(id),
         }
     }
 
@@ -154,7 +165,7 @@ impl KeyIndex {
     pub fn release_many(&mut self, ids: &[u32]) {
         match self {
             KeyIndex::Ints(k) => k.release_many(ids),
-            KeyIndex::Bytes(_) => ids.iter().for_each(|&id| self.release(id)),
+            KeyIndex::Strs(k) | KeyIndex::Rows(k) => k.release_many(ids),
         }
     }
 
@@ -163,7 +174,7 @@ impl KeyIndex {
     pub fn prefetch_key(&self, id: u32) {
         match self {
             KeyIndex::Ints(k) => prefetch_at(&k.keys, id as usize), // (empty while dense: nothing to read)
-            KeyIndex::Bytes(k) => prefetch_at(&k.keys, id as usize),
+            KeyIndex::Strs(k) | KeyIndex::Rows(k) => k.prefetch_key(id),
         }
     }
 
@@ -174,42 +185,10 @@ impl KeyIndex {
 
     /// Whether `id` is issued (not released since).
     pub fn is_live(&self, id: u32) -> bool {
-        let pool = match self {
-            KeyIndex::Ints(k) => &k.ids,
-            KeyIndex::Bytes(k) => &k.ids,
-        };
-        pool.live.get(id)
-    }
-}
-
-/// Byte keys in a hash map; the map holds each key once more, the id's slot keeps it for output.
-#[derive(Default)]
-pub struct ByteKeys {
-    map: HashMap<KeyBytes, u32>,
-    keys: Vec<KeyBytes>,
-    ids: IdPool,
-}
-
-impl ByteKeys {
-    pub fn intern(&mut self, key: &[u8]) -> u32 {
-        if let Some(&id) = self.map.get(key) {
-            return id;
+        match self {
+            KeyIndex::Ints(k) => k.ids.live.get(id),
+            KeyIndex::Strs(k) | KeyIndex::Rows(k) => k.is_live(id),
         }
-        let id = self.ids.take();
-        let key = KeyBytes::from_slice(key);
-        if id as usize == self.keys.len() {
-            self.keys.push(key.clone());
-        } else {
-            self.keys[id as usize] = key.clone();
-        }
-        self.map.insert(key, id);
-        id
-    }
-
-    fn release(&mut self, id: u32) {
-        let key = std::mem::take(&mut self.keys[id as usize]);
-        self.map.remove(&key);
-        self.ids.give_back(id);
     }
 }
 

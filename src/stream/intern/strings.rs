@@ -238,6 +238,16 @@ impl StrKeys {
         }
     }
 
+    /// Release all `ids` (each live, none twice), their buckets prefetched ahead.
+    pub fn release_many(&mut self, ids: &[u32]) {
+        for (i, &id) in ids.iter().enumerate() {
+            if let Some(&ahead) = ids.get(i + PREFETCH_ROWS) {
+                self.prefetch(self.hashes[ahead as usize]);
+            }
+            self.release(id);
+        }
+    }
+
     /// Copy the live keys into a fresh arena.
     fn compact(&mut self) {
         let mut arena = Vec::with_capacity(self.arena.len() - self.garbage);

@@ -3,13 +3,15 @@
 //! state and the watermark before it, so shards work in parallel and the result is the same for
 //! any number of them.
 
+use crate::stream::intern::columns::{intern_strings, Rows as RowSet, NULL_KEY_HASH};
+use crate::stream::intern::strings::hash_bytes;
 use crate::stream::intern::{prefetch, IntKeys, KeyIndex, KeyValue, PREFETCH_ROWS};
 use super::{KeptEvent, SessionConfig, NO_WATERMARK};
 use crate::stream::aggregate::{Acc, AggInput, OwnedValue};
 use crate::stream::aggset::AggSet;
 use crate::stream::output::iso;
 use crate::time::Millis;
-use arrow_array::Int64Array;
+use arrow_array::{ArrayRef, Int64Array};
 use arrow_row::Rows;
 use hashbrown::{HashMap, HashSet};
 use smallvec::SmallVec;
@@ -100,6 +102,9 @@ pub(super) struct Closed {
 pub(super) enum KeySource<'a> {
     /// The one integer key column, as Int64.
     Ints(&'a Int64Array),
+    /// One string or binary column as it came (any layout), and each row's key hash when the
+    /// rows are routed to several shards (else empty).
+    Strs { column: &'a ArrayRef, hashes: &'a [u64] },
     /// Row-encoded keys (None: no key columns, one global key).
     Bytes(Option<&'a Rows>),
 }
@@ -239,13 +244,23 @@ impl Shard {
         let mut ids = std::mem::take(&mut self.ids);
         match (&mut self.index, keys) {
             (KeyIndex::Ints(index), KeySource::Ints(column)) => index.intern_rows(column, rows, &work.hashes, &mut ids),
-            (KeyIndex::Bytes(index), KeySource::Bytes(encoded)) => {
+            (KeyIndex::Strs(index), KeySource::Strs { column, .. }) => {
                 ids.clear();
-                ids.extend(rows.iter().map(|&row| match encoded {
-                    Some(encoded) => index.intern(encoded.row(row as usize).data()),
-                    None => index.intern(&[]),
-                }));
+                // The column's type was checked when the key kind was chosen.
+                intern_strings(index, column, RowSet::Some(rows), &mut ids).expect("a string key column");
             }
+            (KeyIndex::Rows(index), KeySource::Bytes(encoded)) => match encoded {
+                Some(encoded) => {
+                    ids.clear();
+                    index.intern_all(rows.iter().map(|&row| Some(encoded.row(row as usize).data())), &mut ids)
+                }
+                None => {
+                    ids.clear();
+                    if !rows.is_empty() {
+                        ids.resize(rows.len(), index.intern(&[], hash_bytes(&[])));
+                    }
+                }
+            },
             _ => unreachable!("the key index and the batch's keys are of one kind"),
         }
         self.fit_states();
@@ -466,8 +481,15 @@ fn split_into(key: KeyValue, session: Session, mut events: Vec<KeptEvent>, confi
 pub(super) fn shard_of(key: &KeyValue, shards: usize) -> usize {
     match key {
         KeyValue::Int(v) => IntKeys::shard_of_value(*v, shards),
+        KeyValue::Str(b) => shard_of_hash(b.as_ref().map_or(NULL_KEY_HASH, |b| hash_bytes(b)), shards),
         KeyValue::Bytes(b) => shard_of_bytes(b, shards),
     }
+}
+
+/// The shard of a string key whose hash is `hash`.
+#[inline]
+pub(super) fn shard_of_hash(hash: u64, shards: usize) -> usize {
+    crate::stream::intern::reduce(hash, shards)
 }
 
 #[inline]
