@@ -242,7 +242,7 @@ class RoutingProblem:
     def __new__(
         cls,
         depots: Sequence[tuple[float, float, int, int]],
-        clients: Sequence[tuple[float, float, Sequence[int], Sequence[int], int, Sequence[tuple[int, int]], int, bool, int]],
+        clients: Sequence[tuple[float, float, Sequence[int], Sequence[int], int, Sequence[tuple[int, int]], int, bool, int, int]],
         vehicle_types: Sequence[
             tuple[int, Sequence[int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int], int, int]
         ],

@@ -122,6 +122,11 @@ pub struct Client {
     pub required: bool,
     /// Bit set of skills a vehicle needs to serve this client.
     pub skills: u64,
+    /// Its goods reach the depot at this time: the route serving it leaves no earlier (0: none).
+    pub release: i64,
+    /// Live dispatch: the vehicle type this client was promised to, and what serving it with
+    /// another vehicle type costs (re-planning pays to move a promised stop, so plans stay stable).
+    pub promised: Option<(usize, i64)>,
 }
 
 impl Client {
@@ -136,8 +141,20 @@ impl Client {
             prize: 0,
             required: true,
             skills: 0,
+            release: 0,
+            promised: None,
         }
     }
+
+    /// What serving this client with vehicle type `vt` costs on top of the route (see `promised`).
+    #[inline(always)]
+    pub fn move_cost(&self, vt: usize) -> i64 {
+        match self.promised {
+            Some((p, cost)) if p != vt => cost,
+            _ => 0,
+        }
+    }
+
     pub fn tw_early(&self) -> i64 {
         self.time_windows[0].0
     }
@@ -202,6 +219,8 @@ pub struct ProblemData {
     pub vehicle_types: Vec<VehicleType>,
     pub profiles: Vec<Profile>,
     pub num_dims: usize,
+    /// Whether any client is promised to a vehicle type (the search then prices moving it).
+    pub has_promises: bool,
 }
 
 impl ProblemData {
@@ -241,7 +260,9 @@ impl ProblemData {
             vehicle_types,
             profiles,
             num_dims,
+            has_promises: false,
         };
+        data.has_promises = data.clients.iter().any(|c| c.promised.is_some());
         data.normalise_dims();
         data.validate()?;
         Ok(data)
@@ -344,6 +365,16 @@ impl ProblemData {
                     "client {i}: demands, service time and prize must be >= 0"
                 ));
             }
+            if c.release < 0 {
+                return cfg(format!("client {i}: release time {} is negative", c.release));
+            }
+            if let Some((vt, cost)) = c.promised {
+                if vt >= self.vehicle_types.len() || cost < 0 {
+                    return cfg(format!(
+                        "client {i}: promised to vehicle type {vt} at a cost of {cost}; expected an existing type and a cost >= 0"
+                    ));
+                }
+            }
             if c.time_windows.is_empty() {
                 return cfg(format!("client {i} has no time window"));
             }
@@ -410,7 +441,7 @@ impl ProblemData {
                 }
                 let prof = &self.profiles[v.profile];
                 let (s, e) = (&self.depots[v.start_depot], &self.depots[v.end_depot]);
-                let start = v.tw_early.max(s.tw_early);
+                let start = v.tw_early.max(s.tw_early).max(c.release);
                 let arrive = start + prof.duration.get(v.start_depot, loc);
                 let begin = c
                     .time_windows
