@@ -5,7 +5,7 @@
 use super::gil::detach;
 use crate::error::Error;
 use crate::routing::dispatch::{self, Replan, RunningRoute};
-use crate::routing::problem::{haversine_matrix, Matrix};
+use crate::routing::problem::{driving_time, haversine_matrix, time_per_distance, Matrix};
 use crate::routing::vrplib::{self, Rounding};
 use crate::routing::{
     evaluate, evaluate_with_starts, solve, Client, Depot, Evaluation, ProblemData, Profile, Route, Solution, SolveParams,
@@ -50,8 +50,8 @@ fn routing_matrices(points: Vec<(f64, f64)>, geometry: &str, speeds: Vec<Option<
         .map(|s| match s {
             None => Ok(dist.data().to_vec()),
             Some(v) if *v > 0.0 && v.is_finite() => {
-                let per_unit = if geometry == "latlon" { 3.6 / v } else { 1.0 / v };
-                Ok(dist.data().iter().map(|&d| (d as f64 * per_unit).round() as i64).collect())
+                let per_unit = time_per_distance(geometry == "latlon", Some(*v));
+                Ok(dist.data().iter().map(|&d| driving_time(d, per_unit)).collect())
             }
             Some(v) => Err(Error::config(format!("speed must be positive, got {v}"))),
         })

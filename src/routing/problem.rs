@@ -74,19 +74,46 @@ pub fn euclidean_matrix(xy: &[(f64, f64)], scale: f64, round: impl Fn(f64) -> f6
 /// Great-circle (haversine, geo's mean Earth radius) distances in metres between (lat, lon) points,
 /// rounded to the metre.
 pub fn haversine_matrix(latlon: &[(f64, f64)]) -> Matrix {
-    use geo::{Distance, Haversine, Point};
-    let points: Vec<Point> = latlon.iter().map(|&(lat, lon)| Point::new(lon, lat)).collect();
-    let n = points.len();
+    let n = latlon.len();
     let mut data = Vec::with_capacity(n * n);
-    for &a in &points {
-        for &b in &points {
-            data.push(Haversine.distance(a, b).round() as i64);
+    for &a in latlon {
+        for &b in latlon {
+            data.push(haversine_m(a, b));
         }
     }
     Matrix { n, data }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// The great-circle distance in metres between two (lat, lon) points, rounded to the metre.
+#[inline]
+pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> i64 {
+    use geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::new(a.1, a.0), Point::new(b.1, b.0)).round() as i64
+}
+
+/// The Euclidean distance between two points, rounded to a whole unit (as `euclidean_matrix` with
+/// `f64::round`).
+#[inline]
+pub fn euclidean_units(a: (f64, f64), b: (f64, f64)) -> i64 {
+    ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt().round() as i64
+}
+
+/// Time units per distance unit at `speed` (km/h for lat/lon in metres and seconds, distance
+/// units per time unit for planar coordinates); None: times equal distances.
+pub fn time_per_distance(latlon: bool, speed: Option<f64>) -> Option<f64> {
+    speed.map(|v| if latlon { 3.6 / v } else { 1.0 / v })
+}
+
+/// The driving time of `distance` at `per_unit` (see `time_per_distance`), rounded.
+#[inline]
+pub fn driving_time(distance: i64, per_unit: Option<f64>) -> i64 {
+    match per_unit {
+        None => distance,
+        Some(k) => (distance as f64 * k).round() as i64,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Depot {
     pub x: f64,
     pub y: f64,
@@ -163,7 +190,7 @@ impl Client {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VehicleType {
     pub count: usize,
     pub capacity: Vec<i64>,

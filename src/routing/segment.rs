@@ -43,7 +43,12 @@ impl DurSeg {
     /// `a` followed by `b`, travelling from `a.last` to `b.first` on `dur`.
     #[inline]
     pub fn merge(dur: &Matrix, a: &DurSeg, b: &DurSeg) -> DurSeg {
-        let edge = dur.get(a.last as usize, b.first as usize);
+        Self::merge_edge(dur.get(a.last as usize, b.first as usize), a, b)
+    }
+
+    /// `a` followed by `b`, travelling `edge` from one to the other.
+    #[inline]
+    pub fn merge_edge(edge: i64, a: &DurSeg, b: &DurSeg) -> DurSeg {
         let at_second = a.duration - a.time_warp + edge;
         let wait = (b.early - at_second - a.late).max(0);
         let warp = (a.early + at_second - b.late).max(0);
