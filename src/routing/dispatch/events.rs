@@ -57,12 +57,25 @@ impl Dispatcher {
     /// Applies vehicle events in order. A stop newly predicted to miss its window triggers a
     /// re-plan of the unfrozen part (`replan_iterations` iterations, deterministic).
     pub fn vehicle_events(&mut self, events: Vec<VehicleEvent>, now: i64) -> EventReport {
+        self.event_rows(events.into_iter().map(Ok).collect(), now)
+    }
+
+    /// `vehicle_events` for rows as read (`input`): unreadable rows are rejected with their reason.
+    pub fn event_rows(&mut self, events: Vec<Result<VehicleEvent, String>>, now: i64) -> EventReport {
         self.advance(now);
         let before = self.late_orders();
         let mut report = EventReport::default();
         for (i, event) in events.iter().enumerate() {
-            self.now = self.now.max(event.ts);
             self.stats.events += 1;
+            let event = match event {
+                Ok(e) => e,
+                Err(why) => {
+                    self.stats.rejected_events += 1;
+                    report.rejected.push((i, why.clone()));
+                    continue;
+                }
+            };
+            self.now = self.now.max(event.ts);
             match self.apply_event(event) {
                 Ok(()) => report.applied += 1,
                 Err(why) => {
@@ -72,6 +85,7 @@ impl Dispatcher {
             }
             self.refresh();
         }
+        self.repair_loads();
         let late: Vec<u32> = self.late_orders().into_iter().filter(|k| !before.contains(k)).collect();
         self.stats.late_flags += late.len() as u64;
         report.late = late.iter().map(|&k| self.orders[k as usize].spec.id.clone()).collect();

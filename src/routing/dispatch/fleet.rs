@@ -89,16 +89,14 @@ pub struct Settings {
     pub eta_tolerance: i64,
     /// Iterations of the re-planning a predicted late stop triggers.
     pub replan_iterations: u64,
-    /// What placing a waiting order is worth to the search (far above any detour).
-    pub placement_value: i64,
-    /// Times are seconds of a day (lat/lon or matrix models): messages show them as HH:MM.
-    pub clock: bool,
+    /// How input values map to model units (and whether messages show times as HH:MM).
+    pub units: super::input::Units,
 }
 
 impl Settings {
     /// A time for messages.
     pub fn time(&self, t: i64) -> String {
-        if self.clock && (0..10 * 86_400).contains(&t) {
+        if self.units.clock && (0..10 * 86_400).contains(&t) {
             format!("{:02}:{:02}:{:02}", t / 3600, t % 3600 / 60, t % 60)
         } else {
             t.to_string()

@@ -52,6 +52,12 @@ impl Dispatcher {
     /// Re-optimises the unfrozen part of the plan within `stop` (deterministic under an iteration
     /// budget), then tries the waiting orders again.
     pub fn improve(&mut self, stop: &StopCriteria, now: i64) -> ImproveReport {
+        self.improve_with(stop, now, &mut || true)
+    }
+
+    /// `improve`, asking `keep_going` about every 100 ms whether to go on (Ctrl-C): when it says
+    /// no, the best plan found so far is considered as usual.
+    pub fn improve_with(&mut self, stop: &StopCriteria, now: i64, keep_going: &mut dyn FnMut() -> bool) -> ImproveReport {
         let started = std::time::Instant::now();
         self.advance(now);
         self.improve_count += 1;
@@ -69,7 +75,7 @@ impl Dispatcher {
                 initial: Some(sub.initial.clone()),
                 ..SolveParams::default()
             };
-            let result = solve(&sub.data, &params, &mut |_| true);
+            let result = solve(&sub.data, &params, &mut |_| keep_going());
             report.iterations = result.iterations;
             let mut candidate = current.clone();
             for (van, state) in self.vans.iter().enumerate() {
@@ -261,7 +267,7 @@ impl Dispatcher {
                     prize: 0,
                     required: true,
                     skills: o.spec.skills | carried,
-                    release: o.spec.release,
+                    release: o.spec.depot_release(),
                     promised: Some((t, self.settings.stability)),
                 });
                 order_of_client.push(k);

@@ -9,6 +9,7 @@
 mod events;
 mod fleet;
 mod improve;
+pub mod input;
 mod insertion;
 mod order;
 mod plan;

@@ -16,7 +16,8 @@ pub struct OrderSpec {
     pub service: i64,
     /// When service may start: sorted, disjoint; empty means any time.
     pub windows: Vec<(i64, i64)>,
-    /// When its goods reach the depot (0: already there).
+    /// When its goods reach the depot (0: already there): the van bringing them leaves no earlier.
+    /// A pickup-only order has no goods at the depot: its release binds nothing.
     pub release: i64,
     pub required: bool,
     /// For optional orders: what serving it is worth (internal cost units).
@@ -55,6 +56,16 @@ impl OrderSpec {
 
     pub fn has_goods_at_depot(&self) -> bool {
         self.delivery.iter().any(|&q| q > 0)
+    }
+
+    /// When the van bringing its goods may leave the depot: its release, for an order with goods
+    /// at the depot (a pickup brings none: its window says when it can be done).
+    pub fn depot_release(&self) -> i64 {
+        if self.has_goods_at_depot() {
+            self.release
+        } else {
+            0
+        }
     }
 }
 

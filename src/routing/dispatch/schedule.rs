@@ -87,7 +87,7 @@ impl Dispatcher {
     fn best_departure(&self, van: usize, route: &[u32]) -> i64 {
         let vt = self.fleet.vehicle(van);
         let (open, close) = self.fleet.shift(van);
-        let release = route.iter().map(|&k| self.orders[k as usize].spec.release).max().unwrap_or(0);
+        let release = route.iter().map(|&k| self.orders[k as usize].spec.depot_release()).max().unwrap_or(0);
         let earliest = self.now().max(open).max(release);
         let profile = vt.profile;
         let mut seg = DurSeg::visit(vt.start_depot, 0, earliest, close.max(earliest));

@@ -77,8 +77,6 @@ pub struct Stats {
     pub replans: u64,
     /// Planned stops that re-planning moved to another van.
     pub moved_stops: u64,
-    /// Planned stops re-planning kept on their van (for the share of moved ones).
-    pub kept_stops: u64,
     pub late_flags: u64,
 }
 
@@ -200,10 +198,18 @@ impl Dispatcher {
     /// unassigned with the reason no van can take it). Malformed orders are rejected, one outcome
     /// each, never an error.
     pub fn add_orders(&mut self, specs: Vec<OrderSpec>, now: i64) -> Vec<Outcome> {
+        self.add_rows(specs.into_iter().map(Ok).collect(), now)
+    }
+
+    /// `add_orders` for rows as read (`input`): unreadable rows are rejected with their reason.
+    pub fn add_rows(&mut self, rows: Vec<std::result::Result<OrderSpec, (Option<String>, String)>>, now: i64) -> Vec<Outcome> {
         self.advance(now);
-        let mut out = Vec::with_capacity(specs.len());
-        for spec in specs {
-            out.push(self.add_order(spec));
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(match row {
+                Ok(spec) => self.add_order(spec),
+                Err((id, why)) => self.reject(id.unwrap_or_default(), why),
+            });
         }
         out
     }
@@ -295,6 +301,76 @@ impl Dispatcher {
             self.close_order(k, OrderState::Cancelled { at: self.now() });
             self.stats.cancelled += 1;
             out.push(Outcome { order_id: id.clone(), status: "cancelled".into(), vehicle: None, reason: None });
+        }
+        self.repair_loads();
+        self.refresh();
+        out
+    }
+
+    /// Goods that stay on a van (a cancelled or failed delivery) may leave no room for the pickups
+    /// planned after: such pickups (unfrozen, the last first) leave the van until it fits, and are
+    /// placed again (or wait, with the reason).
+    pub(super) fn repair_loads(&mut self) {
+        let mut displaced = Vec::new();
+        for van in 0..self.vans.len() {
+            loop {
+                let route = self.vans[van].route.clone();
+                if self.schedule(van, &route).excess_load == 0 {
+                    break;
+                }
+                let frozen = self.vans[van].frozen;
+                let Some(i) = (frozen..route.len()).rev().find(|&i| self.orders[route[i] as usize].spec.pickup.iter().any(|&q| q > 0)) else {
+                    break; // nothing movable: the van is over capacity as it stands
+                };
+                self.vans[van].route.remove(i);
+                displaced.push(route[i]);
+            }
+        }
+        for k in displaced {
+            self.orders[k as usize].state = OrderState::Unassigned { reason: String::new() };
+            if let Err(reason) = self.insert(k) {
+                self.orders[k as usize].state = OrderState::Unassigned { reason };
+                self.fate(k, self.now());
+            }
+        }
+    }
+
+    /// Holds orders until `until`: their goods reach the depot then (the release time), so the van
+    /// carrying them leaves no earlier. A held order on a van still free to change is placed again;
+    /// one on a loaded van, or closed, is refused.
+    pub fn hold(&mut self, ids: &[String], until: i64, now: i64) -> Vec<Outcome> {
+        self.advance(now);
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let refuse = |why: String| Outcome { order_id: id.clone(), status: "rejected".into(), vehicle: None, reason: Some(why) };
+            let Some(&k) = self.by_id.get(id) else {
+                out.push(refuse(format!("no order {id:?} to hold")));
+                continue;
+            };
+            match self.orders[k as usize].state.clone() {
+                OrderState::Planned { van } => {
+                    if self.vans[van as usize].committed {
+                        out.push(refuse(format!("order {id:?} is on a van that is loaded or left")));
+                        continue;
+                    }
+                    self.orders[k as usize].spec.release = until;
+                    self.take_off_route(van, k);
+                    self.orders[k as usize].state = OrderState::Unassigned { reason: String::new() };
+                }
+                OrderState::Unassigned { .. } => self.orders[k as usize].spec.release = until,
+                other => {
+                    out.push(refuse(format!("order {id:?} cannot be held: it is {}", other.name())));
+                    continue;
+                }
+            }
+            out.push(match self.insert(k) {
+                Ok(van) => Outcome { order_id: id.clone(), status: "planned".into(), vehicle: Some(self.van_id(van)), reason: None },
+                Err(reason) => {
+                    self.orders[k as usize].state = OrderState::Unassigned { reason: reason.clone() };
+                    self.fate(k, self.now());
+                    Outcome { order_id: id.clone(), status: "unassigned".into(), vehicle: None, reason: Some(reason) }
+                }
+            });
         }
         self.refresh();
         out
