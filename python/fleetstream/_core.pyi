@@ -300,6 +300,7 @@ class Dispatcher:
         threads: int,
         eta_tolerance: int,
         replan_iterations: int,
+        buffer: int,
         clock: bool,
         origin_ms: int | None,
         cost_scale: float,

@@ -85,7 +85,7 @@ impl PyDispatcher {
     /// profile); `speeds`: per profile for coordinates.
     #[new]
     #[pyo3(signature = (depots, vehicle_types, vans, geometry, speeds, matrices, depot_sites, skills, *, freeze, stability,
-                        seed, threads, eta_tolerance, replan_iterations, clock, origin_ms, cost_scale))]
+                        seed, threads, eta_tolerance, replan_iterations, buffer, clock, origin_ms, cost_scale))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         depots: Vec<(f64, f64, i64, i64)>,
@@ -102,6 +102,7 @@ impl PyDispatcher {
         threads: usize,
         eta_tolerance: i64,
         replan_iterations: u64,
+        buffer: i64,
         clock: bool,
         origin_ms: Option<i64>,
         cost_scale: f64,
@@ -137,7 +138,10 @@ impl PyDispatcher {
             (other, _) => return Err(Error::config(format!("geometry {other:?} with these matrices is not one the dispatcher knows")).into()),
         };
         let units = Units { clock, origin_ms, cost_scale, skills: skills.clone() };
-        let settings = Settings { freeze, stability, seed, threads, eta_tolerance, replan_iterations, units };
+        if buffer < 0 {
+            return Err(Error::config("buffer must be >= 0").into());
+        }
+        let settings = Settings { freeze, stability, seed, threads, eta_tolerance, replan_iterations, buffer, units };
         let fleet = Fleet::new(depots, places, vehicle_types, vans, skills)?;
         Ok(PyDispatcher { inner: Dispatcher::new(fleet, geometry, settings)? })
     }

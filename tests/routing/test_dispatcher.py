@@ -106,7 +106,7 @@ def run_day(seed: int, steps: int, snapshot_every: int | None = None) -> tuple[l
     rng = random.Random(seed)
     world = World(**World.spec(rng))
     d = fs.routing.Dispatcher(world.model(), freeze=world.freeze, stability=rng.choice([0.0, 5.0]), seed=seed,
-                              replan_iterations=20)
+                              replan_iterations=20, buffer=rng.choice([0, 10]))
     twin = fs.routing.Dispatcher.restore(d.snapshot()) if snapshot_every else None
     plans: list[Any] = []
     log: list[Any] = []

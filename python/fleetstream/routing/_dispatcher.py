@@ -101,6 +101,8 @@ class Dispatcher:
     * ``improve`` re-optimises the unfrozen part with the solver's own search, starting from the
       current plan; moving a planned (promised) stop to another van costs ``stability`` (in the
       model's cost units). The new plan is adopted only if it is cheaper and as drivable.
+    * ``buffer``: plans aim to reach a stop this long before its window closes (a margin for
+      delays: orders and re-plans never take it away); ``late`` still means missing the window.
     * Frozen: the stop a van drives to and every stop it reaches within ``freeze``; a van leaving
       the depot within ``freeze`` is being loaded, so its load is fixed (a van out takes no goods
       from the depot, only pickups it has room for).
@@ -116,8 +118,8 @@ class Dispatcher:
     """
 
     def __init__(self, model: Model, *, freeze: Span = "15m", stability: float = 1.0, seed: int = 1, threads: int = 1,
-                 eta_tolerance: Span = "2m", replan_iterations: int = 200, vehicle_ids: Sequence[str] | None = None,
-                 origin: datetime | str | None = None) -> None:
+                 eta_tolerance: Span = "2m", replan_iterations: int = 200, buffer: Span = 0,
+                 vehicle_ids: Sequence[str] | None = None, origin: datetime | str | None = None) -> None:
         if not isinstance(model, Model):
             raise ConfigError(f"Dispatcher() expects a fleetstream.routing.Model, got {type(model).__name__}")
         if not model.num_depots or not model._vehicle_types:
@@ -148,7 +150,8 @@ class Dispatcher:
         self._native = _core.Dispatcher(
             depots, vehicle_specs, _vehicle_ids(model, vehicle_ids), geometry, speeds, matrices, depot_sites, skills,
             freeze=span(freeze, "freeze"), stability=int(round(stability * COST_SCALE)), seed=seed, threads=threads,
-            eta_tolerance=span(eta_tolerance, "eta_tolerance"), replan_iterations=replan_iterations, clock=model.clock,
+            eta_tolerance=span(eta_tolerance, "eta_tolerance"), replan_iterations=replan_iterations,
+            buffer=span(buffer, "buffer"), clock=model.clock,
             origin_ms=_origin_ms(origin), cost_scale=float(COST_SCALE))
         if model.num_clients:
             self.add_orders(self._model_clients(model), now=0)

@@ -89,6 +89,9 @@ pub struct Settings {
     pub eta_tolerance: i64,
     /// Iterations of the re-planning a predicted late stop triggers.
     pub replan_iterations: u64,
+    /// Plans aim to reach a stop this long before its window closes (a margin for delays); a stop
+    /// is flagged late only when it will miss the window itself.
+    pub buffer: i64,
     /// How input values map to model units (and whether messages show times as HH:MM).
     pub units: super::input::Units,
 }

@@ -24,11 +24,15 @@ use crate::routing::solution::{Route, Solution};
 use crate::routing::stop::StopCriteria;
 use serde::{Deserialize, Serialize};
 
+/// Iterations of each loaded van's own re-ordering search.
+const LOCKED_ITERATIONS: u64 = 30;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImproveReport {
     pub iterations: u64,
     pub accepted: bool,
-    /// Cost of the plan before and after (internal units; moves of promised stops included after).
+    /// Cost of the plan before and after re-optimising (internal units; after includes the price
+    /// of the promised stops moved; waiting orders placed afterwards are not counted).
     pub cost_before: i64,
     pub cost_after: i64,
     /// Planned stops moved to another van.
@@ -63,45 +67,70 @@ impl Dispatcher {
         self.improve_count += 1;
         self.stats.improves += 1;
         let mut report = ImproveReport::default();
-        let current: Vec<Vec<u32>> = self.vans.iter().map(|v| v.route.clone()).collect();
-        let before = self.plan_schedules(&current);
-        report.cost_before = before.iter().map(|s| s.cost).sum();
-        report.cost_after = report.cost_before;
-        if let Some(sub) = self.subproblem() {
-            let params = SolveParams {
-                seed: self.settings.seed.wrapping_add(self.improve_count.wrapping_mul(0x9E37_79B9)),
-                threads: self.settings.threads.max(1),
-                stop: if stop.is_bounded() { stop.clone() } else { StopCriteria::iterations(200) },
-                initial: Some(sub.initial.clone()),
-                ..SolveParams::default()
-            };
-            let result = solve(&sub.data, &params, &mut |_| keep_going());
-            report.iterations = result.iterations;
-            let mut candidate = current.clone();
-            for (van, state) in self.vans.iter().enumerate() {
-                if sub.van_of_type.contains(&van) {
-                    candidate[van].truncate(state.frozen);
-                }
-            }
-            for route in &result.solution.routes {
-                let van = sub.van_of_type[route.vehicle_type];
-                candidate[van].extend(route.visits.iter().map(|&c| sub.order_of_client[c - sub.data.num_depots()]));
-            }
-            if let Some((cost, moved)) = self.acceptable(&current, &before, &candidate) {
-                if cost < report.cost_before {
-                    self.adopt(candidate);
-                    report.accepted = true;
-                    report.cost_after = cost;
-                    report.moved = moved;
-                    self.stats.improvements += 1;
-                    self.stats.moved_stops += moved as u64;
-                }
-            }
+        let stop = if stop.is_bounded() { stop.clone() } else { StopCriteria::iterations(200) };
+        report.cost_before = self.plan_schedules(&self.routes()).iter().map(|s| s.cost).sum();
+        // Vans whose load is fixed can only reorder their own stops: a small search each, so that
+        // stops a delay made late on one van do not weigh on everyone's search.
+        let locked: Vec<usize> = (0..self.vans.len())
+            .filter(|&v| {
+                let s = &self.vans[v];
+                (s.committed || s.on_road()) && !s.done() && s.route.len() >= s.frozen + 3
+            })
+            .collect();
+        let own = StopCriteria { max_iterations: Some(stop.max_iterations.unwrap_or(200).min(LOCKED_ITERATIONS)), max_runtime: None, no_improvement: None };
+        for (part, &v) in locked.iter().enumerate() {
+            self.improve_part(&[v], &own, part as u64 + 1, &mut report, keep_going);
         }
+        // Everything that can still move between vans: the vans at the depot and their orders.
+        let free: Vec<usize> = (0..self.vans.len()).filter(|&v| !self.vans[v].committed && !self.vans[v].on_road() && !self.vans[v].done()).collect();
+        self.improve_part(&free, &stop, 0, &mut report, keep_going);
+        let planned: i64 = self.plan_schedules(&self.routes()).iter().map(|s| s.cost).sum();
+        report.cost_after = planned + self.settings.stability * report.moved as i64;
         report.placed = self.place_waiting();
         report.runtime_s = started.elapsed().as_secs_f64();
         self.refresh();
         report
+    }
+
+    fn routes(&self) -> Vec<Vec<u32>> {
+        self.vans.iter().map(|v| v.route.clone()).collect()
+    }
+
+    /// Re-optimises the unfrozen stops of `vans` among themselves; adopts the result if acceptable.
+    fn improve_part(&mut self, vans: &[usize], stop: &StopCriteria, part: u64, report: &mut ImproveReport, keep_going: &mut dyn FnMut() -> bool) {
+        let Some(sub) = self.subproblem(vans) else { return };
+        let params = SolveParams {
+            seed: self.settings.seed.wrapping_add(self.improve_count.wrapping_mul(0x9E37_79B9)).wrapping_add(part.wrapping_mul(7919)),
+            threads: if part == 0 { self.settings.threads.max(1) } else { 1 },
+            stop: stop.clone(),
+            initial: Some(sub.initial.clone()),
+            ..SolveParams::default()
+        };
+        let result = solve(&sub.data, &params, &mut |_| keep_going());
+        report.iterations += result.iterations;
+        let current = self.routes();
+        let mut candidate = current.clone();
+        for &van in &sub.van_of_type {
+            candidate[van].truncate(self.vans[van].frozen);
+        }
+        for route in &result.solution.routes {
+            let van = sub.van_of_type[route.vehicle_type];
+            candidate[van].extend(route.visits.iter().map(|&c| sub.order_of_client[c - sub.data.num_depots()]));
+        }
+        if candidate == current {
+            return;
+        }
+        let before = self.plan_schedules(&current);
+        let cost_before: i64 = before.iter().map(|s| s.cost).sum();
+        if let Some((cost, moved)) = self.acceptable(&current, &before, &candidate) {
+            if cost < cost_before {
+                self.adopt(candidate);
+                report.accepted = true;
+                report.moved += moved;
+                self.stats.improvements += 1;
+                self.stats.moved_stops += moved as u64;
+            }
+        }
     }
 
     pub(super) fn plan_schedules(&self, routes: &[Vec<u32>]) -> Vec<Schedule> {
@@ -126,24 +155,26 @@ impl Dispatcher {
             return None;
         }
         let after = self.plan_schedules(candidate);
-        let late = |routes: &[Vec<u32>], s: &[Schedule]| {
-            let mut late = vec![false; self.orders.len()];
+        // Per stop: at risk (within its buffer) and late; neither may appear where it was not.
+        let flags = |routes: &[Vec<u32>], s: &[Schedule]| {
+            let mut flags = vec![(false, false); self.orders.len()];
             for (r, sched) in routes.iter().zip(s) {
                 for (&k, t) in r.iter().zip(&sched.stops) {
-                    late[k as usize] = t.late;
+                    flags[k as usize] = (t.at_risk, t.late);
                 }
             }
-            late
+            flags
         };
-        let (late_before, late_after) = (late(current, before), late(candidate, &after));
-        if late_after.iter().zip(&late_before).any(|(a, b)| *a && !*b) {
+        let (was_flagged, is_flagged) = (flags(current, before), flags(candidate, &after));
+        if is_flagged.iter().zip(&was_flagged).any(|(a, b)| (a.0 && !b.0) || (a.1 && !b.1)) {
             return None;
         }
-        if after.iter().map(|s| s.lateness).sum::<i64>() > before.iter().map(|s| s.lateness).sum::<i64>() {
+        let total = |s: &[Schedule], f: fn(&Schedule) -> i64| s.iter().map(f).sum::<i64>();
+        if total(&after, |s| s.risk) > total(before, |s| s.risk) || total(&after, |s| s.lateness) > total(before, |s| s.lateness) {
             return None;
         }
         for (a, b) in after.iter().zip(before) {
-            if a.violations()[2..].iter().zip(&b.violations()[2..]).any(|(x, y)| x > y) {
+            if a.violations()[4..].iter().zip(&b.violations()[4..]).any(|(x, y)| x > y) {
                 return None;
             }
         }
@@ -183,15 +214,17 @@ impl Dispatcher {
         placed
     }
 
-    /// The unfrozen rest of the day as a problem (None when nothing is left to re-plan).
-    fn subproblem(&self) -> Option<Sub> {
+    /// The unfrozen stops of `vans` as a problem (None when nothing is left to re-plan).
+    fn subproblem(&self, vans: &[usize]) -> Option<Sub> {
         let nd = self.fleet.depots.len();
         let used = self.fleet.vehicle_types.iter().fold(0u64, |a, v| a | v.skills)
             | self.orders.iter().filter(|o| o.state.is_open()).fold(0u64, |a, o| a | o.spec.skills);
         let free: Vec<u32> = (0..64).filter(|b| used & (1u64 << b) == 0).collect();
         let (&depot_bit, code_bits) = free.split_first()?;
         let at_depot = 1u64 << depot_bit;
-        let vans: Vec<usize> = (0..self.vans.len())
+        let vans: Vec<usize> = vans
+            .iter()
+            .copied()
             .filter(|&v| {
                 let s = &self.vans[v];
                 // A van driving home takes nothing more.
@@ -263,7 +296,14 @@ impl Dispatcher {
                     delivery: o.spec.delivery.clone(),
                     pickup: o.spec.pickup.clone(),
                     service: o.spec.service,
-                    time_windows: if o.spec.windows.is_empty() { vec![(0, INF)] } else { o.spec.windows.clone() },
+                    time_windows: if o.spec.windows.is_empty() {
+                        vec![(0, INF)]
+                    } else {
+                        let mut w = o.spec.windows.clone();
+                        let last = w.len() - 1;
+                        w[last].1 = o.planning_close(self.settings.buffer);
+                        w
+                    },
                     prize: 0,
                     required: true,
                     skills: o.spec.skills | carried,

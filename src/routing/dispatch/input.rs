@@ -269,7 +269,9 @@ impl Row for ArrowRow<'_> {
 }
 
 fn arrow_value(col: &ArrayRef, i: usize) -> std::result::Result<Value, String> {
-    if col.is_null(i) {
+    // A column of type Null (all values missing, e.g. pyarrow's guess for [None, None]) has no
+    // validity buffer: `is_null` would say false.
+    if col.data_type() == &DataType::Null || col.is_null(i) {
         return Ok(Value::Null);
     }
     let unit_s = |v: i64, u: &TimeUnit| match u {
@@ -438,6 +440,13 @@ mod tests {
         assert_eq!((a.place, a.windows.clone()), (Place::Point(1.0, 1.0), vec![(0, 3600)]));
         assert_eq!(u.order(&ArrowRow { batch: &batch, row: 1 }).unwrap_err(), (Some("b".into()), "give both x and y".into()));
         assert_eq!(u.order(&ArrowRow { batch: &batch, row: 2 }).unwrap_err().1, "order_id is missing");
+        let nulls = RecordBatch::try_from_iter(vec![
+            ("order_id", Arc::new(StringArray::from(vec!["n"])) as ArrayRef),
+            ("site", Arc::new(Int64Array::from(vec![4])) as ArrayRef),
+            ("tw_start", Arc::new(arrow_array::NullArray::new(1)) as ArrayRef),
+        ])
+        .unwrap();
+        assert_eq!(u.order(&ArrowRow { batch: &nulls, row: 0 }).unwrap().windows, vec![]);
         let bad = RecordBatch::try_from_iter(vec![("order_id", Arc::new(StringArray::from(vec!["a"])) as ArrayRef), ("colour", Arc::new(StringArray::from(vec!["red"])) as ArrayRef)]).unwrap();
         assert!(check_columns(&bad, ORDER_FIELDS, &["order_id"], "orders").unwrap_err().to_string().contains("unknown column \"colour\""));
     }

@@ -83,7 +83,7 @@ impl Dispatcher {
             let mut route = self.vans[van].route.clone();
             route.insert(p, k);
             let s = self.schedule(van, &route);
-            if s.stops[p].late {
+            if s.stops[p].at_risk {
                 why.window += 1;
                 why.earliest_arrival = Some(why.earliest_arrival.map_or(s.stops[p].arrival, |a: i64| a.min(s.stops[p].arrival)));
                 continue;
@@ -113,8 +113,13 @@ impl Dispatcher {
         let mut parts = Vec::new();
         if why.window > 0 {
             let arrival = why.earliest_arrival.map(|a| format!(" (earliest arrival {})", self.settings.time(a))).unwrap_or_default();
+            let margin = if self.settings.buffer > 0 {
+                format!(" (less the buffer of {}: by {})", self.settings.buffer, self.settings.time(o.planning_close(self.settings.buffer)))
+            } else {
+                String::new()
+            };
             parts.push(format!(
-                "{} cannot reach it before its window closes at {}{arrival}",
+                "{} cannot reach it before its window closes at {}{margin}{arrival}",
                 vans(why.window),
                 self.settings.time(o.close())
             ));

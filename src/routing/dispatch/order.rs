@@ -114,6 +114,15 @@ impl Order {
     pub fn close(&self) -> i64 {
         self.spec.windows.last().map_or(crate::routing::INF, |w| w.1)
     }
+    /// The latest arrival a plan aims for: the close of its last window less `buffer`, but never
+    /// before that window opens.
+    pub fn planning_close(&self, buffer: i64) -> i64 {
+        match self.spec.windows.last() {
+            None => crate::routing::INF,
+            Some(&(open, close)) => (close - buffer).max(open),
+        }
+    }
+
     /// When service starts for a van arriving at `arrival`, and whether it is late (after the last
     /// window closed: it is then served on arrival).
     #[inline]

@@ -18,6 +18,8 @@ pub struct StopTimes {
     pub departure: i64,
     /// Reached after its last window closed.
     pub late: bool,
+    /// Reached later than a plan aims for (its window's close less the buffer).
+    pub at_risk: bool,
     /// Load on board when leaving.
     pub load: [i64; MAX_DIMS],
 }
@@ -34,6 +36,9 @@ pub struct Schedule {
     pub distance: i64,
     pub late_stops: usize,
     pub lateness: i64,
+    /// Stops reached later than the plan aims for, and by how much in all.
+    pub risky_stops: usize,
+    pub risk: i64,
     pub excess_load: i64,
     /// Back after its shift ends, by this much.
     pub end_late: i64,
@@ -44,9 +49,13 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Constraint violations, each summed: late stops, lateness, load, shift, duration, distance.
-    pub fn violations(&self) -> [i64; 6] {
+    /// What plans must not make worse, each summed: stops later than aimed for (late, or within
+    /// the buffer) and by how much, stops late and by how much, load, shift, duration and distance
+    /// excess.
+    pub fn violations(&self) -> [i64; 8] {
         [
+            self.risky_stops as i64,
+            self.risk,
             self.late_stops as i64,
             self.lateness,
             self.excess_load,
@@ -56,7 +65,7 @@ impl Schedule {
         ]
     }
     pub fn feasible(&self) -> bool {
-        self.violations() == [0; 6]
+        self.violations() == [0; 8]
     }
 }
 
@@ -95,7 +104,7 @@ impl Dispatcher {
         for &k in route {
             let o = &self.orders[k as usize];
             let slot = o.slot();
-            let visit = DurSeg::visit(slot as usize, o.spec.service, o.open(), o.close());
+            let visit = DurSeg::visit(slot as usize, o.spec.service, o.open(), o.planning_close(self.settings.buffer));
             seg = DurSeg::merge_edge(self.sites.dur(profile, prev, slot), &seg, &visit);
             prev = slot;
         }
@@ -147,6 +156,12 @@ impl Dispatcher {
                 out.late_stops += 1;
                 out.lateness += arrival - o.close();
             }
+            let aim = o.planning_close(self.settings.buffer);
+            let at_risk = arrival > aim;
+            if at_risk {
+                out.risky_stops += 1;
+                out.risk += arrival - aim;
+            }
             let mut departure = start + o.spec.service;
             if i == 0 && matches!(state.phase, Phase::AtStop { .. }) {
                 departure = departure.max(now); // still there
@@ -155,7 +170,7 @@ impl Dispatcher {
                 *l += o.spec.pickup[d] - o.spec.delivery[d];
             }
             out.excess_load += excess(&load);
-            out.stops.push(StopTimes { arrival, start, departure, late, load });
+            out.stops.push(StopTimes { arrival, start, departure, late, at_risk, load });
             prev = slot;
             t = departure;
         }

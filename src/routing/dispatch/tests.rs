@@ -13,6 +13,7 @@ fn settings(freeze: i64, stability: i64) -> Settings {
         threads: 1,
         eta_tolerance: 1,
         replan_iterations: 50,
+        buffer: 0,
         units: input::Units { clock: false, origin_ms: None, cost_scale: 1.0, skills: vec![] },
     }
 }
