@@ -12,7 +12,7 @@ import pyarrow as pa
 __all__ = [
     "__version__", "parse_duration", "_panic_in_native_call", "LogParser", "WindowAggregator", "SpikeDetector", "Sessionizer",
     "merge_sorted_partial_sessions", "session_ids",
-    "KafkaSource", "KafkaSink", "kafka_create_topics", "AlertsOperator",
+    "KafkaSource", "KafkaSink", "kafka_create_topics", "AlertsOperator", "DispatchOperator",
     "RoutingProblem", "RoutingSolution", "Replan", "Dispatcher", "routing_matrices", "read_vrplib",
     "ExactlyOnceSink", "ReferenceTable", "PaymentsOperator",
 ]
@@ -226,6 +226,34 @@ class AlertsOperator:
     def next_offset(self) -> int | None: ...
     @property
     def watermark(self) -> int | None: ...
+
+
+@final
+class DispatchOperator:
+    """The dispatch pipeline's operator; see fleetstream.pipeline.DispatchPipeline."""
+
+    def __new__(
+        cls,
+        *,
+        orders_topic: str,
+        vehicle_topic: str,
+        improve_every: int,
+        improve_iterations: int,
+        improve_time_ms: int | None = None,
+        dispatcher: bytes | None = None,
+        checkpoint: bytes | None = None,
+    ) -> DispatchOperator: ...
+    def push(
+        self, topics: Any, partitions: Any, offsets: Any, values: Any, open: Sequence[tuple[str, int]], flush: bool
+    ) -> tuple[pa.Table, pa.Table]: ...
+    def checkpoint(self) -> bytes: ...
+    def dispatcher(self) -> bytes: ...
+    def resume_offsets(self) -> list[tuple[str, int, int]]: ...
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def now(self) -> int: ...
+    def counts(self) -> dict[str, int]: ...
 
 
 def routing_matrices(

@@ -263,3 +263,44 @@ def simulate_day(day: Day, dispatcher: Any, *, step: int = 60, improve_every: in
         if on_step is not None:
             on_step(t, dispatcher)
     return DayRun(fleet.stats, add_latency, improve_latency, inputs, dispatcher, moved_by_hour, promised_by_hour)
+
+
+def simulate_log(day: Day, dispatcher: Any, *, improve_every: int = 300, improve_iterations: int = 200, step: int = 60,
+                 seed: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The input a day gives the Kafka dispatch pipeline: the orders topic (orders and
+    cancellations) and the vehicle topic (what the simulated fleet reports), the fleet following
+    the plans of the pipeline's own operator (the same JSON decoding, event-time merge and
+    re-planning ticks), so that the pipeline, replaying this log, makes the same decisions."""
+    import json
+
+    import pyarrow as pa
+
+    from fleetstream import _core
+    from fleetstream.routing._dispatcher import Dispatcher
+
+    operator = _core.DispatchOperator(orders_topic="orders", vehicle_topic="vehicles", improve_every=improve_every,
+                                      improve_iterations=improve_iterations, dispatcher=dispatcher.snapshot())
+    fleet = FleetSimulator(day, seed=seed)
+    messages = day.messages()
+    orders: list[dict[str, Any]] = []
+    vehicles: list[dict[str, Any]] = []
+    t, k = day.spec.work_start - step, 0
+    plan: dict[str, list[dict[str, Any]]] = {}
+    while t < day.spec.work_end + 3600:
+        now, t = t, t + step
+        batch: list[tuple[str, int, bytes]] = []
+        for e in fleet.step(plan, t, now):
+            e = {key: v for key, v in e.items() if v is not None}
+            batch.append(("vehicles", len(vehicles), json.dumps(e).encode()))
+            vehicles.append(e)
+        while k < len(messages) and messages[k]["ts"] <= t:
+            m = {key: v for key, v in messages[k].items() if v is not None}
+            k += 1
+            batch.append(("orders", len(orders), json.dumps(m).encode()))
+            orders.append(m)
+        if batch:
+            # Nothing earlier can come any more: the merge applies the step in event-time order.
+            operator.push(pa.array([b[0] for b in batch]), pa.array([0] * len(batch), pa.int32()),
+                          pa.array([b[1] for b in batch], pa.int64()), pa.array([b[2] for b in batch], pa.binary()), [], False)
+            plan = rows_by_vehicle(Dispatcher.restore(operator.dispatcher()).plan())
+    return orders, vehicles

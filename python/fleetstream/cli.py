@@ -5,28 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
-
-def run_reporting_progress(run: Callable[[], Mapping[str, int]], progress: Callable[[], str],
-                           every: float) -> Mapping[str, int]:
-    """Runs a long-running pipeline (``run``), printing ``progress()`` to stderr every ``every`` seconds
-    (never when 0) and its final counts when it ends."""
-    done = threading.Event()
-
-    def report() -> None:
-        while not done.wait(every):
-            print(f"progress: {progress()}", file=sys.stderr, flush=True)
-
-    if every > 0:
-        threading.Thread(target=report, daemon=True).start()
-    try:
-        counts = run()
-    finally:
-        done.set()
-    print("done: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=sys.stderr, flush=True)
-    return counts
+from fleetstream._cli_progress import run_reporting_progress
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -205,9 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port (0: any)")
     alerts.add_argument("--progress-every", type=float, default=10.0, help="progress line interval in s (0: off)")
     alerts.set_defaults(run=_alerts)
+    from fleetstream._cli_dispatch import add_command as add_dispatch
+    from fleetstream._cli_dispatch_sim import add_command as add_dispatch_sim
     from fleetstream._cli_payments import add_commands
 
     add_commands(commands)
+    add_dispatch(commands)
+    add_dispatch_sim(commands)
     return parser
 
 

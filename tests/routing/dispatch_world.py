@@ -201,9 +201,17 @@ def check(world: World, d: fs.routing.Dispatcher, step: str, time_moved: bool) -
             assert o["reason"], (oid, o)
     for van in world.vans.values():
         route = rows.get(van.id, [])
+        if van.at_stop is not None and van.at_stop not in world.fate and (not route or route[0]["order_id"] != van.at_stop):
+            # the pickup it stands at no longer fits (a delivery stayed on board): it leaves now
+            assert world.orders[van.at_stop]["pickup"] and step in ("cancel", "events"), (step, van)
+            van.at_stop, van.anchor = None, (world.place(van.at_stop), now)
         check_route(world, van, route, now)
-        # frozen stops stay, in order, ahead of the rest, until served, failed or cancelled
-        before = [r["order_id"] for r in world.last_plan.get(van.id, []) if r["frozen"] and r["order_id"] not in world.fate]
+        # frozen stops stay, in order, ahead of the rest, until served, failed or cancelled; or, a
+        # pickup, when a cancelled or failed delivery staying on board leaves no room for it
+        displaced = {oid for oid in planned_before(world, van.id) if world.orders[oid]["pickup"] and step in ("cancel", "events")
+                     and oid not in {r["order_id"] for r in route}}
+        before = [r["order_id"] for r in world.last_plan.get(van.id, [])
+                  if r["frozen"] and r["order_id"] not in world.fate and r["order_id"] not in displaced]
         assert [r["order_id"] for r in route[:len(before)]] == before, (step, van.id, before, route)
         assert all(r["frozen"] for r in route[:len(before)])
         if van.departed and route:
@@ -221,6 +229,10 @@ def check(world: World, d: fs.routing.Dispatcher, step: str, time_moved: bool) -
             new_late = {r["order_id"] for r in route if r["late"] and r["eta"] - world.window(r["order_id"])[1] > slack} - was_late
             assert not new_late, f"{step} made {new_late} late"
     world.last_plan = rows
+
+
+def planned_before(world: World, vehicle: str) -> list[str]:
+    return [r["order_id"] for r in world.last_plan.get(vehicle, [])]
 
 
 def check_route(world: World, van: Van, route: list[dict[str, Any]], now: int) -> None:

@@ -97,6 +97,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// A duration for messages: "5m", "90s", "1h30m" on a clock, else the number.
+    pub fn span(&self, d: i64) -> String {
+        if !self.units.clock || d <= 0 {
+            return d.to_string();
+        }
+        let (h, m, s) = (d / 3600, d % 3600 / 60, d % 60);
+        [(h, "h"), (m, "m"), (s, "s")].iter().filter(|(n, _)| *n > 0).map(|(n, u)| format!("{n}{u}")).collect()
+    }
+
     /// A time for messages.
     pub fn time(&self, t: i64) -> String {
         if self.units.clock && (0..10 * 86_400).contains(&t) {

@@ -74,22 +74,24 @@ impl Dispatcher {
         candidates.sort_unstable();
         let mut current: HashMap<usize, super::schedule::Schedule> = HashMap::new();
         let mut best: Option<(i64, usize, usize)> = None;
+        // Per van: some place tried, some place reached in time (the reasons count vans, not places).
+        let (mut tried, mut in_time) = (vec![false; self.vans.len()], vec![false; self.vans.len()]);
         for (bound, van, later) in candidates {
             let p = usize::MAX - later;
             if best.is_some_and(|b| bound >= b.0) {
                 break;
             }
+            tried[van] = true;
             let base = current.entry(van).or_insert_with(|| self.schedule(van, &self.vans[van].route));
             let mut route = self.vans[van].route.clone();
             route.insert(p, k);
             let s = self.schedule(van, &route);
             if s.stops[p].at_risk {
-                why.window += 1;
                 why.earliest_arrival = Some(why.earliest_arrival.map_or(s.stops[p].arrival, |a: i64| a.min(s.stops[p].arrival)));
                 continue;
             }
+            in_time[van] = true;
             if s.violations() != base.violations() {
-                why.others += 1;
                 continue;
             }
             let delta = s.cost - base.cost;
@@ -97,6 +99,8 @@ impl Dispatcher {
                 best = Some((delta, van, later));
             }
         }
+        why.window = (0..self.vans.len()).filter(|&v| tried[v] && !in_time[v]).count();
+        why.others = (0..self.vans.len()).filter(|&v| in_time[v]).count();
         match best {
             Some((delta, _, _)) if !o.spec.required && delta > o.spec.prize => Err(format!(
                 "an optional order not worth serving: its cheapest place costs {delta}, more than its prize {}",
@@ -110,11 +114,13 @@ impl Dispatcher {
     fn explain(&self, k: u32, why: &Obstacles) -> String {
         let o = &self.orders[k as usize];
         let vans = |n: usize| if n == 1 { "1 van".to_string() } else { format!("{n} vans") };
+        let have = |n: usize| if n == 1 { "has" } else { "have" };
+        let lack = |n: usize| if n == 1 { "lacks" } else { "lack" };
         let mut parts = Vec::new();
         if why.window > 0 {
             let arrival = why.earliest_arrival.map(|a| format!(" (earliest arrival {})", self.settings.time(a))).unwrap_or_default();
             let margin = if self.settings.buffer > 0 {
-                format!(" (less the buffer of {}: by {})", self.settings.buffer, self.settings.time(o.planning_close(self.settings.buffer)))
+                format!(" (by {} with the buffer of {})", self.settings.time(o.planning_close(self.settings.buffer)), self.settings.span(self.settings.buffer))
             } else {
                 String::new()
             };
@@ -131,16 +137,17 @@ impl Dispatcher {
             ));
         }
         if why.loaded > 0 {
-            parts.push(format!("{} have left the depot or are being loaded (its goods are at the depot)", vans(why.loaded)));
+            let is = if why.loaded == 1 { "is" } else { "are" };
+            parts.push(format!("{} {} left the depot or {is} being loaded (its goods are at the depot)", vans(why.loaded), have(why.loaded)));
         }
         if why.capacity > 0 {
             parts.push(format!("its demand exceeds the capacity of {}", vans(why.capacity)));
         }
         if why.skills > 0 {
-            parts.push(format!("{} lack a skill it needs", vans(why.skills)));
+            parts.push(format!("{} {} a skill it needs", vans(why.skills), lack(why.skills)));
         }
         if why.done > 0 {
-            parts.push(format!("{} have finished their day", vans(why.done)));
+            parts.push(format!("{} {} finished {} day", vans(why.done), have(why.done), if why.done == 1 { "its" } else { "their" }));
         }
         format!("no van can take it: {}", parts.join("; "))
     }

@@ -308,8 +308,9 @@ impl Dispatcher {
     }
 
     /// Goods that stay on a van (a cancelled or failed delivery) may leave no room for the pickups
-    /// planned after: such pickups (unfrozen, the last first) leave the van until it fits, and are
-    /// placed again (or wait, with the reason).
+    /// planned after: such pickups leave the van until it fits (unfrozen ones first, the last
+    /// first; a frozen one only when nothing else helps: the van could not take it anyway), and
+    /// are placed again (or wait, with the reason).
     pub(super) fn repair_loads(&mut self) {
         let mut displaced = Vec::new();
         for van in 0..self.vans.len() {
@@ -319,10 +320,17 @@ impl Dispatcher {
                     break;
                 }
                 let frozen = self.vans[van].frozen;
-                let Some(i) = (frozen..route.len()).rev().find(|&i| self.orders[route[i] as usize].spec.pickup.iter().any(|&q| q > 0)) else {
+                let pickup = |i: &usize| self.orders[route[*i] as usize].spec.pickup.iter().any(|&q| q > 0);
+                let Some(i) = (frozen..route.len()).rev().find(pickup).or_else(|| (0..frozen).rev().find(pickup)) else {
                     break; // nothing movable: the van is over capacity as it stands
                 };
-                self.vans[van].route.remove(i);
+                self.take_off_route(van as u32, route[i]);
+                if i == 0 && matches!(self.vans[van].phase, Phase::AtStop { .. }) {
+                    // It is there and cannot take it: it leaves from there now.
+                    let slot = self.orders[route[i] as usize].slot();
+                    self.move_position(van as u32, slot);
+                    self.vans[van].phase = Phase::Driving { from: self.vans[van].position, since: self.now() };
+                }
                 displaced.push(route[i]);
             }
         }
@@ -333,6 +341,7 @@ impl Dispatcher {
                 self.fate(k, self.now());
             }
         }
+        self.refresh(); // a van's next stop may be a new one
     }
 
     /// Holds orders until `until`: their goods reach the depot then (the release time), so the van
