@@ -1,5 +1,6 @@
-"""The dispatch pipeline end to end, in real processes against the real broker: the simulated fleet
-driving the dispatcher through Kafka."""
+"""The dispatch pipeline end to end, in real processes against the real broker: a clean run, a run
+killed with SIGKILL at random moments (and once between acknowledging its output and saving its
+checkpoint) and restarted, and the simulated fleet driving the dispatcher through Kafka."""
 
 from __future__ import annotations
 
@@ -117,6 +118,58 @@ def topics_for(broker: LocalBroker, name: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
+def test_kill_9_at_random_moments_then_restart_matches_a_clean_run(broker: LocalBroker, tmp_path: Path) -> None:
+    fleet, day_orders, orders, events = day_log(tmp_path)
+    clean, crash = topics_for(broker, "clean"), topics_for(broker, "crash")
+    for topics in (clean, crash):
+        produce(broker, topics["orders"], orders, "order_id")
+        produce(broker, topics["events"], events, "vehicle_id")
+    finish(start(broker, fleet, clean, unique("clean"), tmp_path / "clean", "--idle-exit", "3"))
+
+    group, state = unique("crashy"), tmp_path / "crash"
+    rng = random.Random(3)
+    kills = 0
+    for k in range(4):
+        # three kills at random moments once output flows, one right after output was acknowledged
+        # and before the checkpoint that would have recorded it
+        env = {"FLEETSTREAM_FAULT": "before_checkpoint:2"} if k == 3 else None
+        process = start(broker, fleet, crash, group, state, "--batch-size", "15", "--max-rate", "40",
+                        "--checkpoint-every", "200ms", env=env)
+        if env is None:
+            wait_for_output(process)
+            time.sleep(rng.uniform(0.0, 0.5))
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait(60)
+        assert process.returncode == -signal.SIGKILL, process.returncode
+        kills += 1
+    err = finish(start(broker, fleet, crash, group, state, "--idle-exit", "3"))
+    assert "restored=1" in err and kills == 4
+
+    clean_messages = read_json(broker, clean["plans"])
+    crash_messages = read_json(broker, crash["plans"])
+    clean_routes, clean_fates = outcome(clean_messages)
+    crash_routes, crash_fates = outcome(crash_messages)
+    replayed = len(crash_messages) - len(clean_messages)
+    print(f"{replayed} messages replayed identically after the kills")
+    assert replayed > 0  # the kills fell between output and checkpoint (at least the injected one did)
+    assert crash_routes == clean_routes
+    assert crash_fates == clean_fates
+    # Every order accounted for, exactly once in its final state; unusable input is a dead letter.
+    final = {oid: fates[-1][0] for oid, fates in clean_fates.items()}
+    assert {o["order_id"] for o in day_orders} <= set(final)
+    assert set(final.values()) <= {"planned", "unassigned", "served", "failed", "cancelled", "rejected"}
+    # the fleet followed these very plans: most orders were served
+    assert Counter(final.values())["served"] > len(day_orders) // 2, Counter(final.values())
+    rejects = {(r["topic"], r["offset"], r["reason"]) for r in read_json(broker, crash["rejects"])}
+    clean_rejects = {(r["topic"].replace(clean["orders"], crash["orders"]).replace(clean["events"], crash["events"]), r["offset"], r["reason"])
+                     for r in read_json(broker, clean["rejects"])}
+    assert rejects == clean_rejects
+    reasons = " | ".join(r for _, _, r in rejects)
+    assert "not JSON" in reasons and 'unknown field "colour"' in reasons and "already exists" in reasons
+    assert 'unknown vehicle "ghost"' in reasons
+
+
+@pytest.mark.slow
 def test_the_simulated_fleet_drives_the_dispatcher_through_kafka(broker: LocalBroker, tmp_path: Path) -> None:
     topics = topics_for(broker, "sim")
     fleet = tmp_path / "fleet.csv"
@@ -152,6 +205,20 @@ def test_the_simulated_fleet_drives_the_dispatcher_through_kafka(broker: LocalBr
     assert all("already cancelled" in why or "not on vehicle" in why for why in refused.values()), refused
     assert routes and all(r["topic"] == topics["events"] for r in rejects), rejects  # every order was read
     assert served >= 20, sim_err[-2000:]  # 40 orders, a few cancelled: the vans served most of them
+
+
+def wait_for_output(process: subprocess.Popen[str], timeout: float = 90) -> None:
+    """Reads the dispatch process's progress lines until it has produced route messages."""
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        if line.startswith("progress:") and not line.split(" routes")[0].endswith(" 0"):
+            return
+    process.kill()
+    raise AssertionError(f"dispatch produced no routes in {timeout} s")
 
 
 def wait_until_assigned(process: subprocess.Popen[str], timeout: float = 60) -> None:
