@@ -10,7 +10,7 @@ import time
 def payments(args: argparse.Namespace) -> int:
     import signal
 
-    from fleetstream._cli_progress import run_reporting_progress
+    from fleetstream.cli import run_reporting_progress
     from fleetstream.pipeline.payments import PaymentsConfig, PaymentsPipeline
 
     from pathlib import Path

@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from fleetstream._cli_progress import run_reporting_progress
+from fleetstream._cli_progress import run_reporting_progress as run_reporting_progress  # _cli_payments imports it from here
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -233,3 +233,35 @@ def wait_until_assigned(process: subprocess.Popen[str], timeout: float = 60) -> 
             return
     process.kill()
     raise AssertionError(f"dispatch did not take its partitions in {timeout} s")
+
+
+def test_dispatch_pipeline_in_process_with_metrics_over_http(broker: LocalBroker, tmp_path: Path) -> None:
+    import urllib.request
+
+    from fleetstream.pipeline import DispatchConfig, DispatchPipeline
+    from fleetstream.pipeline.dispatch_metrics import DispatchMetrics
+
+    fleet, _, orders, events = day_log(tmp_path)
+    topics = topics_for(broker, "metrics")
+    produce(broker, topics["orders"], orders, "order_id")
+    produce(broker, topics["events"], events, "vehicle_id")
+    metrics = DispatchMetrics(port=0)
+    config = DispatchConfig(brokers=broker.bootstrap, orders_topic=topics["orders"], vehicle_topic=topics["events"],
+                            plans_topic=topics["plans"], rejects_topic=topics["rejects"], group=unique("metrics"),
+                            fleet=str(fleet), state_dir=str(tmp_path / "state"), buffer="5m", improve_every=300,
+                            improve_iterations=20, idle_exit=2.0)
+    pipeline = DispatchPipeline(config, metrics)
+    try:
+        counts = pipeline.run()
+        body = urllib.request.urlopen(f"http://127.0.0.1:{metrics.port}/metrics", timeout=5).read().decode()
+    finally:
+        metrics.close()
+    assert counts["messages"] == len(orders) + len(events)
+    published = read_json(broker, topics["plans"])
+    assert counts["routes"] + counts["fates"] == len(published) and counts["dead_letters"] == 4
+    assert f"fleetstream_dispatch_messages_in_total {len(orders) + len(events)}.0" in body
+    assert f"fleetstream_dispatch_routes_out_total {counts['routes']}.0" in body
+    assert "fleetstream_dispatch_dead_letters_total 4.0" in body
+    assert "fleetstream_dispatch_ticks_total" in body and "fleetstream_dispatch_ticks_total 0.0" not in body
+    assert f"fleetstream_dispatch_clock_seconds {float(pipeline.clock)}" in body
+    assert "fleetstream_dispatch_waiting 0.0" in body and 'fleetstream_consumer_lag{partition="0"' in body

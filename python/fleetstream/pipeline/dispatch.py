@@ -272,6 +272,8 @@ class DispatchPipeline:
     def close(self) -> None:
         try:
             self.checkpoint()
+            if self.metrics is not None:
+                self.metrics.observe_idle(self)  # what the end of input applied counts too
         finally:
             self.source.close()  # on_revoke checkpoints what is still owned
 
