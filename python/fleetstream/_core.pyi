@@ -13,8 +13,8 @@ __all__ = [
     "__version__", "parse_duration", "_panic_in_native_call", "LogParser", "WindowAggregator", "SpikeDetector", "Sessionizer",
     "merge_sorted_partial_sessions", "session_ids",
     "KafkaSource", "KafkaSink", "kafka_create_topics", "kafka_ensure_topics", "kafka_partition_counts",
-    "AlertsPartials", "AlertsMerge",
-    "RoutingProblem", "RoutingSolution", "Replan", "routing_matrices", "read_vrplib",
+    "AlertsPartials", "AlertsMerge", "DispatchOperator",
+    "RoutingProblem", "RoutingSolution", "Replan", "Dispatcher", "routing_matrices", "read_vrplib",
     "ExactlyOnceSink", "ReferenceTable", "PaymentsOperator",
 ]
 
@@ -276,6 +276,34 @@ class AlertsMerge:
     def sources(self) -> list[tuple[int, int | None, bool, bool]]: ...
 
 
+@final
+class DispatchOperator:
+    """The dispatch pipeline's operator; see fleetstream.pipeline.DispatchPipeline."""
+
+    def __new__(
+        cls,
+        *,
+        orders_topic: str,
+        vehicle_topic: str,
+        improve_every: int,
+        improve_iterations: int,
+        improve_time_ms: int | None = None,
+        dispatcher: bytes | None = None,
+        checkpoint: bytes | None = None,
+    ) -> DispatchOperator: ...
+    def push(
+        self, topics: Any, partitions: Any, offsets: Any, values: Any, open: Sequence[tuple[str, int]], flush: bool
+    ) -> tuple[pa.Table, pa.Table]: ...
+    def checkpoint(self) -> bytes: ...
+    def dispatcher(self) -> bytes: ...
+    def resume_offsets(self) -> list[tuple[str, int, int]]: ...
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def now(self) -> int: ...
+    def counts(self) -> dict[str, int]: ...
+
+
 def routing_matrices(
     points: Sequence[tuple[float, float]], geometry: str, speeds: Sequence[float | None]
 ) -> tuple[list[int], list[list[int]]]: ...
@@ -290,7 +318,7 @@ class RoutingProblem:
     def __new__(
         cls,
         depots: Sequence[tuple[float, float, int, int]],
-        clients: Sequence[tuple[float, float, Sequence[int], Sequence[int], int, Sequence[tuple[int, int]], int, bool, int]],
+        clients: Sequence[tuple[float, float, Sequence[int], Sequence[int], int, Sequence[tuple[int, int]], int, bool, int, int]],
         vehicle_types: Sequence[
             tuple[int, Sequence[int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int], int, int]
         ],
@@ -324,6 +352,60 @@ class RoutingProblem:
         self, routes: Sequence[tuple[int, Sequence[int]]], starts: Sequence[int | None] | None = None
     ) -> RoutingSolution: ...
     def replan(self, routes: Sequence[tuple[int, Sequence[int], int]], now: int) -> Replan: ...
+
+@final
+class Dispatcher:
+    """Native live dispatcher; use fleetstream.routing.Dispatcher."""
+
+    def __new__(
+        cls,
+        depots: Sequence[tuple[float, float, int, int]],
+        vehicle_types: Sequence[
+            tuple[int, Sequence[int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int, int], int, int]
+        ],
+        vans: Sequence[tuple[str, int]],
+        geometry: str,
+        speeds: Sequence[float | None],
+        matrices: tuple[int, Sequence[int], Sequence[Sequence[int]]] | None,
+        depot_sites: Sequence[int] | None,
+        skills: Sequence[str],
+        *,
+        freeze: int,
+        stability: int,
+        seed: int,
+        threads: int,
+        eta_tolerance: int,
+        replan_iterations: int,
+        buffer: int,
+        clock: bool,
+        origin_ms: int | None,
+        cost_scale: float,
+    ) -> Dispatcher: ...
+    @staticmethod
+    def restore(data: bytes) -> Dispatcher: ...
+    def snapshot(self) -> bytes: ...
+    @property
+    def now(self) -> int: ...
+    @property
+    def clock(self) -> bool: ...
+    @property
+    def origin_ms(self) -> int | None: ...
+    @property
+    def num_dims(self) -> int: ...
+    @property
+    def geometry(self) -> str: ...
+    def add_orders(self, data: Any, now: int) -> pa.Table: ...
+    def cancel(self, order_ids: Sequence[str], now: int) -> pa.Table: ...
+    def hold(self, order_ids: Sequence[str], until: int, now: int) -> pa.Table: ...
+    def vehicle_events(self, data: Any, now: int) -> tuple[int, list[tuple[int, str]], list[str], bool]: ...
+    def improve(self, now: int, max_runtime: float | None = None, max_iterations: int | None = None) -> dict[str, Any]: ...
+    def plan(self) -> pa.Table: ...
+    def take_changes(self) -> list[dict[str, Any]]: ...
+    def take_fates(self) -> pa.Table: ...
+    def orders(self) -> pa.Table: ...
+    def vehicles(self) -> pa.Table: ...
+    def stats(self) -> dict[str, int]: ...
+    def check_invariants(self) -> None: ...
 
 @final
 class Replan:

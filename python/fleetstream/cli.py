@@ -124,10 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--payments", type=int, default=100_000, help="payment events for the exactly-once part (0 skips it)")
     demo.set_defaults(run=_demo)
     from fleetstream._cli_alerts import add_command as add_alerts
+    from fleetstream._cli_dispatch import add_command as add_dispatch
+    from fleetstream._cli_dispatch_sim import add_command as add_dispatch_sim
     from fleetstream._cli_payments import add_commands as add_payments
 
     add_alerts(commands)
     add_payments(commands)
+    add_dispatch(commands)
+    add_dispatch_sim(commands)
     return parser
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,12 +18,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from fleetstream._dispatch_day import Day, DaySpec, generate_day
+from fleetstream._dispatch_sim import DayRun, FleetSimulator, simulate_day
 from fleetstream._payments_data import PaymentStream, PaymentStreamSpec, generate_payments
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["LocalBroker", "LogStreamSpec", "PaymentStream", "PaymentStreamSpec", "generate_clicks", "generate_log_lines",
+__all__ = ["Day", "DayRun", "DaySpec", "FleetSimulator", "LocalBroker", "LogStreamSpec", "generate_day", "simulate_day", "PaymentStream", "PaymentStreamSpec", "generate_clicks", "generate_log_lines",
            "generate_payments", "tansu_binary"]
 
 _MESSAGES = {

@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod arrow;
+mod dispatch;
 mod errors;
 mod gil;
 mod kafka;
@@ -35,6 +36,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kafka::register(m)?;
     pipeline::register(m)?;
     routing::register(m)?;
+    dispatch::register(m)?;
     sink::register(m)?;
     Ok(())
 }

@@ -1,8 +1,15 @@
 //! Thin wrappers over `crate::pipeline::alerts`: the two stages of the alerts pipeline.
 
+use super::arrow::batch_to_pyarrow_table;
 use super::gil::detach;
-use crate::pipeline::{AlertsSpec, Intent, LineFormat, MergeAlerts, PartialCounts, PartialsStep};
 use crate::error::Error;
+use crate::pipeline::dispatch::Message;
+use crate::pipeline::{AlertsSpec, DispatchOperator, DispatchSpec, Intent, LineFormat, MergeAlerts, PartialCounts, PartialsStep};
+use crate::routing::dispatch::Dispatcher;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::Array;
+use arrow_schema::DataType;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3_arrow::{PyArray, PyRecordBatch};
@@ -10,6 +17,7 @@ use pyo3_arrow::{PyArray, PyRecordBatch};
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyAlertsPartials>()?;
     m.add_class::<PyAlertsMerge>()?;
+    m.add_class::<PyDispatchOperator>()?;
     Ok(())
 }
 
@@ -228,5 +236,139 @@ impl PyAlertsMerge {
     /// `{input partition: (watermark, idle, ended)}` as reported to this merge.
     fn sources(&self) -> Vec<(i32, Option<i64>, bool, bool)> {
         self.inner.sources().iter().map(|(p, s)| (*p, s.watermark, s.idle, s.ended)).collect()
+    }
+}
+
+/// The dispatch pipeline's operator (see `crate::pipeline::dispatch`).
+#[pyclass(module = "fleetstream._core", name = "DispatchOperator")]
+pub struct PyDispatchOperator {
+    inner: DispatchOperator,
+}
+
+/// Rows of (topic, partition, offset, value) columns as messages.
+fn messages(topics: &PyArray, partitions: &PyArray, offsets: &PyArray, values: &PyArray) -> Result<Vec<Message>, Error> {
+    let (t, p, o, v) = (topics.array(), partitions.array(), offsets.array(), values.array());
+    let bad = |what: &str| Error::schema(format!("dispatch input: {what}"));
+    if ![p.len(), o.len(), v.len()].iter().all(|&n| n == t.len()) {
+        return Err(bad("columns of different lengths"));
+    }
+    let topic = |i: usize| match t.data_type() {
+        DataType::Utf8 => Ok(t.as_string::<i32>().value(i).to_string()),
+        DataType::LargeUtf8 => Ok(t.as_string::<i64>().value(i).to_string()),
+        DataType::Utf8View => Ok(t.as_string_view().value(i).to_string()),
+        DataType::Dictionary(..) => {
+            let d = t.as_any_dictionary();
+            Ok(d.values().as_string::<i32>().value(d.normalized_keys()[i]).to_string())
+        }
+        other => Err(bad(&format!("topic column of type {other}"))),
+    };
+    let payload = |i: usize| -> Result<Vec<u8>, Error> {
+        if v.is_null(i) {
+            return Ok(vec![]);
+        }
+        match v.data_type() {
+            DataType::Binary => Ok(v.as_binary::<i32>().value(i).to_vec()),
+            DataType::LargeBinary => Ok(v.as_binary::<i64>().value(i).to_vec()),
+            DataType::Utf8 => Ok(v.as_string::<i32>().value(i).as_bytes().to_vec()),
+            other => Err(bad(&format!("value column of type {other}"))),
+        }
+    };
+    let partition = p.as_primitive_opt::<Int32Type>().ok_or_else(|| bad("partition must be int32"))?;
+    let offset = o.as_primitive_opt::<Int64Type>().ok_or_else(|| bad("offset must be int64"))?;
+    (0..t.len()).map(|i| Ok((topic(i)?, partition.value(i), offset.value(i), payload(i)?))).collect()
+}
+
+#[pymethods]
+impl PyDispatchOperator {
+    /// A fresh operator over a dispatcher (its snapshot), or one restored from `checkpoint`.
+    #[new]
+    #[pyo3(signature = (*, orders_topic, vehicle_topic, improve_every, improve_iterations, improve_time_ms=None, dispatcher=None, checkpoint=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        orders_topic: String,
+        vehicle_topic: String,
+        improve_every: i64,
+        improve_iterations: u64,
+        improve_time_ms: Option<u64>,
+        dispatcher: Option<Vec<u8>>,
+        checkpoint: Option<Vec<u8>>,
+    ) -> PyResult<Self> {
+        let spec = DispatchSpec { orders_topic, vehicle_topic, improve_every, improve_iterations, improve_time_ms };
+        let inner = detach(py, "DispatchOperator()", || match (checkpoint, dispatcher) {
+            (Some(bytes), _) => DispatchOperator::restore(&bytes),
+            (None, Some(bytes)) => DispatchOperator::new(spec, Dispatcher::restore(&bytes)?),
+            (None, None) => Err(Error::config("DispatchOperator needs a dispatcher snapshot or a checkpoint")),
+        })?;
+        Ok(PyDispatchOperator { inner })
+    }
+
+    /// (messages for the plans topic: key, value; dead letters: topic, partition, offset, reason,
+    /// payload). `open`: assigned partitions that may still deliver; `flush` applies all that waits.
+    #[allow(clippy::too_many_arguments)]
+    fn push<'py>(
+        &mut self,
+        py: Python<'py>,
+        topics: PyArray,
+        partitions: PyArray,
+        offsets: PyArray,
+        values: PyArray,
+        open: Vec<(String, i32)>,
+        flush: bool,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let inner = &mut self.inner;
+        let step = detach(py, "DispatchOperator.push", || {
+            let batch = messages(&topics, &partitions, &offsets, &values)?;
+            inner.push(&batch, &open, flush)
+        })?;
+        Ok((batch_to_pyarrow_table(py, step.messages)?, batch_to_pyarrow_table(py, step.dead_letters)?))
+    }
+
+    fn checkpoint<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &self.inner;
+        let bytes = detach(py, "DispatchOperator.checkpoint", || Ok::<_, Error>(inner.checkpoint()))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// The dispatcher as it stands (a snapshot `fleetstream.routing.Dispatcher.restore` reads).
+    fn dispatcher<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = &self.inner;
+        let bytes = detach(py, "DispatchOperator.dispatcher", || Ok::<_, Error>(inner.dispatcher().snapshot()))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// (topic, partition, next offset to read) of every partition seen.
+    fn resume_offsets(&self) -> Vec<(String, i32, i64)> {
+        self.inner.resume_offsets()
+    }
+
+    #[getter]
+    fn waiting(&self) -> usize {
+        self.inner.waiting()
+    }
+
+    #[getter]
+    fn now(&self) -> i64 {
+        self.inner.dispatcher().now()
+    }
+
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.inner.counts();
+        let d = PyDict::new(py);
+        for (k, v) in [
+            ("messages", c.messages),
+            ("orders", c.orders),
+            ("cancels", c.cancels),
+            ("holds", c.holds),
+            ("events", c.events),
+            ("dead_letters", c.dead_letters),
+            ("ticks", c.ticks),
+            ("routes_out", c.routes_out),
+            ("fates_out", c.fates_out),
+            ("late", c.late),
+        ] {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
     }
 }

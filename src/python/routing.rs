@@ -5,7 +5,7 @@
 use super::gil::detach;
 use crate::error::Error;
 use crate::routing::dispatch::{self, Replan, RunningRoute};
-use crate::routing::problem::{haversine_matrix, Matrix};
+use crate::routing::problem::{driving_time, haversine_matrix, time_per_distance, Matrix};
 use crate::routing::vrplib::{self, Rounding};
 use crate::routing::{
     evaluate, evaluate_with_starts, solve, Client, Depot, Evaluation, ProblemData, Profile, Route, Solution, SolveParams,
@@ -26,7 +26,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 type DepotSpec = (f64, f64, i64, i64);
-type ClientSpec = (f64, f64, Vec<i64>, Vec<i64>, i64, Vec<(i64, i64)>, i64, bool, u64);
+/// (x, y, delivery, pickup, service, time windows, prize, required, skills, release)
+type ClientSpec = (f64, f64, Vec<i64>, Vec<i64>, i64, Vec<(i64, i64)>, i64, bool, u64, i64);
 /// (count, capacity, (start, end), (shift start, shift end), (max duration, max distance),
 /// (fixed cost, unit distance cost, unit duration cost), profile, skills)
 type VehicleSpec = (usize, Vec<i64>, (usize, usize), (i64, i64), (i64, i64), (i64, i64, i64), usize, u64);
@@ -49,8 +50,8 @@ fn routing_matrices(points: Vec<(f64, f64)>, geometry: &str, speeds: Vec<Option<
         .map(|s| match s {
             None => Ok(dist.data().to_vec()),
             Some(v) if *v > 0.0 && v.is_finite() => {
-                let per_unit = if geometry == "latlon" { 3.6 / v } else { 1.0 / v };
-                Ok(dist.data().iter().map(|&d| (d as f64 * per_unit).round() as i64).collect())
+                let per_unit = time_per_distance(geometry == "latlon", Some(*v));
+                Ok(dist.data().iter().map(|&d| driving_time(d, per_unit)).collect())
             }
             Some(v) => Err(Error::config(format!("speed must be positive, got {v}"))),
         })
@@ -99,7 +100,7 @@ impl PyRoutingProblem {
         let depots = depots.into_iter().map(|(x, y, e, l)| Depot { x, y, tw_early: e, tw_late: l }).collect();
         let clients = clients
             .into_iter()
-            .map(|(x, y, delivery, pickup, service, time_windows, prize, required, skills)| Client {
+            .map(|(x, y, delivery, pickup, service, time_windows, prize, required, skills, release)| Client {
                 x,
                 y,
                 delivery,
@@ -109,6 +110,8 @@ impl PyRoutingProblem {
                 prize,
                 required,
                 skills,
+                release,
+                promised: None,
             })
             .collect();
         let vehicle_types = vehicle_types
@@ -158,7 +161,7 @@ impl PyRoutingProblem {
         let clients = data
             .clients
             .iter()
-            .map(|c| (c.x, c.y, c.delivery.clone(), c.pickup.clone(), c.service, c.time_windows.clone(), c.prize, c.required, c.skills))
+            .map(|c| (c.x, c.y, c.delivery.clone(), c.pickup.clone(), c.service, c.time_windows.clone(), c.prize, c.required, c.skills, c.release))
             .collect();
         let vehicle_types = data
             .vehicle_types

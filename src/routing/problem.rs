@@ -74,19 +74,46 @@ pub fn euclidean_matrix(xy: &[(f64, f64)], scale: f64, round: impl Fn(f64) -> f6
 /// Great-circle (haversine, geo's mean Earth radius) distances in metres between (lat, lon) points,
 /// rounded to the metre.
 pub fn haversine_matrix(latlon: &[(f64, f64)]) -> Matrix {
-    use geo::{Distance, Haversine, Point};
-    let points: Vec<Point> = latlon.iter().map(|&(lat, lon)| Point::new(lon, lat)).collect();
-    let n = points.len();
+    let n = latlon.len();
     let mut data = Vec::with_capacity(n * n);
-    for &a in &points {
-        for &b in &points {
-            data.push(Haversine.distance(a, b).round() as i64);
+    for &a in latlon {
+        for &b in latlon {
+            data.push(haversine_m(a, b));
         }
     }
     Matrix { n, data }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// The great-circle distance in metres between two (lat, lon) points, rounded to the metre.
+#[inline]
+pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> i64 {
+    use geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::new(a.1, a.0), Point::new(b.1, b.0)).round() as i64
+}
+
+/// The Euclidean distance between two points, rounded to a whole unit (as `euclidean_matrix` with
+/// `f64::round`).
+#[inline]
+pub fn euclidean_units(a: (f64, f64), b: (f64, f64)) -> i64 {
+    ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt().round() as i64
+}
+
+/// Time units per distance unit at `speed` (km/h for lat/lon in metres and seconds, distance
+/// units per time unit for planar coordinates); None: times equal distances.
+pub fn time_per_distance(latlon: bool, speed: Option<f64>) -> Option<f64> {
+    speed.map(|v| if latlon { 3.6 / v } else { 1.0 / v })
+}
+
+/// The driving time of `distance` at `per_unit` (see `time_per_distance`), rounded.
+#[inline]
+pub fn driving_time(distance: i64, per_unit: Option<f64>) -> i64 {
+    match per_unit {
+        None => distance,
+        Some(k) => (distance as f64 * k).round() as i64,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Depot {
     pub x: f64,
     pub y: f64,
@@ -122,6 +149,11 @@ pub struct Client {
     pub required: bool,
     /// Bit set of skills a vehicle needs to serve this client.
     pub skills: u64,
+    /// Its goods reach the depot at this time: the route serving it leaves no earlier (0: none).
+    pub release: i64,
+    /// Live dispatch: the vehicle type this client was promised to, and what serving it with
+    /// another vehicle type costs (re-planning pays to move a promised stop, so plans stay stable).
+    pub promised: Option<(usize, i64)>,
 }
 
 impl Client {
@@ -136,8 +168,20 @@ impl Client {
             prize: 0,
             required: true,
             skills: 0,
+            release: 0,
+            promised: None,
         }
     }
+
+    /// What serving this client with vehicle type `vt` costs on top of the route (see `promised`).
+    #[inline(always)]
+    pub fn move_cost(&self, vt: usize) -> i64 {
+        match self.promised {
+            Some((p, cost)) if p != vt => cost,
+            _ => 0,
+        }
+    }
+
     pub fn tw_early(&self) -> i64 {
         self.time_windows[0].0
     }
@@ -146,7 +190,7 @@ impl Client {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VehicleType {
     pub count: usize,
     pub capacity: Vec<i64>,
@@ -202,6 +246,8 @@ pub struct ProblemData {
     pub vehicle_types: Vec<VehicleType>,
     pub profiles: Vec<Profile>,
     pub num_dims: usize,
+    /// Whether any client is promised to a vehicle type (the search then prices moving it).
+    pub has_promises: bool,
 }
 
 impl ProblemData {
@@ -241,7 +287,9 @@ impl ProblemData {
             vehicle_types,
             profiles,
             num_dims,
+            has_promises: false,
         };
+        data.has_promises = data.clients.iter().any(|c| c.promised.is_some());
         data.normalise_dims();
         data.validate()?;
         Ok(data)
@@ -344,6 +392,16 @@ impl ProblemData {
                     "client {i}: demands, service time and prize must be >= 0"
                 ));
             }
+            if c.release < 0 {
+                return cfg(format!("client {i}: release time {} is negative", c.release));
+            }
+            if let Some((vt, cost)) = c.promised {
+                if vt >= self.vehicle_types.len() || cost < 0 {
+                    return cfg(format!(
+                        "client {i}: promised to vehicle type {vt} at a cost of {cost}; expected an existing type and a cost >= 0"
+                    ));
+                }
+            }
             if c.time_windows.is_empty() {
                 return cfg(format!("client {i} has no time window"));
             }
@@ -410,7 +468,7 @@ impl ProblemData {
                 }
                 let prof = &self.profiles[v.profile];
                 let (s, e) = (&self.depots[v.start_depot], &self.depots[v.end_depot]);
-                let start = v.tw_early.max(s.tw_early);
+                let start = v.tw_early.max(s.tw_early).max(c.release);
                 let arrive = start + prof.duration.get(v.start_depot, loc);
                 let begin = c
                     .time_windows

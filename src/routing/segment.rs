@@ -13,6 +13,9 @@ pub struct DurSeg {
     pub time_warp: i64,
     pub early: i64,
     pub late: i64,
+    /// The latest release time of the segment's clients: a route holding them leaves its start
+    /// depot no earlier (their goods reach the depot then). Only a whole route's start is bound by it.
+    pub release: i64,
 }
 
 impl DurSeg {
@@ -26,13 +29,26 @@ impl DurSeg {
             time_warp: 0,
             early,
             late,
+            release: 0,
         }
+    }
+
+    /// This visit, whose goods are ready at the depot at `release`.
+    #[inline]
+    pub fn with_release(mut self, release: i64) -> Self {
+        self.release = release;
+        self
     }
 
     /// `a` followed by `b`, travelling from `a.last` to `b.first` on `dur`.
     #[inline]
     pub fn merge(dur: &Matrix, a: &DurSeg, b: &DurSeg) -> DurSeg {
-        let edge = dur.get(a.last as usize, b.first as usize);
+        Self::merge_edge(dur.get(a.last as usize, b.first as usize), a, b)
+    }
+
+    /// `a` followed by `b`, travelling `edge` from one to the other.
+    #[inline]
+    pub fn merge_edge(edge: i64, a: &DurSeg, b: &DurSeg) -> DurSeg {
         let at_second = a.duration - a.time_warp + edge;
         let wait = (b.early - at_second - a.late).max(0);
         let warp = (a.early + at_second - b.late).max(0);
@@ -43,13 +59,21 @@ impl DurSeg {
             time_warp: a.time_warp + b.time_warp + warp,
             early: (b.early - at_second).max(a.early) - wait,
             late: (b.late - at_second).min(a.late) + warp,
+            release: a.release.max(b.release),
         }
     }
 
-    /// Time warp including the excess over a maximum route duration.
+    /// Time warp of a whole route (the segment starts at its start depot): leaving at the release
+    /// time when that is after the latest start, and the excess over a maximum route duration.
     #[inline]
     pub fn total_time_warp(&self, max_duration: i64) -> i64 {
-        self.time_warp + (self.duration - max_duration).max(0)
+        self.time_warp + (self.release - self.late).max(0) + (self.duration - max_duration).max(0)
+    }
+
+    /// The earliest start of a whole route that achieves its minimal duration and time warp.
+    #[inline]
+    pub fn start(&self) -> i64 {
+        self.early.min(self.late).max(self.release)
     }
 }
 
@@ -154,6 +178,33 @@ mod tests {
             for start in 0..100 {
                 assert!(simulate(&dur, &visits, start).1 >= seg.time_warp);
             }
+        }
+    }
+
+    #[test]
+    fn release_times_delay_the_start_of_a_route() {
+        // Oracle: the least time warp over every start at or after the release, by simulation.
+        let mut rng = crate::routing::rng::Rng::new(5);
+        for _ in 0..2000 {
+            let n = 5;
+            let data: Vec<i64> = (0..n * n).map(|_| rng.below(20) as i64).collect();
+            let dur = Matrix::new(n, data).unwrap();
+            let depot_late = 20 + rng.below(60) as i64;
+            let mut visits = vec![(0, 0, 0, depot_late)];
+            let mut seg = DurSeg::visit(0, 0, 0, depot_late);
+            let mut release = 0;
+            for _ in 0..1 + rng.below(4) {
+                let e = rng.below(80) as i64;
+                let v = (1 + rng.below(n - 1), rng.below(5) as i64, e, e + rng.below(40) as i64);
+                let r = if rng.below(2) == 0 { 0 } else { rng.below(90) as i64 };
+                release = release.max(r);
+                visits.push(v);
+                seg = DurSeg::merge(&dur, &seg, &DurSeg::visit(v.0, v.1, v.2, v.3).with_release(r));
+            }
+            assert_eq!(seg.release, release);
+            let best = (release..release + 200).map(|s| simulate(&dur, &visits, s).1).min().unwrap();
+            assert_eq!(seg.total_time_warp(i64::MAX / 4), best, "{visits:?} release {release} {seg:?}");
+            assert_eq!(simulate(&dur, &visits, seg.start()).1, best, "{visits:?} {seg:?}");
         }
     }
 

@@ -43,7 +43,8 @@ pub struct RouteReport {
     pub excess_load: i64,
     pub excess_distance: i64,
     pub skills_ok: bool,
-    /// Fixed cost plus distance and duration costs.
+    /// Fixed cost plus distance and duration costs (plus the cost of serving clients promised to
+    /// another vehicle type, see `Client::promised`).
     pub cost: i64,
     pub stops: Vec<Stop>,
 }
@@ -82,7 +83,7 @@ pub fn evaluate_route(data: &ProblemData, route: &Route) -> RouteReport {
         seg = DurSeg::merge(
             &prof.duration,
             &seg,
-            &DurSeg::visit(loc, c.service, c.tw_early(), c.tw_late()),
+            &DurSeg::visit(loc, c.service, c.tw_early(), c.tw_late()).with_release(c.release),
         );
     }
     seg = DurSeg::merge(
@@ -90,14 +91,16 @@ pub fn evaluate_route(data: &ProblemData, route: &Route) -> RouteReport {
         &seg,
         &DurSeg::visit(ed, 0, vt.tw_early.max(end_dep.tw_early), shift_late),
     );
-    let hull_start = seg.early.min(seg.late).max(shift_early);
+    // Leaving before the goods of its clients reach the depot is not possible.
+    let earliest = shift_early.max(seg.release);
+    let hull_start = seg.start().max(shift_early);
     let at_hull = simulate(data, route, hull_start);
-    if at_hull.time_warp == 0 || hull_start == shift_early {
+    if at_hull.time_warp == 0 || hull_start == earliest {
         return at_hull;
     }
     // With several windows per client the hull's start may miss a window that an earlier start
     // catches: leaving as early as possible minimises every arrival time.
-    let early = simulate(data, route, shift_early);
+    let early = simulate(data, route, earliest);
     if (early.time_warp, early.duration) < (at_hull.time_warp, at_hull.duration) {
         early
     } else {
@@ -166,10 +169,11 @@ fn simulate(data: &ProblemData, route: &Route, start_time: i64) -> RouteReport {
     warp += (duration - vt.max_duration).max(0);
     let excess_distance = (dist - vt.max_distance).max(0);
     let empty = route.visits.is_empty();
+    let moved: i64 = route.visits.iter().map(|&l| data.client(l).move_cost(route.vehicle_type)).sum();
     let cost = if empty {
         0
     } else {
-        vt.fixed_cost + vt.unit_distance_cost * dist + vt.unit_duration_cost * duration
+        vt.fixed_cost + vt.unit_distance_cost * dist + vt.unit_duration_cost * duration + moved
     };
     RouteReport {
         vehicle_type: route.vehicle_type,
@@ -197,7 +201,8 @@ pub fn evaluate_route_from(data: &ProblemData, route: &Route, start_time: i64) -
         vt.tw_early.max(depot.tw_early),
         vt.tw_late.min(depot.tw_late),
     );
-    report.time_warp += (open - start_time).max(0) + (start_time - close).max(0);
+    let release = route.visits.iter().map(|&l| data.client(l).release).max().unwrap_or(0);
+    report.time_warp += (open - start_time).max(0) + (start_time - close).max(0) + (release - start_time).max(0);
     report
 }
 

@@ -17,12 +17,17 @@ service times, several depots, heterogeneous vehicle types with shifts, maximum 
 and fixed costs, optional clients with prizes, and skills.
 """
 
+from fleetstream.routing._dispatcher import Dispatcher, EventReport, ImproveReport
+from fleetstream.routing._fleet import read_fleet
 from fleetstream.routing._model import Model
 from fleetstream.routing._result import Result, RoutePlan
 from fleetstream.routing._solve import MaxIterations, MaxRuntime, NoImprovement, Stop, insert, solve
 from fleetstream.routing._vrplib import Instance, read_vrplib
 
 __all__ = [
+    "Dispatcher",
+    "EventReport",
+    "ImproveReport",
     "Instance",
     "MaxIterations",
     "MaxRuntime",
@@ -32,6 +37,7 @@ __all__ = [
     "RoutePlan",
     "Stop",
     "insert",
+    "read_fleet",
     "read_vrplib",
     "solve",
 ]

@@ -135,6 +135,7 @@ class _Client:
     prize: float
     skills: list[str]
     name: str | None
+    release: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -222,8 +223,11 @@ class Model:
                    y: float | None = None, demand: int | Sequence[int] | None = None,
                    pickup: int | Sequence[int] | None = None, service: Span = 0,
                    time_windows: Sequence[tuple[TimeOfDay, TimeOfDay]] | None = None, required: bool = True,
-                   prize: float = 0, skills: Iterable[str] = (), name: str | None = None) -> int:
-        """Adds a client (a delivery or pickup stop); returns its index."""
+                   prize: float = 0, skills: Iterable[str] = (), name: str | None = None,
+                   release: TimeOfDay | None = None) -> int:
+        """Adds a client (a delivery or pickup stop); returns its index.
+
+        ``release``: when its goods reach the depot; the route serving it leaves no earlier."""
         what = f"client {len(self._clients)}" + (f" ({name!r})" if name else "")
         kind, a, b = _coordinates(what, lat, lon, x, y)
         self._geo(kind, what)
@@ -239,7 +243,8 @@ class Model:
         if not math.isfinite(prize) or prize < 0:
             raise ConfigError(f"{what}: prize must be a non-negative number, got {prize!r}")
         self._clients.append(_Client(a, b, _vector(demand, f"{what} demand"), _vector(pickup, f"{what} pickup"),
-                                     span(service, f"{what} service"), windows, bool(required), prize, list(skills), name))
+                                     span(service, f"{what} service"), windows, bool(required), prize, list(skills), name,
+                                     0 if release is None else time_of_day(release, f"{what} release")))
         return len(self._clients) - 1
 
     def set_matrices(self, distance: Any, duration: Any | None = None) -> None:
@@ -289,11 +294,9 @@ class Model:
         """(internal units per currency unit, distance units per km)."""
         return COST_SCALE, (1000 if self.geometry != "planar" else 1)
 
-    def _build(self, check_servable: bool = True) -> _core.RoutingProblem:
-        """The native problem; ``check_servable=False`` allows clients no vehicle can serve (a
-        re-planned day reports them instead of refusing the day)."""
+    def _profiles(self) -> tuple[list[float | None], list[int]]:
+        """(speed of each distance/duration profile, profile of each vehicle type)."""
         geometry = self.geometry
-        points = [(d.a, d.b) for d in self._depots] + [(c.a, c.b) for c in self._clients]
         speeds: list[float | None] = []
         profile_of: list[int] = []
         for vt in self._vehicle_types:
@@ -303,8 +306,22 @@ class Model:
             if speed not in speeds:
                 speeds.append(speed)
             profile_of.append(speeds.index(speed))
-        if not speeds:
-            speeds = [None]
+        return speeds or [None], profile_of
+
+    def _vehicle_specs(self, profile_of: list[int]) -> list[Any]:
+        """The vehicle types as the native problem takes them (internal cost units)."""
+        scale, per_km = self._cost_units()
+        return [(vt.count, vt.capacity, (vt.start, vt.end), vt.shift, (vt.max_duration, vt.max_distance),
+                 (int(round(vt.fixed_cost * scale)), int(round(vt.cost_per_km * scale / per_km)),
+                  int(round(vt.cost_per_hour * scale / 3600))), profile_of[t], self._skill_bits(vt.skills, f"vehicle type {t}"))
+                for t, vt in enumerate(self._vehicle_types)]
+
+    def _build(self, check_servable: bool = True) -> _core.RoutingProblem:
+        """The native problem; ``check_servable=False`` allows clients no vehicle can serve (a
+        re-planned day reports them instead of refusing the day)."""
+        geometry = self.geometry
+        points = [(d.a, d.b) for d in self._depots] + [(c.a, c.b) for c in self._clients]
+        speeds, profile_of = self._profiles()
         if geometry == "matrix":
             assert self._matrices is not None
             n = len(points)
@@ -314,14 +331,11 @@ class Model:
         else:
             distance, durations = _core.routing_matrices(points, "latlon" if geometry == "latlon" else "planar", speeds)
             profiles = [(distance, d) for d in durations]
-        scale, per_km = self._cost_units()
+        scale, _ = self._cost_units()
         depots = [(d.a, d.b, d.opening[0], d.opening[1]) for d in self._depots]
         clients = [(c.a, c.b, c.demand, c.pickup, c.service, c.time_windows, int(round(c.prize * scale)), c.required,
-                    self._skill_bits(c.skills, f"client {i}")) for i, c in enumerate(self._clients)]
-        vts = [(vt.count, vt.capacity, (vt.start, vt.end), vt.shift, (vt.max_duration, vt.max_distance),
-                (int(round(vt.fixed_cost * scale)), int(round(vt.cost_per_km * scale / per_km)),
-                 int(round(vt.cost_per_hour * scale / 3600))), profile_of[t], self._skill_bits(vt.skills, f"vehicle type {t}"))
-               for t, vt in enumerate(self._vehicle_types)]
+                    self._skill_bits(c.skills, f"client {i}"), c.release) for i, c in enumerate(self._clients)]
+        vts = self._vehicle_specs(profile_of)
         if self._clients and not self._vehicle_types:
             raise ConfigError("the model has clients but no vehicle type (call add_vehicle_type)")
         return _core.RoutingProblem(depots, clients, vts, profiles, check_servable)

@@ -36,6 +36,13 @@ pub struct LsRoute {
     load_suf: Vec<LoadSeg>,
     skills_pre: Vec<u64>,
     skills_suf: Vec<u64>,
+    /// Promises (only kept when the problem has any): `moved_pre[k]` is the cost of the clients at
+    /// positions `1..=k` promised to another vehicle type than this route's, `promised_pre[k]` that
+    /// of every promised client there, and `foreign` lists (position, promised type, cost) of the
+    /// clients promised elsewhere, so a piece priced for another vehicle type costs O(1) plus them.
+    moved_pre: Vec<i64>,
+    promised_pre: Vec<i64>,
+    foreign: Vec<(u32, u32, i64)>,
     pub cost: i64,
     pub modified: u64,
 }
@@ -95,7 +102,7 @@ impl<'a> LocalSearch<'a> {
                 client_loads.push(LoadSeg::default());
             } else {
                 let c = data.client(loc);
-                client_segs.push(DurSeg::visit(loc, c.service, c.tw_early(), c.tw_late()));
+                client_segs.push(DurSeg::visit(loc, c.service, c.tw_early(), c.tw_late()).with_release(c.release));
                 client_loads.push(LoadSeg::visit(&c.delivery, &c.pickup));
             }
         }
@@ -113,6 +120,9 @@ impl<'a> LocalSearch<'a> {
                     load_suf: vec![],
                     skills_pre: vec![],
                     skills_suf: vec![],
+                    moved_pre: vec![],
+                    promised_pre: vec![],
+                    foreign: vec![],
                     cost: 0,
                     modified: 1,
                 };
@@ -232,6 +242,28 @@ impl<'a> LocalSearch<'a> {
         for (i, &loc) in route.visits.iter().enumerate().take(n - 1).skip(1) {
             self.pos[loc] = (r as u32, i as u32);
         }
+        if data.has_promises {
+            route.moved_pre.clear();
+            route.promised_pre.clear();
+            route.foreign.clear();
+            route.moved_pre.push(0);
+            route.promised_pre.push(0);
+            for i in 1..n {
+                let (mut moved, mut promised) = (0, 0);
+                if i < n - 1 {
+                    let c = data.client(route.visits[i]);
+                    if let Some((p, cost)) = c.promised {
+                        promised = cost;
+                        if p != route.vt {
+                            moved = cost;
+                            route.foreign.push((i as u32, p as u32, cost));
+                        }
+                    }
+                }
+                route.moved_pre.push(route.moved_pre[i - 1] + moved);
+                route.promised_pre.push(route.promised_pre[i - 1] + promised);
+            }
+        }
         let (dist, dur, load, skills) = (
             route.dist_pre[n - 1],
             route.dur_pre[n - 1],
@@ -239,7 +271,8 @@ impl<'a> LocalSearch<'a> {
             route.skills_pre[n - 1],
         );
         let empty = n == 2;
-        let cost = self.pen.route_cost(vt, dist, &dur, &load, empty);
+        let moved = if data.has_promises { route.moved_pre[n - 1] } else { 0 };
+        let cost = self.pen.route_cost(vt, dist, &dur, &load, empty) + moved;
         let route = &mut self.routes[r];
         route.cost = if skills & !vt.skills != 0 {
             cost + FORBIDDEN
@@ -328,7 +361,13 @@ impl<'a> LocalSearch<'a> {
         let mut skills = r.skills_pre[i0];
         let mut count = i0;
         let mut last = r.visits[i0];
+        let promises = data.has_promises;
+        debug_assert!(r.vt == vt_idx, "a priced route starts with its own prefix");
+        let mut moved = if promises { r.moved_pre[i0] } else { 0 };
         for p in &pieces[1..] {
+            if promises {
+                moved += self.moved_cost(vt_idx, p);
+            }
             match *p {
                 Piece::Pre(..) => unreachable!("only the first piece is a prefix"),
                 Piece::Suf(r, i) => {
@@ -385,11 +424,43 @@ impl<'a> LocalSearch<'a> {
         }
         dist += prof.distance.get(last, vt.end_depot);
         dur = DurSeg::merge(&prof.duration, &dur, &self.end_seg(vt));
-        let cost = self.pen.route_cost(vt, dist, &dur, &load, false);
+        let cost = self.pen.route_cost(vt, dist, &dur, &load, false) + moved;
         if skills & !vt.skills != 0 {
             cost + FORBIDDEN
         } else {
             cost
+        }
+    }
+
+    /// What the clients of `piece` cost on a route of vehicle type `vt` for being promised to
+    /// another one: O(1) for a suffix of a route of that type, else the prefix sums of promised
+    /// clients less those of the piece promised to `vt` (from the route's short `foreign` list).
+    fn moved_cost(&self, vt: usize, piece: &Piece) -> i64 {
+        let positions = |r: usize, i: usize, j: usize| {
+            let route = &self.routes[r];
+            if route.vt == vt {
+                return route.moved_pre[j] - route.moved_pre[i - 1];
+            }
+            let back: i64 = route
+                .foreign
+                .iter()
+                .filter(|&&(k, p, _)| (i..=j).contains(&(k as usize)) && p as usize == vt)
+                .map(|&(_, _, cost)| cost)
+                .sum();
+            route.promised_pre[j] - route.promised_pre[i - 1] - back
+        };
+        match *piece {
+            Piece::Pre(..) => unreachable!("only the first piece is a prefix"),
+            Piece::Suf(r, i) => {
+                let l = self.routes[r].last();
+                if i >= l {
+                    0
+                } else {
+                    positions(r, i, l - 1)
+                }
+            }
+            Piece::Mid(r, i, j) | Piece::Rev(r, i, j) => positions(r, i, j),
+            Piece::One(loc) => self.data.client(loc).move_cost(vt),
         }
     }
 
@@ -514,7 +585,8 @@ impl<'a> LocalSearch<'a> {
             }
             let vt = &data.vehicle_types[route.vt];
             let l = route.last();
-            let cost = self.pen.route_cost(vt, route.dist_pre[l], &route.dur_pre[l], &route.load_pre[l], false);
+            let moved = if data.has_promises { route.moved_pre[l] } else { 0 };
+            let cost = self.pen.route_cost(vt, route.dist_pre[l], &route.dur_pre[l], &route.load_pre[l], false) + moved;
             let cost = if route.skills_pre[l] & !vt.skills != 0 { cost + FORBIDDEN } else { cost };
             self.counter += 1;
             let counter = self.counter;

@@ -137,3 +137,93 @@ fn local_search_reaches_a_local_optimum_for_every_operator() {
         }
     }
 }
+
+/// `random_instance` with release times and promises: clients promised to either vehicle type at a
+/// price, so moves between routes of different types pay (or earn back) the promise.
+fn promised_instance(seed: u64, n: usize) -> ProblemData {
+    let data = random_instance(seed, n);
+    // No maximum duration: with time warp, the segments count it in the duration (PyVRP's
+    // convention) while the forward evaluation measures end - start, so their penalties differ.
+    let mut vehicle_types = data.vehicle_types.clone();
+    vehicle_types[1].max_duration = crate::routing::INF;
+    let mut rng = Rng::new(seed + 1000);
+    let clients = data
+        .clients
+        .iter()
+        .map(|c| Client {
+            release: if rng.below(3) == 0 { rng.below(200) as i64 } else { 0 },
+            promised: (rng.below(4) != 0).then(|| (rng.below(2), 1 + rng.below(40) as i64)),
+            ..c.clone()
+        })
+        .collect();
+    // A release after a window closes makes a client unservable: the search still prices it.
+    ProblemData::unchecked_servability(data.depots.clone(), clients, vehicle_types, data.profiles.clone()).unwrap()
+}
+
+#[test]
+fn promises_and_release_times_are_priced_as_the_forward_evaluation_says() {
+    for seed in 0..30 {
+        let data = promised_instance(seed, 25);
+        assert!(data.has_promises);
+        let nb = crate::routing::search::neighbours(&data, 10);
+        let pen = Penalties {
+            load: 20,
+            time_warp: 3,
+            distance: 1,
+        };
+        let mut ls = LocalSearch::new(&data, &nb, pen);
+        let mut rng = Rng::new(seed);
+        let mut order: Vec<usize> = (1..=25).collect();
+        rng.shuffle(&mut order);
+        let mut slots = vec![Vec::new(); ls.routes.len()];
+        for (k, c) in order.iter().enumerate() {
+            slots[k % 6].push(*c);
+        }
+        ls.load(&slots);
+        for r in &ls.routes {
+            assert_eq!(r.cost, penalised(&data, &pen, r), "seed {seed} route {:?} (loaded)", r.visits);
+        }
+        let before = ls.cost();
+        ls.run(&mut rng); // debug assertions check every applied move's priced delta
+        assert!(ls.cost() <= before);
+        for r in &ls.routes {
+            assert_eq!(r.cost, penalised(&data, &pen, r), "seed {seed} route {:?}", r.visits);
+        }
+    }
+}
+
+#[test]
+fn a_promise_keeps_a_client_on_its_vehicle_type_unless_moving_pays() {
+    // Two clients side by side far east; each vehicle type has one vehicle. Both clients are
+    // promised to type 1, whose vehicle is dearer by 5 (fixed cost): with a promise worth 10 each
+    // they stay on type 1, with a promise worth 1 they move to the cheaper type 0.
+    for (promise, expected_type) in [(10, 1), (1, 0)] {
+        let xy = vec![(0.0, 0.0), (100.0, 0.0), (101.0, 0.0)];
+        let m = euclidean_matrix(&xy, 1.0, f64::round);
+        let clients = xy[1..]
+            .iter()
+            .map(|&(x, y)| Client {
+                promised: Some((1, promise)),
+                ..Client::at(x, y)
+            })
+            .collect();
+        let mut dear = VehicleType::new(1, vec![]);
+        dear.fixed_cost = 5;
+        let data = ProblemData::new(
+            vec![Depot::at(0.0, 0.0)],
+            clients,
+            vec![VehicleType::new(1, vec![]), dear],
+            vec![Profile {
+                distance: m.clone(),
+                duration: m,
+            }],
+        )
+        .unwrap();
+        let result = crate::routing::solve(&data, &crate::routing::SolveParams::default(), &mut |_| true);
+        let routes = &result.solution.routes;
+        assert_eq!(routes.len(), 1, "{routes:?}");
+        assert_eq!(routes[0].vehicle_type, expected_type, "promise {promise}");
+        let moved = if expected_type == 1 { 0 } else { 2 * promise };
+        assert_eq!(result.evaluation.cost, 202 + [0, 5][expected_type] + moved);
+    }
+}

@@ -11,8 +11,8 @@
 //! word of equal weight (no word contains another), so a client carrying van k's word fits van k
 //! only. Clients that no vehicle can serve any more are left out with the reason.
 
-use super::problem::{Depot, Matrix, ProblemData, Profile, VehicleType, INF};
-use super::solution::{evaluate, evaluate_route_from, Evaluation, Route, Solution};
+use crate::routing::problem::{Depot, Matrix, ProblemData, Profile, VehicleType, INF};
+use crate::routing::solution::{evaluate, evaluate_route_from, Evaluation, Route, Solution};
 use crate::error::{Error, Result};
 
 /// A route of the running plan and when it left (or leaves) its start depot.
@@ -62,7 +62,7 @@ pub fn fixed_stops(report_departures: &[i64], start_time: i64, now: i64) -> usiz
 }
 
 /// `k` distinct code words of equal weight over `bits` (so none contains another).
-fn code_words(bits: &[u32], k: usize) -> Option<Vec<u64>> {
+pub(super) fn code_words(bits: &[u32], k: usize) -> Option<Vec<u64>> {
     if k == 0 {
         return Some(vec![]);
     }
