@@ -209,8 +209,8 @@ def test_search_tuning_by_name() -> None:
     # The tuning script's way in: named settings on the native solve; the defaults spelled out give
     # the same result as none (one thread, an iteration budget), unknown or out-of-range ones a ConfigError.
     native = berlin_day(20)._build()
-    defaults = {"temperature_start": 0.5, "temperature_end": 0.005, "ruin_removed": 15, "ruin_max_string": 10,
-                "blink": 0.01, "target_feasible": 0.5, "penalty_interval": 25, "num_neighbours": 40}
+    defaults = {"temperature_start": 0.5, "temperature_end": 0.02, "ruin_removed": 15, "ruin_max_string": 10,
+                "blink": 0.01, "target_feasible": 0.5, "penalty_interval": 25, "num_neighbours": 20}
     plain = native.solve(seed=3, max_iterations=50)
     spelled = native.solve(seed=3, max_iterations=50, tuning=defaults)
     assert (spelled.cost, spelled.routes()) == (plain.cost, plain.routes())
