@@ -99,7 +99,12 @@ def run_pyvrp(path: Path, rounding: str, limit: float, inst: _vrp.VrpInstance) -
     res = pyvrp.solve(data, stop=MaxRuntime(limit), seed=1, display=False)
     if not res.is_feasible():
         return Returned(None, None, "its best solution is infeasible")
-    return Returned([list(r.visits()) for r in res.best.routes()], res.cost() / _vrp.scale(rounding))
+    # PyVRP 0.14: a route iterates over its scheduled activities; a client's `idx` counts clients
+    # from 0 (locations after the depots). Earlier versions had `visits()` with location indices.
+    nd = data.num_depots
+    routes = [[a.idx + nd for a in r if a.is_client()] if not hasattr(r, "visits") else list(r.visits())
+              for r in res.best.routes()]
+    return Returned(routes, res.cost() / _vrp.scale(rounding))
 
 
 def ortools_fleet(inst: _vrp.VrpInstance, name: str) -> int:
