@@ -4,7 +4,7 @@ Checked against the built module by ``python -m mypy.stubtest fleetstream._core`
 """
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, final
 
 import pyarrow as pa
@@ -347,6 +347,7 @@ class RoutingProblem:
         no_improvement: int | None = None,
         initial: Sequence[tuple[int, Sequence[int]]] | None = None,
         callback: Callable[[dict[str, Any]], Any] | None = None,
+        tuning: Mapping[str, float] | None = None,
     ) -> RoutingSolution: ...
     def evaluate(
         self, routes: Sequence[tuple[int, Sequence[int]]], starts: Sequence[int | None] | None = None

@@ -13,6 +13,7 @@ use crate::routing::{
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -215,7 +216,7 @@ impl PyRoutingProblem {
         self.data.vehicle_types.iter().map(|v| v.count).collect()
     }
 
-    #[pyo3(signature = (*, seed=1, threads=1, max_runtime=None, max_iterations=None, no_improvement=None, initial=None, callback=None))]
+    #[pyo3(signature = (*, seed=1, threads=1, max_runtime=None, max_iterations=None, no_improvement=None, initial=None, callback=None, tuning=None))]
     #[allow(clippy::too_many_arguments)]
     fn solve(
         &self,
@@ -227,6 +228,7 @@ impl PyRoutingProblem {
         no_improvement: Option<u64>,
         initial: Option<Vec<(usize, Vec<usize>)>>,
         callback: Option<Py<PyAny>>,
+        tuning: Option<HashMap<String, f64>>,
     ) -> PyResult<PyRoutingSolution> {
         if threads == 0 {
             return Err(Error::config("threads must be at least 1").into());
@@ -241,7 +243,10 @@ impl PyRoutingProblem {
             Some(routes) => Some(self.solution_from(routes)?),
             None => None,
         };
-        let params = SolveParams { seed, threads, stop, initial, ..Default::default() };
+        let mut params = SolveParams { seed, threads, stop, initial, ..Default::default() };
+        if let Some(settings) = tuning {
+            apply_tuning(&mut params, &settings)?;
+        }
         let data = self.data.clone();
         let mut error: Option<PyErr> = None;
         let result = detach(py, "solve", || -> crate::Result<_> {
@@ -442,4 +447,41 @@ fn read_vrplib(path: std::path::PathBuf, round: &str) -> PyResult<(PyRoutingProb
     let rounding = Rounding::parse(round)?;
     let inst = vrplib::read(&path.to_string_lossy(), rounding)?;
     Ok((PyRoutingProblem { data: Arc::new(inst.data), check_servable: true }, inst.name, inst.scale, inst.node_ids, inst.vehicles))
+}
+
+/// Search settings by name (the tuning script's way in; `fleetstream.routing.solve` uses the defaults).
+fn apply_tuning(params: &mut SolveParams, settings: &HashMap<String, f64>) -> PyResult<()> {
+    let mut names: Vec<&String> = settings.keys().collect();
+    names.sort();
+    for name in names {
+        let v = settings[name];
+        // a value in [lo, hi), and a whole number where `whole`
+        let within = |lo: f64, hi: f64, whole: bool| -> PyResult<f64> {
+            if v.is_finite() && v >= lo && v < hi && (!whole || v.fract() == 0.0) {
+                Ok(v)
+            } else {
+                let kind = if whole { "a whole number" } else { "a number" };
+                Err(Error::config(format!("tuning {name}: expected {kind} in [{lo}, {hi}), got {v}")).into())
+            }
+        };
+        let t = &mut params.tuning;
+        match name.as_str() {
+            "num_neighbours" => params.num_neighbours = within(1.0, 1e6, true)? as usize,
+            "temperature_start" => t.temperature_start = within(1e-9, 1e9, false)?,
+            "temperature_end" => t.temperature_end = within(1e-9, 1e9, false)?,
+            "ruin_removed" => t.ruin_removed = within(1.0, 1e6, false)?,
+            "ruin_max_string" => t.ruin_max_string = within(1.0, 1e6, true)? as usize,
+            "blink" => t.blink = within(0.0, 1.0, false)?,
+            "target_feasible" => t.target_feasible = within(0.01, 1.0, false)?,
+            "penalty_interval" => t.penalty_interval = within(1.0, 1e6, true)? as u32,
+            _ => {
+                return Err(Error::config(format!(
+                    "tuning: unknown setting {name:?} (num_neighbours, temperature_start, temperature_end, \
+                     ruin_removed, ruin_max_string, blink, target_feasible, penalty_interval)"
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(())
 }

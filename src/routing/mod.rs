@@ -14,6 +14,6 @@ pub mod stop;
 pub mod vrplib;
 
 pub use problem::{Client, Depot, Matrix, ProblemData, Profile, VehicleType, INF, MAX_DIMS};
-pub use search::{solve, Progress, SolveParams, SolveResult};
+pub use search::{solve, Progress, SearchTuning, SolveParams, SolveResult};
 pub use solution::{evaluate, evaluate_with_starts, Evaluation, Route, Solution};
 pub use stop::StopCriteria;

@@ -203,3 +203,22 @@ def test_two_depots_two_dimensions_pickups_and_user_matrices() -> None:
     assert again.feasible and again.cost * 1000 == pytest.approx(result.cost, rel=0.02)
     with pytest.raises(fs.ConfigError, match="square"):
         m.set_matrices([[0, 1], [1]])
+
+
+def test_search_tuning_by_name() -> None:
+    # The tuning script's way in: named settings on the native solve; the defaults spelled out give
+    # the same result as none (one thread, an iteration budget), unknown or out-of-range ones a ConfigError.
+    native = berlin_day(20)._build()
+    defaults = {"temperature_start": 0.5, "temperature_end": 0.02, "ruin_removed": 15, "ruin_max_string": 10,
+                "blink": 0.01, "target_feasible": 0.5, "penalty_interval": 25, "num_neighbours": 20}
+    plain = native.solve(seed=3, max_iterations=50)
+    spelled = native.solve(seed=3, max_iterations=50, tuning=defaults)
+    assert (spelled.cost, spelled.routes()) == (plain.cost, plain.routes())
+    other = native.solve(seed=3, max_iterations=50, tuning={"temperature_start": 2.0, "ruin_removed": 4})
+    assert other.feasible
+    with pytest.raises(fs.ConfigError, match='unknown setting "temperature"'):
+        native.solve(max_iterations=5, tuning={"temperature": 1.0})
+    with pytest.raises(fs.ConfigError, match="tuning blink"):
+        native.solve(max_iterations=5, tuning={"blink": 1.5})
+    with pytest.raises(fs.ConfigError, match="whole number"):
+        native.solve(max_iterations=5, tuning={"ruin_max_string": 2.5})
