@@ -16,4 +16,11 @@ pub mod time;
 #[cfg(feature = "python")]
 mod python;
 
+/// Only the extension module sets the allocator (a Rust program linking the library picks its own).
+/// Rust's allocations never cross to Python's allocator: Arrow buffers handed to Python are released
+/// through their own callbacks, back into this one.
+#[cfg(feature = "python")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use error::{Error, Result};

@@ -81,7 +81,9 @@ fn prefetch_slot(states: &[KeySlot], id: u32) {
 #[derive(Clone, Copy, Debug)]
 struct Timer(Millis, u64, u32);
 
-const TIMER_BUCKET_MS: Millis = 1024;
+/// About 16 s: sparse streams (a session per event or two) open thousands of sessions a minute,
+/// and a bucket (a map entry and a vector) per second cost more than the sessions themselves.
+const TIMER_BUCKET_MS: Millis = 16384;
 
 /// Reorder `timers` so that each bucket's timers are consecutive (by bucket).
 fn group_by_bucket(timers: &mut Vec<Timer>) {
@@ -405,8 +407,24 @@ impl Shard {
         let mut idle = Vec::new();
         // Every due bucket at once, so the prefetching runs ahead across bucket boundaries.
         let mut timers = Vec::new();
-        while let Some(entry) = self.timers.first_entry() {
-            if *entry.key() * TIMER_BUCKET_MS > wm {
+        while let Some(mut entry) = self.timers.first_entry() {
+            let bucket_start = *entry.key() * TIMER_BUCKET_MS;
+            if bucket_start > wm {
+                break;
+            }
+            if bucket_start.saturating_add(TIMER_BUCKET_MS - 1) > wm {
+                // The bucket the watermark is in: take its due timers and leave the rest in place
+                // (streams pushed every second pass through a bucket many times).
+                entry.get_mut().retain(|&timer| {
+                    let due = timer.0 <= wm;
+                    if due {
+                        timers.push(timer);
+                    }
+                    !due
+                });
+                if entry.get().is_empty() {
+                    entry.remove();
+                }
                 break;
             }
             if timers.is_empty() {
@@ -415,6 +433,7 @@ impl Shard {
                 timers.extend(entry.remove());
             }
         }
+        closed.reserve(timers.len());
         {
             for (i, &Timer(scheduled, uid, id)) in timers.iter().enumerate() {
                 // A timer's own work is short: look further ahead than for events.
