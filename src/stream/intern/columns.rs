@@ -213,12 +213,34 @@ impl KeyIds {
         matches!(self, KeyIds::Ints(_) | KeyIds::Unknown | KeyIds::Global { .. })
     }
 
-    /// Sort `items` by the key order of `id_of(item)`: by each key's integer sort key, read once
-    /// per item (not per comparison), then by the full order within runs of equal sort keys (only
-    /// string keys that share their first 16 bytes meet there).
-    pub fn sort<T: Copy>(&self, items: &mut [T], id_of: impl Fn(&T) -> u32) {
+    /// Sort `items` by the key order of `id_of(item)`. String keys sort by their ranks when
+    /// those are cheap (see [`StrKeys::ranks`]); otherwise, and for integers, by each key's
+    /// integer sort key, read once per item (not per comparison), then by the full order within
+    /// runs of equal sort keys (only string keys that share their first 16 bytes meet there).
+    pub fn sort<T: Copy>(&mut self, items: &mut [T], id_of: impl Fn(&T) -> u32) {
         if items.len() < 2 {
             return;
+        }
+        if let KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) = self {
+            let live = keys.len();
+            if let Some(ranks) = keys.ranks(items.len()) {
+                // Ranks lie in 0..live, at most twice the items: a counting sort (stable).
+                let mut starts = vec![0u32; live + 1];
+                for item in items.iter() {
+                    starts[ranks[id_of(item) as usize] as usize + 1] += 1;
+                }
+                for i in 1..starts.len() {
+                    starts[i] += starts[i - 1];
+                }
+                let mut sorted = vec![items[0]; items.len()];
+                for &item in items.iter() {
+                    let at = &mut starts[ranks[id_of(&item) as usize] as usize];
+                    sorted[*at as usize] = item;
+                    *at += 1;
+                }
+                items.copy_from_slice(&sorted);
+                return;
+            }
         }
         let keyed = self.sorted_keys(items, id_of);
         for (slot, (_, item)) in items.iter_mut().zip(keyed) {

@@ -58,6 +58,11 @@ pub struct StrKeys {
     /// Ids whose key is null (a row with a null key is one key of its own, sorted first).
     nulls: Vec<bool>,
     ids: IdPool,
+    /// Bumped whenever a key is issued or released: `ranks` are valid while it stays the same.
+    version: u64,
+    /// Each live id's position in key order, as of `ranks_version` (see [`StrKeys::ranks`]).
+    ranks: Vec<u32>,
+    ranks_version: Option<u64>,
 }
 
 impl StrKeys {
@@ -166,6 +171,7 @@ impl StrKeys {
     }
 
     fn new_id(&mut self, bytes: Option<&[u8]>, hash: u64) -> u32 {
+        self.version += 1;
         let id = self.ids.take();
         let bytes_or_empty = bytes.unwrap_or_default();
         let span = Span { start: self.arena.len() as u32, len: bytes_or_empty.len() as u32 };
@@ -203,6 +209,7 @@ impl StrKeys {
 
     /// Forget `id`'s key; the id may be issued again.
     pub fn release(&mut self, id: u32) {
+        self.version += 1;
         if self.null_id == Some(id) {
             self.null_id = None;
             self.ids.give_back(id);
@@ -280,6 +287,34 @@ impl StrKeys {
         }
     }
 
+    /// Each live id's position in key order (`ranks[id]`; other entries are meaningless), when
+    /// that is cheap for sorting `items` ids: the ranks of the last call still hold (no key
+    /// issued or released since), or ranking every live key costs about as much as sorting
+    /// `items` ids once. Keys that stay (services, hosts, the users of a day) are ranked once,
+    /// and then every window's keys sort as plain integers, not by their bytes.
+    pub fn ranks(&mut self, items: usize) -> Option<&[u32]> {
+        if self.ranks_version != Some(self.version) {
+            if self.len() > 2 * items {
+                return None;
+            }
+            let mut live: Vec<(u128, u32)> =
+                (0..self.ids.next).filter(|&id| self.ids.live.get(id)).map(|id| (self.sort_key(id), id)).collect();
+            live.sort_unstable();
+            // Ties of the integer sort key (a shared 16-byte prefix) are ordered by the bytes.
+            for run in live.chunk_by_mut(|a, b| a.0 == b.0) {
+                if run.len() > 1 {
+                    run.sort_unstable_by(|a, b| self.cmp(a.1, b.1));
+                }
+            }
+            self.ranks.resize(self.ids.next as usize, 0);
+            for (rank, &(_, id)) in live.iter().enumerate() {
+                self.ranks[id as usize] = rank as u32;
+            }
+            self.ranks_version = Some(self.version);
+        }
+        Some(&self.ranks)
+    }
+
     /// An integer that never orders two keys against `cmp` (equal ones need `cmp`): 0 for the
     /// null key, the prefix plus one (saturating) for the others.
     #[inline]
@@ -327,6 +362,44 @@ mod tests {
             for pair in ids.windows(2) {
                 prop_assert_eq!(keys.cmp(pair[0].1, pair[1].1), Ordering::Less);
                 prop_assert!(keys.sort_key(pair[0].1) <= keys.sort_key(pair[1].1));
+            }
+        }
+    }
+
+    proptest! {
+        /// Ranks taken between interning and releasing (so sometimes reused, sometimes
+        /// recomputed) order the live keys as their bytes do, null first. Keys share long
+        /// prefixes, so the byte comparison behind the 16-byte sort keys is exercised.
+        #[test]
+        fn ranks_order_live_keys_as_their_bytes(ops in prop::collection::vec((0u8..3, prop::option::weighted(0.95, 0u16..60)), 1..400)) {
+            let mut keys = StrKeys::new();
+            let mut model: HashMap<Option<Vec<u8>>, u32> = HashMap::new();
+            let bytes_of = |n: u16| format!("a-shared-prefix-of-some-length/{n:03}").into_bytes();
+            for (op, key) in ops {
+                let key = key.map(bytes_of);
+                match op {
+                    0 => {
+                        if let Some(id) = model.remove(&key) {
+                            keys.release(id);
+                        }
+                    }
+                    1 => {
+                        let id = match &key {
+                            Some(bytes) => keys.intern(bytes, hash_bytes(bytes)),
+                            None => keys.intern_null(),
+                        };
+                        model.insert(key, id);
+                    }
+                    _ => {
+                        let mut want: Vec<(Option<Vec<u8>>, u32)> = model.iter().map(|(k, &id)| (k.clone(), id)).collect();
+                        want.sort();
+                        if let Some(ranks) = keys.ranks(want.len()) {
+                            let mut got: Vec<u32> = want.iter().map(|w| w.1).collect();
+                            got.sort_by_key(|&id| ranks[id as usize]);
+                            prop_assert_eq!(got, want.iter().map(|w| w.1).collect::<Vec<_>>());
+                        }
+                    }
+                }
             }
         }
     }
