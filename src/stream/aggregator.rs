@@ -139,7 +139,12 @@ struct Scratch {
     slots: Vec<u32>,
     /// Per key id: whether it waits in `retired`.
     retired_mark: Vec<bool>,
+    /// Per key rank, while a hopping window is assembled: its output slot (`NO_SLOT`: none yet),
+    /// key id, and whether the slot is a fresh one merging several entries.
+    window_slots: Vec<(u32, u32, bool)>,
 }
+
+const NO_SLOT: u32 = u32::MAX;
 
 #[derive(Serialize, Deserialize)]
 struct State {
@@ -592,35 +597,36 @@ impl WindowAggregator {
             }
             let first_pane = self.panes.index_of(start);
             let in_window = self.panes.open.iter().take_while(|p| p.index < first_pane + panes_per_window).count();
-            for pane in self.panes.open.iter_mut().take(in_window) {
-                debug_assert!(pane.index >= first_pane, "a pane whose windows were all emitted is dropped");
-                pane.sort(&self.key_ids);
-            }
-            let mut extras = self.panes.take_extras(start);
-            let extra_keys = self.key_ids.sort_with_keys(&mut extras, |e| e.0);
+            debug_assert!(self.panes.open.iter().take(in_window).all(|pane| pane.index >= first_pane), "a pane whose windows were all emitted is dropped");
+            let extras = self.panes.take_extras(start);
             touched_keys.extend(extras.iter().map(|e| e.0));
             spare.extend(extras.iter().map(|e| e.1));
-            let mut runs: Vec<Run<'_>> =
-                self.panes.open.iter().take(in_window).map(|p| Run { ids: &p.ids, slots: &p.slots, sort_keys: &p.sort_keys }).collect();
-            let (extra_ids, extra_slots): (Vec<u32>, Vec<u32>) = extras.into_iter().unzip();
-            runs.push(Run { ids: &extra_ids, slots: &extra_slots, sort_keys: &extra_keys });
-            let mut merging = false; // whether the last output row's slot is a fresh one of this window
-            merge_runs(&runs, &self.key_ids, |key, slot| match closed.last_mut() {
-                Some(last) if last.0 == end && last.1 == key => {
-                    if !merging {
-                        let fresh = store.alloc();
-                        store.merge(fresh, last.2);
-                        spare.push(fresh);
-                        last.2 = fresh;
-                        merging = true;
+            let entries = extras.len() + self.panes.open.iter().take(in_window).map(|p| p.ids.len()).sum::<usize>();
+            if let Some(ranks) = self.key_ids.ranks(entries) {
+                // Few keys, or ranked already: entries land at their key's rank (panes in order,
+                // extras last: the merge order of the path below), then ranks are read in order.
+                let by_rank = &mut self.scratch.window_slots;
+                by_rank.clear();
+                by_rank.resize(ranks.bound(), (NO_SLOT, 0, false));
+                let panes = self.panes.open.iter().take(in_window).flat_map(|p| p.ids.iter().copied().zip(p.slots.iter().copied()));
+                for (key, slot) in panes.chain(extras.iter().copied()) {
+                    let entry = &mut by_rank[ranks.get(key) as usize];
+                    if entry.0 == NO_SLOT {
+                        *entry = (slot, key, false);
+                        continue;
                     }
-                    store.merge(last.2, slot);
+                    if !entry.2 {
+                        let fresh = store.alloc();
+                        store.merge(fresh, entry.0);
+                        spare.push(fresh);
+                        *entry = (fresh, key, true);
+                    }
+                    store.merge(entry.0, slot);
                 }
-                _ => {
-                    closed.push((end, key, slot));
-                    merging = false;
-                }
-            });
+                closed.extend(by_rank.iter().filter(|e| e.0 != NO_SLOT).map(|&(slot, key, _)| (end, key, slot)));
+            } else {
+                self.merge_window(end, in_window, extras, store, closed, spare);
+            }
             // Panes whose last window this was are done (their slots are freed after the output).
             while let Some(front) = self.panes.open.front() {
                 if window.last_start(self.panes.start_of(front.index)) > start {
@@ -633,6 +639,38 @@ impl WindowAggregator {
             self.closed_until = self.closed_until.max(end);
             next = self.next_window_with_state();
         }
+    }
+
+    /// The window ending at `end` from its first `in_window` panes (sorted by key here, once
+    /// each) and its `extras`, by a k-way merge of their sorted entries. A key found in one entry
+    /// only is output from that entry's slot; a key in several gets a fresh slot (`spare`)
+    /// merging them.
+    fn merge_window(&mut self, end: Millis, in_window: usize, mut extras: Vec<(u32, u32)>, store: &mut AccStore, closed: &mut Vec<(Millis, u32, u32)>, spare: &mut Vec<u32>) {
+        for pane in self.panes.open.iter_mut().take(in_window) {
+            pane.sort(&self.key_ids);
+        }
+        let extra_keys = self.key_ids.sort_with_keys(&mut extras, |e| e.0);
+        let mut runs: Vec<Run<'_>> =
+            self.panes.open.iter().take(in_window).map(|p| Run { ids: &p.ids, slots: &p.slots, sort_keys: &p.sort_keys }).collect();
+        let (extra_ids, extra_slots): (Vec<u32>, Vec<u32>) = extras.into_iter().unzip();
+        runs.push(Run { ids: &extra_ids, slots: &extra_slots, sort_keys: &extra_keys });
+        let mut merging = false; // whether the last output row's slot is a fresh one of this window
+        merge_runs(&runs, &self.key_ids, |key, slot| match closed.last_mut() {
+            Some(last) if last.0 == end && last.1 == key => {
+                if !merging {
+                    let fresh = store.alloc();
+                    store.merge(fresh, last.2);
+                    spare.push(fresh);
+                    last.2 = fresh;
+                    merging = true;
+                }
+                store.merge(last.2, slot);
+            }
+            _ => {
+                closed.push((end, key, slot));
+                merging = false;
+            }
+        });
     }
 
     pub fn output_schema(&self) -> SchemaRef {

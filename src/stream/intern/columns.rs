@@ -6,7 +6,7 @@
 //! Ids come back in key order on demand ([`KeyIds::sort`]) and decode to output columns.
 
 use super::strings::{hash_bytes, StrKeys};
-use super::IntKeys;
+use super::{IntKeys, Ranks};
 use crate::error::{Error, Result};
 use crate::stream::keys::{key_data_len, KeyEncoder};
 use arrow_array::cast::AsArray;
@@ -213,34 +213,43 @@ impl KeyIds {
         matches!(self, KeyIds::Ints(_) | KeyIds::Unknown | KeyIds::Global { .. })
     }
 
-    /// Sort `items` by the key order of `id_of(item)`. String keys sort by their ranks when
-    /// those are cheap (see [`StrKeys::ranks`]); otherwise, and for integers, by each key's
-    /// integer sort key, read once per item (not per comparison), then by the full order within
-    /// runs of equal sort keys (only string keys that share their first 16 bytes meet there).
+    /// Order-preserving ranks of the live keys (`ranks.get(a) < ranks.get(b)` exactly when key
+    /// `a` sorts before key `b`, all below `ranks.bound() <= 2 * items`), when they are cheap for
+    /// sorting or merging `items` ids: cached from an earlier call (no key came or went since),
+    /// or few enough keys to rank now; else None.
+    pub fn ranks(&mut self, items: usize) -> Option<Ranks<'_>> {
+        match self {
+            KeyIds::Unknown | KeyIds::Global { .. } => Some(Ranks::Ids { bound: 1 }),
+            KeyIds::Ints(keys) => keys.ranks(items),
+            KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) => keys.ranks(items),
+        }
+    }
+
+    /// Sort `items` by the key order of `id_of(item)`: by the keys' ranks when those are cheap
+    /// (see [`KeyIds::ranks`]), else by each key's integer sort key, read once per item (not per
+    /// comparison), then by the full order within runs of equal sort keys (only string keys that
+    /// share their first 16 bytes meet there).
     pub fn sort<T: Copy>(&mut self, items: &mut [T], id_of: impl Fn(&T) -> u32) {
         if items.len() < 2 {
             return;
         }
-        if let KeyIds::Strings { keys, .. } | KeyIds::Rows(keys) = self {
-            let live = keys.len();
-            if let Some(ranks) = keys.ranks(items.len()) {
-                // Ranks lie in 0..live, at most twice the items: a counting sort (stable).
-                let mut starts = vec![0u32; live + 1];
-                for item in items.iter() {
-                    starts[ranks[id_of(item) as usize] as usize + 1] += 1;
-                }
-                for i in 1..starts.len() {
-                    starts[i] += starts[i - 1];
-                }
-                let mut sorted = vec![items[0]; items.len()];
-                for &item in items.iter() {
-                    let at = &mut starts[ranks[id_of(&item) as usize] as usize];
-                    sorted[*at as usize] = item;
-                    *at += 1;
-                }
-                items.copy_from_slice(&sorted);
-                return;
+        if let Some(ranks) = self.ranks(items.len()) {
+            // Ranks lie below a bound of at most twice the items: a counting sort (stable).
+            let mut starts = vec![0u32; ranks.bound() + 1];
+            for item in items.iter() {
+                starts[ranks.get(id_of(item)) as usize + 1] += 1;
             }
+            for i in 1..starts.len() {
+                starts[i] += starts[i - 1];
+            }
+            let mut sorted = vec![items[0]; items.len()];
+            for &item in items.iter() {
+                let at = &mut starts[ranks.get(id_of(&item)) as usize];
+                sorted[*at as usize] = item;
+                *at += 1;
+            }
+            items.copy_from_slice(&sorted);
+            return;
         }
         let keyed = self.sorted_keys(items, id_of);
         for (slot, (_, item)) in items.iter_mut().zip(keyed) {

@@ -35,10 +35,13 @@ struct IdPool {
     next: u32,
     free: Vec<u32>,
     live: LiveBits,
+    /// Bumped whenever an id is issued or taken back (what cached ranks are checked against).
+    version: u64,
 }
 
 impl IdPool {
     fn take(&mut self) -> u32 {
+        self.version += 1;
         let id = self.free.pop().unwrap_or_else(|| {
             self.next += 1;
             self.live.cover(self.next);
@@ -49,8 +52,64 @@ impl IdPool {
     }
 
     fn give_back(&mut self, id: u32) {
+        self.version += 1;
         self.live.remove(id);
         self.free.push(id);
+    }
+}
+
+/// Each live id's position in key order, kept while no id is issued or taken back: keys that
+/// stay (services, hosts, the users of a day) are ranked once, and then every window's keys sort
+/// and merge as small integers, not by their values or bytes.
+#[derive(Default)]
+struct RankCache {
+    ranks: Vec<u32>,
+    version: Option<u64>,
+}
+
+impl RankCache {
+    /// The ranks of `ids`' live ids, ordered by `order` (a sort of live ids in key order) when
+    /// the cached ones are stale.
+    fn get(&mut self, ids: &IdPool, order: impl FnOnce(&mut Vec<u32>)) -> &[u32] {
+        if self.version != Some(ids.version) {
+            let mut live: Vec<u32> = (0..ids.next).filter(|&id| ids.live.get(id)).collect();
+            order(&mut live);
+            self.ranks.resize(ids.next as usize, 0);
+            for (rank, &id) in live.iter().enumerate() {
+                self.ranks[id as usize] = rank as u32;
+            }
+            self.version = Some(ids.version);
+        }
+        &self.ranks
+    }
+
+    fn is_current(&self, ids: &IdPool) -> bool {
+        self.version == Some(ids.version)
+    }
+}
+
+/// Order-preserving small integers for key ids (see [`KeyIds::ranks`]): `get(a) < get(b)` exactly
+/// when key `a` sorts before key `b`, and every value is below `bound`.
+#[derive(Clone, Copy)]
+pub enum Ranks<'a> {
+    /// Dense integer keys: the id is the rank.
+    Ids { bound: usize },
+    Table { ranks: &'a [u32], bound: usize },
+}
+
+impl Ranks<'_> {
+    #[inline]
+    pub fn get(&self, id: u32) -> u32 {
+        match self {
+            Ranks::Ids { .. } => id,
+            Ranks::Table { ranks, .. } => ranks[id as usize],
+        }
+    }
+
+    pub fn bound(&self) -> usize {
+        match self {
+            Ranks::Ids { bound } | Ranks::Table { bound, .. } => *bound,
+        }
     }
 }
 
@@ -374,6 +433,7 @@ pub struct IntKeys {
     /// The most keys live at once, or rows interned in one batch, so far: what a dense range
     /// may be sized by.
     peak: usize,
+    ranks: RankCache,
 }
 
 impl IntKeys {
@@ -547,6 +607,27 @@ impl IntKeys {
                 self.table.get_or_insert(v, hash, || Self::new_id(keys, ids, Some(v)))
             };
             out.push(id);
+        }
+    }
+
+    /// Order-preserving ranks of the live ids, when they are cheap for sorting `items` ids
+    /// (see [`KeyIds::ranks`]): dense ids are their own ranks when their range is within twice
+    /// `items`; other keys are ranked when the cached ranks hold or there are at most twice
+    /// `items` live keys.
+    pub fn ranks(&mut self, items: usize) -> Option<Ranks<'_>> {
+        match self.layout {
+            Layout::Fresh => Some(Ranks::Ids { bound: 0 }),
+            Layout::Dense { .. } => (self.ids.next as usize <= 2 * items).then_some(Ranks::Ids { bound: self.ids.next as usize }),
+            Layout::Hashed => {
+                let live = self.live_len();
+                if !self.ranks.is_current(&self.ids) && live > 2 * items {
+                    return None;
+                }
+                let keys = &self.keys;
+                // None (the null key) sorts first, then by value: Option's own order.
+                let ranks = self.ranks.get(&self.ids, |ids| ids.sort_unstable_by_key(|&id| keys[id as usize]));
+                Some(Ranks::Table { ranks, bound: live })
+            }
         }
     }
 

@@ -5,7 +5,7 @@
 //! bound. Each key also keeps a 16-byte big-endian prefix, so that sorting keys by their bytes
 //! rarely reads the arena.
 
-use super::{prefetch, IdPool, PREFETCH_ROWS};
+use super::{prefetch, IdPool, RankCache, Ranks, PREFETCH_ROWS};
 use std::cmp::Ordering;
 
 /// The hash of a key's bytes (fixed seed: which bucket a key lands in must not vary by process,
@@ -58,11 +58,7 @@ pub struct StrKeys {
     /// Ids whose key is null (a row with a null key is one key of its own, sorted first).
     nulls: Vec<bool>,
     ids: IdPool,
-    /// Bumped whenever a key is issued or released: `ranks` are valid while it stays the same.
-    version: u64,
-    /// Each live id's position in key order, as of `ranks_version` (see [`StrKeys::ranks`]).
-    ranks: Vec<u32>,
-    ranks_version: Option<u64>,
+    ranks: RankCache,
 }
 
 impl StrKeys {
@@ -171,7 +167,6 @@ impl StrKeys {
     }
 
     fn new_id(&mut self, bytes: Option<&[u8]>, hash: u64) -> u32 {
-        self.version += 1;
         let id = self.ids.take();
         let bytes_or_empty = bytes.unwrap_or_default();
         let span = Span { start: self.arena.len() as u32, len: bytes_or_empty.len() as u32 };
@@ -209,7 +204,6 @@ impl StrKeys {
 
     /// Forget `id`'s key; the id may be issued again.
     pub fn release(&mut self, id: u32) {
-        self.version += 1;
         if self.null_id == Some(id) {
             self.null_id = None;
             self.ids.give_back(id);
@@ -287,32 +281,28 @@ impl StrKeys {
         }
     }
 
-    /// Each live id's position in key order (`ranks[id]`; other entries are meaningless), when
-    /// that is cheap for sorting `items` ids: the ranks of the last call still hold (no key
-    /// issued or released since), or ranking every live key costs about as much as sorting
-    /// `items` ids once. Keys that stay (services, hosts, the users of a day) are ranked once,
-    /// and then every window's keys sort as plain integers, not by their bytes.
-    pub fn ranks(&mut self, items: usize) -> Option<&[u32]> {
-        if self.ranks_version != Some(self.version) {
-            if self.len() > 2 * items {
-                return None;
-            }
-            let mut live: Vec<(u128, u32)> =
-                (0..self.ids.next).filter(|&id| self.ids.live.get(id)).map(|id| (self.sort_key(id), id)).collect();
-            live.sort_unstable();
+    /// Order-preserving ranks of the live keys, when they are cheap for sorting `items` ids
+    /// (see [`KeyIds::ranks`](super::columns::KeyIds::ranks)): the cached ranks hold (no key
+    /// issued or released since), or there are at most twice `items` live keys to rank.
+    pub fn ranks(&mut self, items: usize) -> Option<Ranks<'_>> {
+        let live = self.len();
+        if !self.ranks.is_current(&self.ids) && live > 2 * items {
+            return None;
+        }
+        let mut cache = std::mem::take(&mut self.ranks);
+        cache.get(&self.ids, |ids| {
+            let mut keyed: Vec<(u128, u32)> = ids.iter().map(|&id| (self.sort_key(id), id)).collect();
+            keyed.sort_unstable();
             // Ties of the integer sort key (a shared 16-byte prefix) are ordered by the bytes.
-            for run in live.chunk_by_mut(|a, b| a.0 == b.0) {
+            for run in keyed.chunk_by_mut(|a, b| a.0 == b.0) {
                 if run.len() > 1 {
                     run.sort_unstable_by(|a, b| self.cmp(a.1, b.1));
                 }
             }
-            self.ranks.resize(self.ids.next as usize, 0);
-            for (rank, &(_, id)) in live.iter().enumerate() {
-                self.ranks[id as usize] = rank as u32;
-            }
-            self.ranks_version = Some(self.version);
-        }
-        Some(&self.ranks)
+            ids.iter_mut().zip(&keyed).for_each(|(id, &(_, sorted))| *id = sorted);
+        });
+        self.ranks = cache;
+        Some(Ranks::Table { ranks: &self.ranks.ranks, bound: live })
     }
 
     /// An integer that never orders two keys against `cmp` (equal ones need `cmp`): 0 for the
@@ -395,7 +385,8 @@ mod tests {
                         want.sort();
                         if let Some(ranks) = keys.ranks(want.len()) {
                             let mut got: Vec<u32> = want.iter().map(|w| w.1).collect();
-                            got.sort_by_key(|&id| ranks[id as usize]);
+                            got.sort_by_key(|&id| ranks.get(id));
+                            prop_assert!(got.iter().all(|&id| (ranks.get(id) as usize) < ranks.bound()));
                             prop_assert_eq!(got, want.iter().map(|w| w.1).collect::<Vec<_>>());
                         }
                     }
