@@ -14,6 +14,7 @@ pub mod strings;
 use crate::stream::keys::KeyBytes;
 use strings::{hash_bytes, StrKeys};
 use arrow_array::{Array, Int64Array};
+use std::cmp::Ordering;
 
 /// A key as the index holds it: an integer (None for a null key), a string or binary column's
 /// own bytes (None for null), or several columns' Arrow row encoding.
@@ -37,6 +38,10 @@ struct IdPool {
     live: LiveBits,
     /// Bumped whenever an id is issued or taken back (what cached ranks are checked against).
     version: u64,
+    /// Ids issued since ranks were last taken (see [`RankCache`]), while there are no more of
+    /// them than ids in use; None past that (ranks are then rebuilt whole, and users that never
+    /// rank, such as sessions, keep no log).
+    issued: Option<Vec<u32>>,
 }
 
 impl IdPool {
@@ -48,7 +53,19 @@ impl IdPool {
             self.next - 1
         });
         self.live.insert(id);
+        if let Some(issued) = &mut self.issued {
+            if issued.len() >= (self.next as usize).max(1024) {
+                self.issued = None;
+            } else {
+                issued.push(id);
+            }
+        }
         id
+    }
+
+    /// The ids issued since the last call (None: too many to tell), and a fresh log.
+    fn take_issued(&mut self) -> Option<Vec<u32>> {
+        self.issued.replace(Vec::new())
     }
 
     fn give_back(&mut self, id: u32) {
@@ -60,26 +77,60 @@ impl IdPool {
 
 /// Each live id's position in key order, kept while no id is issued or taken back: keys that
 /// stay (services, hosts, the users of a day) are ranked once, and then every window's keys sort
-/// and merge as small integers, not by their values or bytes.
+/// and merge as small integers, not by their values or bytes. When keys come and go, the order
+/// is updated (the leavers dropped, the newcomers sorted and merged in), not rebuilt.
 #[derive(Default)]
 struct RankCache {
+    /// Live ids in key order as of `version`.
+    order: Vec<u32>,
     ranks: Vec<u32>,
     version: Option<u64>,
 }
 
 impl RankCache {
-    /// The ranks of `ids`' live ids, ordered by `order` (a sort of live ids in key order) when
-    /// the cached ones are stale.
-    fn get(&mut self, ids: &IdPool, order: impl FnOnce(&mut Vec<u32>)) -> &[u32] {
-        if self.version != Some(ids.version) {
-            let mut live: Vec<u32> = (0..ids.next).filter(|&id| ids.live.get(id)).collect();
-            order(&mut live);
-            self.ranks.resize(ids.next as usize, 0);
-            for (rank, &id) in live.iter().enumerate() {
-                self.ranks[id as usize] = rank as u32;
-            }
-            self.version = Some(ids.version);
+    /// The ranks of `ids`' live ids in the key order `cmp`; `issued`: the ids issued since the
+    /// last call ([`IdPool::take_issued`]), or None to rebuild.
+    fn get(&mut self, ids: &IdPool, issued: Option<Vec<u32>>, cmp: impl Fn(u32, u32) -> Ordering) -> &[u32] {
+        if self.version == Some(ids.version) {
+            return &self.ranks;
         }
+        let live = |id: u32| ids.live.get(id);
+        match (self.version, issued) {
+            (Some(_), Some(mut newcomers)) => {
+                // An id issued since may have been released and issued again for another key:
+                // its old place goes as a leaver's does.
+                let mut reissued = vec![false; ids.next as usize];
+                newcomers.iter().for_each(|&id| reissued[id as usize] = true);
+                self.order.retain(|&id| live(id) && !reissued[id as usize]);
+                newcomers.sort_unstable();
+                newcomers.dedup();
+                newcomers.retain(|&id| live(id));
+                newcomers.sort_unstable_by(|&a, &b| cmp(a, b));
+                let mut merged = Vec::with_capacity(self.order.len() + newcomers.len());
+                let (mut i, mut j) = (0, 0);
+                while i < self.order.len() && j < newcomers.len() {
+                    if cmp(newcomers[j], self.order[i]) == Ordering::Less {
+                        merged.push(newcomers[j]);
+                        j += 1;
+                    } else {
+                        merged.push(self.order[i]);
+                        i += 1;
+                    }
+                }
+                merged.extend_from_slice(&self.order[i..]);
+                merged.extend_from_slice(&newcomers[j..]);
+                self.order = merged;
+            }
+            _ => {
+                self.order = (0..ids.next).filter(|&id| live(id)).collect();
+                self.order.sort_unstable_by(|&a, &b| cmp(a, b));
+            }
+        }
+        self.ranks.resize(ids.next as usize, 0);
+        for (rank, &id) in self.order.iter().enumerate() {
+            self.ranks[id as usize] = rank as u32;
+        }
+        self.version = Some(ids.version);
         &self.ranks
     }
 
@@ -624,8 +675,9 @@ impl IntKeys {
                     return None;
                 }
                 let keys = &self.keys;
+                let issued = self.ids.take_issued();
                 // None (the null key) sorts first, then by value: Option's own order.
-                let ranks = self.ranks.get(&self.ids, |ids| ids.sort_unstable_by_key(|&id| keys[id as usize]));
+                let ranks = self.ranks.get(&self.ids, issued, |a, b| keys[a as usize].cmp(&keys[b as usize]));
                 Some(Ranks::Table { ranks, bound: live })
             }
         }
@@ -721,6 +773,42 @@ mod tests {
                 ids.sort();
                 ids.dedup();
                 prop_assert_eq!(ids.len(), model.len());
+            }
+        }
+    }
+
+    proptest! {
+        /// Ranks taken between interning and releasing (reused, updated with the keys that came
+        /// and went, or rebuilt) order the live keys as their values do, null first, in either
+        /// layout: small keys stay dense, a wide range makes the index hashed.
+        #[test]
+        fn int_ranks_order_live_keys_as_their_values(wide in any::<bool>(), ops in prop::collection::vec((0u8..3, prop::option::weighted(0.95, -40i64..40)), 1..400)) {
+            let mut keys = IntKeys::default();
+            let mut model: StdMap<Option<i64>, u32> = StdMap::new();
+            for (op, key) in ops {
+                let key = key.map(|k| if wide { k * 1_000_000_007_000 } else { k + 40 });
+                match op {
+                    0 => {
+                        if let Some(id) = model.remove(&key) {
+                            keys.release(id);
+                        }
+                    }
+                    1 => {
+                        let id = keys.intern_one(key);
+                        model.insert(key, id);
+                    }
+                    _ => {
+                        let mut want: Vec<(Option<i64>, u32)> = model.iter().map(|(&k, &id)| (k, id)).collect();
+                        want.sort();
+                        let n = want.len().max(keys.ids.next as usize);
+                        if let Some(ranks) = keys.ranks(n) {
+                            let mut got: Vec<u32> = want.iter().map(|w| w.1).collect();
+                            got.sort_by_key(|&id| ranks.get(id));
+                            prop_assert!(got.iter().all(|&id| (ranks.get(id) as usize) < ranks.bound()));
+                            prop_assert_eq!(got, want.iter().map(|w| w.1).collect::<Vec<_>>());
+                        }
+                    }
+                }
             }
         }
     }

@@ -290,17 +290,8 @@ impl StrKeys {
             return None;
         }
         let mut cache = std::mem::take(&mut self.ranks);
-        cache.get(&self.ids, |ids| {
-            let mut keyed: Vec<(u128, u32)> = ids.iter().map(|&id| (self.sort_key(id), id)).collect();
-            keyed.sort_unstable();
-            // Ties of the integer sort key (a shared 16-byte prefix) are ordered by the bytes.
-            for run in keyed.chunk_by_mut(|a, b| a.0 == b.0) {
-                if run.len() > 1 {
-                    run.sort_unstable_by(|a, b| self.cmp(a.1, b.1));
-                }
-            }
-            ids.iter_mut().zip(&keyed).for_each(|(id, &(_, sorted))| *id = sorted);
-        });
+        let issued = self.ids.take_issued();
+        cache.get(&self.ids, issued, |a, b| self.cmp(a, b));
         self.ranks = cache;
         Some(Ranks::Table { ranks: &self.ranks.ranks, bound: live })
     }
