@@ -277,10 +277,14 @@ pub struct SavedStamped {
     pub value: Vec<u8>,
 }
 
-/// The value ids of a count_distinct: a few inline, a hash set beyond.
+/// The value ids of a count_distinct: a few inline; beyond, one bit per id while the ids are
+/// small (value ids are issued from 0, so a column of 50 pages or 5 statuses stays within a word
+/// or two), else a hash set.
 #[derive(Clone, Debug, PartialEq)]
 pub enum IdSet {
     Few(smallvec::SmallVec<[u32; 8]>),
+    /// Never more words than ids held (at most 8 bytes an id, as a hash set takes).
+    Bits { words: Vec<u64>, len: u32 },
     Many(hashbrown::HashSet<u32>),
 }
 
@@ -290,8 +294,13 @@ impl Default for IdSet {
     }
 }
 
-/// More distinct values than this move from a list to a hash set.
+/// More distinct values than this move from a list to bits or a hash set.
 const FEW_IDS: usize = 16;
+
+/// Whether `len` ids, the largest below `bound`, may be held as bits.
+fn fits_bits(bound: u32, len: usize) -> bool {
+    (bound as usize).div_ceil(64) <= len.max(4)
+}
 
 impl IdSet {
     #[inline]
@@ -300,9 +309,30 @@ impl IdSet {
             IdSet::Few(ids) if ids.contains(&id) => {}
             IdSet::Few(ids) if ids.len() < FEW_IDS => ids.push(id),
             IdSet::Few(ids) => {
-                let mut set: hashbrown::HashSet<u32> = ids.iter().copied().collect();
-                set.insert(id);
-                *self = IdSet::Many(set);
+                let bound = ids.iter().copied().max().unwrap_or(0).max(id) + 1;
+                let mut grown = if fits_bits(bound, ids.len() + 1) {
+                    IdSet::Bits { words: vec![0; (bound as usize).div_ceil(64)], len: 0 }
+                } else {
+                    IdSet::Many(hashbrown::HashSet::with_capacity(2 * FEW_IDS))
+                };
+                ids.iter().for_each(|&old| grown.insert(old));
+                grown.insert(id);
+                *self = grown;
+            }
+            IdSet::Bits { words, len } => {
+                let word = id as usize / 64;
+                if word >= words.len() {
+                    if !fits_bits(id + 1, *len as usize + 1) {
+                        let mut set: hashbrown::HashSet<u32> = self.ids().collect();
+                        set.insert(id);
+                        *self = IdSet::Many(set);
+                        return;
+                    }
+                    words.resize(word + 1, 0);
+                }
+                let bit = 1u64 << (id % 64);
+                *len += u32::from(words[word] & bit == 0);
+                words[word] |= bit;
             }
             IdSet::Many(set) => {
                 set.insert(id);
@@ -313,6 +343,7 @@ impl IdSet {
     pub fn len(&self) -> usize {
         match self {
             IdSet::Few(ids) => ids.len(),
+            IdSet::Bits { len, .. } => *len as usize,
             IdSet::Many(set) => set.len(),
         }
     }
@@ -324,6 +355,16 @@ impl IdSet {
     pub fn ids(&self) -> Box<dyn Iterator<Item = u32> + '_> {
         match self {
             IdSet::Few(ids) => Box::new(ids.iter().copied()),
+            IdSet::Bits { words, .. } => Box::new(words.iter().enumerate().flat_map(|(w, &word)| {
+                let mut rest = word;
+                std::iter::from_fn(move || {
+                    (rest != 0).then(|| {
+                        let bit = rest.trailing_zeros();
+                        rest &= rest - 1;
+                        w as u32 * 64 + bit
+                    })
+                })
+            })),
             IdSet::Many(set) => Box::new(set.iter().copied()),
         }
     }
@@ -575,6 +616,28 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// However it holds them (a list, bits, a hash set, and the moves between them), a
+        /// count_distinct's id set holds what a hash set would.
+        #[test]
+        fn id_sets_hold_what_a_hash_set_holds(ids in prop::collection::vec(prop_oneof![0u32..40, 0u32..300, 0u32..5000, any::<u32>()], 0..200)) {
+            let mut set = IdSet::default();
+            let mut model = std::collections::HashSet::new();
+            for id in ids {
+                set.insert(id);
+                model.insert(id);
+                prop_assert_eq!(set.len(), model.len());
+            }
+            let mut held: Vec<u32> = set.ids().collect();
+            held.sort_unstable();
+            let mut want: Vec<u32> = model.into_iter().collect();
+            want.sort_unstable();
+            prop_assert_eq!(held, want);
+        }
+    }
+
     use super::*;
 
     #[test]
