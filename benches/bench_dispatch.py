@@ -1,6 +1,13 @@
-"""Live dispatch benchmark, part 2 (issue 20): a generated day replayed through the Dispatcher.
+"""Live dispatch benchmark (issue 20). Part 2: a generated day replayed through the Dispatcher.
 
     python benches/bench_dispatch.py --orders 2000 --vans 50 --hindsight-seconds 120
+
+Part 1, ``--euro``: the EURO Meets NeurIPS 2022 dynamic VRPTW, the competition's controller against
+benches/euro_neurips_solver.py (greedy, lazy, fleetstream) and a hindsight solve per instance; see
+benches/_euro_bench.py.
+
+    python benches/bench_dispatch.py --euro --data-dir ../shared/data/ortec \
+        --tools-dir ../shared/tools/euro-neurips --epoch-tlim 5 --instances 3 --hindsight-seconds 60
 
 A generated day (fleetstream.testing.generate_day: orders over 10 hours, windows of 1-3 h, 10 %
 cancelled later, a simulated fleet with random delays and failed deliveries) runs in-process through
@@ -32,6 +39,7 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -39,6 +47,9 @@ import pyarrow as pa
 import fleetstream as fs
 from fleetstream._dispatch_day import DaySpec, generate_day
 from fleetstream._dispatch_sim import simulate_day
+
+from _euro_bench import STRATEGIES as EURO_STRATEGIES
+from _euro_bench import run_euro
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -98,7 +109,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open", type=int, default=2000, help="open stops for the add_orders latency probe (0: skip)")
     parser.add_argument("--probes", type=int, default=200, help="single orders timed in that probe")
     parser.add_argument("--out", default=None, help="also write the report (markdown) here")
+    euro = parser.add_argument_group("part 1, EURO Meets NeurIPS 2022 (--euro)")
+    euro.add_argument("--euro", action="store_true", help="run part 1 instead of the replay")
+    euro.add_argument("--data-dir", type=Path, default=Path("../shared/data/ortec"), help="the ORTEC instances")
+    euro.add_argument("--tools-dir", type=Path, default=Path("../shared/tools/euro-neurips"), help="the competition's harness")
+    euro.add_argument("--epoch-tlim", type=int, default=5, help="seconds per epoch (the controller's --epoch_tlim)")
+    euro.add_argument("--instances", type=int, default=3, help="how many instances, smallest first")
+    euro.add_argument("--strategies", default=",".join(EURO_STRATEGIES), help="comma-separated")
+    euro.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "results" / "dispatch.md",
+                      help="the markdown file whose EURO section for this time limit is (re)written; '-' for none")
     args = parser.parse_args(argv)
+    if args.euro:
+        strategies = tuple(s for s in args.strategies.split(",") if s)
+        results = None if str(args.results) == "-" else args.results
+        return run_euro(args.data_dir, args.tools_dir, args.epoch_tlim, args.instances, args.hindsight_seconds,
+                        seed=1, strategies=strategies, results=results,
+                        command_line="python benches/bench_dispatch.py " + " ".join(argv if argv is not None else sys.argv[1:]))
 
     spec = DaySpec(orders=args.orders, vans=args.vans, waves=args.waves, seed=args.seed)
     day = generate_day(spec)
