@@ -34,7 +34,7 @@ use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use super::intern::columns::{string_hashes, KeyIds};
-use super::intern::{min_max, IntKeys, KeyIndex, KeyValue};
+use super::intern::{counting_sorted, min_max, IntKeys, KeyIndex, KeyValue};
 use serde::{Deserialize, Serialize};
 use shard::{shard_of, shard_of_bytes, shard_of_hash, Applied, Batch, Closed, KeySource, Session, Shard, Work};
 use std::sync::{Arc, Barrier, RwLock};
@@ -440,30 +440,13 @@ pub(super) fn bucket_sort_by<T: Copy, K: Ord>(items: &mut Vec<T>, coarse: impl F
         shift += 1;
     }
     let bucket = |item: &T| coarse(item) >> shift;
-    counting_sort(items, bucket, (lo >> shift, hi >> shift));
+    let first = lo >> shift;
+    *items = counting_sorted(items, |item| (bucket(item) - first) as usize, ((hi >> shift) - first) as usize + 1);
     for run in items.chunk_by_mut(|a, b| bucket(a) == bucket(b)) {
         if run.len() > 1 {
             run.sort_unstable_by_key(&key);
         }
     }
-}
-
-/// Stable counting sort of `items` by `key`, whose values lie in `lo..=hi`.
-fn counting_sort<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> i64, (lo, hi): (i64, i64)) {
-    let mut starts = vec![0usize; (hi - lo) as usize + 2];
-    for item in items.iter() {
-        starts[(key(item) - lo) as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut sorted = vec![items[0]; items.len()];
-    for &item in items.iter() {
-        let at = &mut starts[(key(&item) - lo) as usize];
-        sorted[*at] = item;
-        *at += 1;
-    }
-    *items = sorted;
 }
 
 /// The output order (unique per session).

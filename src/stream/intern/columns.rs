@@ -235,19 +235,7 @@ impl KeyIds {
         }
         if let Some(ranks) = self.ranks(items.len()) {
             // Ranks lie below a bound of at most twice the items: a counting sort (stable).
-            let mut starts = vec![0u32; ranks.bound() + 1];
-            for item in items.iter() {
-                starts[ranks.get(id_of(item)) as usize + 1] += 1;
-            }
-            for i in 1..starts.len() {
-                starts[i] += starts[i - 1];
-            }
-            let mut sorted = vec![items[0]; items.len()];
-            for &item in items.iter() {
-                let at = &mut starts[ranks.get(id_of(&item)) as usize];
-                sorted[*at as usize] = item;
-                *at += 1;
-            }
+            let sorted = super::counting_sorted(items, |item| ranks.get(id_of(item)) as usize, ranks.bound());
             items.copy_from_slice(&sorted);
             return;
         }

@@ -25,6 +25,26 @@ pub enum KeyValue {
     Bytes(KeyBytes),
 }
 
+/// `items` in a stable counting sort by `bucket(item)`, each below `buckets` (each item's bucket is
+/// read once).
+pub fn counting_sorted<T: Copy>(items: &[T], bucket: impl Fn(&T) -> usize, buckets: usize) -> Vec<T> {
+    let of: Vec<usize> = items.iter().map(bucket).collect();
+    let mut starts = vec![0usize; buckets + 1];
+    for &b in &of {
+        starts[b + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let Some(&first) = items.first() else { return Vec::new() };
+    let mut sorted = vec![first; items.len()];
+    for (&item, &b) in items.iter().zip(&of) {
+        sorted[starts[b]] = item;
+        starts[b] += 1;
+    }
+    sorted
+}
+
 /// The smallest and largest of `values` (MAX, MIN when there are none).
 pub fn min_max(values: impl Iterator<Item = i64>) -> (i64, i64) {
     values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
