@@ -45,11 +45,11 @@ def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     run.add_argument("--threads", type=int, default=1)
     run.add_argument("--origin", default=None, help="the instant of time 0 (e.g. 2026-12-03) to read timestamps")
     run.add_argument("--checkpoint-every", default="2s", type=duration, help="checkpoint interval (default 2s)")
-    run.add_argument("--merge-wait", type=float, default=3.0,
-                     help="a partition silent this long since assignment counts as caught up (s, default 3)")
+    run.add_argument("--merge-wait", type=float, default=30.0,
+                     help="a partition no fetch response reported on this long after assignment counts as caught up (s, default 30)")
     run.add_argument("--batch-size", type=int, default=5_000, help="most messages per polled batch")
     run.add_argument("--max-rate", type=float, default=None, help="consume at most this many messages per second")
-    run.add_argument("--idle-exit", type=float, default=None, help="after this many seconds without input, apply all, checkpoint, exit")
+    run.add_argument("--idle-exit", type=float, default=None, help="after this many seconds without input, once every partition is read to the end its last fetch reported: apply all, checkpoint, exit")
     run.add_argument("--create-topics", action="store_true", help="create the plans and rejects topics if missing (1 partition)")
     run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port (0: any)")
     run.add_argument("--progress-every", type=float, default=10.0, help="progress line interval in s (0: off)")

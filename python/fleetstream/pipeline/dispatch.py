@@ -62,8 +62,9 @@ class DispatchConfig:
     improve_time_limit: float | None = None
     origin: str | None = None
     checkpoint_every: Duration = "2s"
-    #: a partition that sent nothing for this long since assignment counts as caught up
-    merge_wait: float = 3.0
+    #: a partition no fetch response has reported on for this long since assignment counts as
+    #: caught up (a broker that never answers for it must not stall the fleet's day forever)
+    merge_wait: float = 30.0
     batch_size: int = 5_000
     max_wait: Duration = "200ms"
     idle_exit: float | None = None
@@ -89,7 +90,6 @@ class DispatchPipeline:
         self.operator: Any = None
         self.owned: set[Partition] = set()
         self._assigned_at: dict[Partition, float] = {}
-        self._heard: set[Partition] = set()
         self.counts = {"messages": 0, "routes": 0, "fates": 0, "dead_letters": 0, "checkpoints": 0, "restored": 0,
                        "polls": 0}
         #: the operator's event clock and merge backlog after the last batch (for progress lines and
@@ -154,7 +154,6 @@ class DispatchPipeline:
             self.operator = None
         for tp in partitions:
             self.owned.discard(tp)
-            self._heard.discard(tp)
 
     def checkpoint(self) -> None:
         """Acknowledge every output, then save the operator (dispatcher + applied offsets); nothing
@@ -182,25 +181,33 @@ class DispatchPipeline:
 
     # -- processing --------------------------------------------------------------------------------
     def _open(self) -> list[Partition]:
-        """Owned partitions that may still deliver: not read up to their end, and heard from (or
-        assigned less than ``merge_wait`` ago)."""
-        stats = {(t, p): (n, h) for t, p, n, h in self.source.stats()["partitions"]}
+        """Owned partitions the merge must wait for: those whose last fetch response reported
+        messages beyond what was handed out, and those no fetch response has reported on yet (for
+        ``merge_wait`` s after assignment). Only fetch responses say a partition is caught up: a
+        partition just sought to its resume offset is not, whatever its position says, and a slow
+        first fetch on a loaded machine must not let the merge run ahead of it (that changed the
+        decisions of a restart)."""
+        marks = self.source.fetch_watermarks()
+        position = self.source.position()
         now = time.monotonic()
         out = []
         for tp in sorted(self.owned):
-            if tp in stats:
-                next_offset, high = stats[tp]
-                if next_offset < high:
+            if tp in marks:
+                low, high = marks[tp]
+                if max(position.get(tp, low), low) < high:
                     out.append(tp)
-            elif tp not in self._heard and now - self._assigned_at.get(tp, now) < self.config.merge_wait:
+            elif now - self._assigned_at.get(tp, now) < self.config.merge_wait:
                 out.append(tp)
         return out
+
+    def _behind(self) -> bool:
+        """Whether a fetch response reported messages not handed out yet (no idle exit then)."""
+        marks, position = self.source.fetch_watermarks(), self.source.position()
+        return any(max(position.get(tp, low), low) < high for tp, (low, high) in marks.items() if tp in self.owned)
 
     def process(self, batch: KafkaBatch, flush: bool = False) -> None:
         started = time.perf_counter()
         records = batch.records
-        for (topic, partition) in batch.offsets:
-            self._heard.add((topic, partition))
         messages, dead = self.operator.push(records["_topic"], records["_partition"], records["_offset"],
                                             records["value"], self._open(), flush)
         self._observe()
@@ -254,7 +261,7 @@ class DispatchPipeline:
                     elif self.operator.waiting:
                         self.process(batch)  # partitions went quiet: the merge may go on
                     if (self.config.idle_exit is not None and not batch.messages
-                            and now - self._last_input >= self.config.idle_exit):
+                            and now - self._last_input >= self.config.idle_exit and not self._behind()):
                         self.flush()
                         break
                 if now - last_checkpoint >= every:
