@@ -36,8 +36,11 @@ pub fn parse_duration(text: &str) -> Result<Millis> {
     if s.is_empty() {
         return Err(bad("empty"));
     }
+    if s.starts_with('-') {
+        return Err(bad("a duration must not be negative"));
+    }
     if let Ok(ms) = s.parse::<i64>() {
-        return if ms < 0 { Err(bad("negative")) } else { Ok(ms) };
+        return Ok(ms);
     }
     let bytes = s.as_bytes();
     let mut total: f64 = 0.0;

@@ -255,14 +255,17 @@ impl PySpikeDetector {
     fn push<'py>(&mut self, py: Python<'py>, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
         let batches = batches_of(data)?;
         let inner = &mut self.inner;
-        let alerts = detach(py, "SpikeDetector.push", || -> crate::Result<Vec<RecordBatch>> {
-            batches.iter().map(|b| inner.push(b)).collect()
+        let alerts = detach(py, "SpikeDetector.push", || -> crate::Result<RecordBatch> {
+            // One batch of the whole input (a table of several chunks too): errors name the row of
+            // the input, and the whole input is checked before any of it changes the state.
+            let whole = match &batches[..] {
+                [one] => one.clone(),
+                _ => arrow_select::concat::concat_batches(&batches[0].schema(), &batches)?,
+            };
+            inner.push(&whole)
         })?;
-        let schema = match alerts.first() {
-            Some(first) => first.schema(),
-            None => self.inner.output_schema(),
-        };
-        to_pyarrow_table(py, alerts, schema)
+        let schema = alerts.schema();
+        to_pyarrow_table(py, vec![alerts], schema)
     }
 
     /// End of input. Alerts are decided as each window arrives, so there is nothing left to emit:

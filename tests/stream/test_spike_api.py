@@ -65,15 +65,51 @@ def test_out_of_order_windows_raise_and_change_nothing() -> None:
     "options, message",
     [
         (dict(history=0), "history"),
+        (dict(history=-1), "history"),
+        (dict(history=1.5), "history"),
+        (dict(history=True), "history"),
+        (dict(cooldown=-1), "cooldown"),
         (dict(factor=-1.0), "factor"),
+        (dict(factor=float("inf")), "factor"),
         (dict(floor=-1.0), "floor"),
-        (dict(rule="median"), "unknown spike rule"),
+        (dict(floor="5"), "floor"),
+        (dict(rule="median"), "rule must be one of 'mean', 'zscore', 'ewma'"),
         (dict(rule="ewma", alpha=0.0), "alpha"),
+        # options the chosen rule does not use are checked too
+        (dict(alpha=2.0), "alpha"),
+        (dict(threshold=float("nan")), "threshold"),
+        (dict(on_alert="print"), "on_alert"),
     ],
 )
 def test_bad_options_raise_config_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(fs.ConfigError, match=message):
         fs.SpikeDetector(value="errors", key="service", **options)
+
+
+def test_errors_name_the_row_of_the_whole_input_and_change_nothing() -> None:
+    """A table of several chunks is one input: the row counts over all of it, and a bad row in a
+    later chunk leaves the state as it was (the earlier chunks are not applied either)."""
+    det = fs.SpikeDetector(value="errors", key="service", history=1, floor=0)
+    det.push(windows("db", [5]))
+    w = windows("api", [1, 2, 3])
+    snapshot = det.snapshot()
+    twice = pa.concat_tables([w, w])
+    assert len(twice.to_batches()) == 2
+    with pytest.raises(fs.OrderError, match="row 3:"):
+        det.push(twice)
+    assert det.snapshot() == snapshot
+    fresh = fs.SpikeDetector(value="errors", key="service", history=1, floor=0)
+    fresh.push(windows("db", [5]))
+    assert det.push(w).equals(fresh.push(w)) and det.snapshot() == fresh.snapshot()
+    with pytest.raises(fs.ConfigError, match="value must be the name"):
+        fs.SpikeDetector(value="")
+
+
+def test_repr_shows_the_options_of_its_rule() -> None:
+    assert repr(fs.SpikeDetector(value="errors", key="service", history=3, rule="ewma", alpha=0.5, cooldown=2)) == (
+        "SpikeDetector(value='errors', key=['service'], rule='ewma', history=3, factor=3, floor=20, alpha=0.5, cooldown=2)")
+    assert "threshold=2.5" in repr(fs.SpikeDetector(rule="zscore", threshold=2.5, step="1m"))
+    assert repr(fs.SpikeDetector()).startswith("SpikeDetector(value='errors', key=[], rule='mean'")
 
 
 def test_missing_value_column_is_a_schema_error() -> None:

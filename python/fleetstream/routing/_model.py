@@ -44,9 +44,12 @@ def time_of_day(value: TimeOfDay, name: str) -> int:
             numbers = [int(p) for p in parts]
         except ValueError:
             numbers = []
-        if len(numbers) in (2, 3) and 0 <= numbers[0] <= 48 and all(0 <= n < 60 for n in numbers[1:]):
+        if len(numbers) in (2, 3) and all(0 <= n < 60 for n in numbers[1:]):
             h, m, s = (numbers + [0])[:3]
-            return h * 3600 + m * 60 + s
+            if 0 <= h <= 23 or (h, m, s) == (24, 0, 0):  # 24:00 is the end of the day (ISO 8601)
+                return h * 3600 + m * 60 + s
+            raise ConfigError(f"{name}: {value!r} is not a time of day: hours go from 00 to 23 (24:00 is the end of "
+                              f"the day); give a time on the next day in seconds since midnight, e.g. 90000 for 01:00")
     raise ConfigError(f"{name}: expected a time of day such as \"08:30\", got {value!r}")
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pyarrow as pa
 
 from fleetstream import _core
 from fleetstream._arrow import as_arrow
 from fleetstream._time import Duration, duration_ms
+from fleetstream.exceptions import ConfigError
 from fleetstream.stream._operator import key_columns
 
 Rule = Literal["mean", "zscore", "ewma"]
@@ -64,6 +66,20 @@ class SpikeDetector:
         step: Duration | None = None,
         on_alert: Callable[[dict[str, Any]], object] | None = None,
     ) -> None:
+        # Every option is checked, also those the chosen rule does not use: a wrong value is a
+        # mistake either way, and would surprise whoever switches the rule later.
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"value must be the name of the windows' value column, got {value!r}")
+        _check_int("history", history, 1, 100_000)
+        _check_int("cooldown", cooldown, 0, 1_000_000_000)
+        for name, number in (("factor", factor), ("floor", floor), ("threshold", threshold)):
+            _check_number(name, number)
+        if not (_is_number(alpha) and 0.0 < float(alpha) <= 1.0):
+            raise ConfigError(f"alpha (the ewma rule's smoothing) must be a number in (0, 1], got {alpha!r}")
+        if rule not in get_args(Rule):
+            raise ConfigError(f"rule must be one of {', '.join(map(repr, get_args(Rule)))}, got {rule!r}")
+        if on_alert is not None and not callable(on_alert):
+            raise ConfigError(f"on_alert must be a function taking one alert (a dict), got {on_alert!r}")
         self._native = _core.SpikeDetector(
             value=value,
             keys=key_columns(key),
@@ -132,3 +148,25 @@ class SpikeDetector:
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
         return (SpikeDetector.restore, (self.snapshot(),))
+
+    def __repr__(self) -> str:
+        c = self.config()
+        rule, options = next(iter(c["rule"].items())) if isinstance(c["rule"], dict) else (c["rule"], {})
+        extra = "".join(f", {k}={v!r}" for k, v in options.items())
+        step = "" if c["step"] is None else f", step={c['step']}ms"
+        return (f"SpikeDetector(value={c['value']!r}, key={c['keys']!r}, rule={rule.lower()!r}, history={c['history']}, "
+                f"factor={c['factor']:g}, floor={c['floor']:g}{extra}, cooldown={c['cooldown']}{step})")
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_number(name: str, x: object) -> None:
+    if not (_is_number(x) and float(x) >= 0):  # type: ignore[arg-type]
+        raise ConfigError(f"{name} must be a finite number >= 0, got {x!r}")
+
+
+def _check_int(name: str, x: object, lo: int, hi: int) -> None:
+    if isinstance(x, bool) or not isinstance(x, int) or not lo <= x <= hi:
+        raise ConfigError(f"{name} must be a whole number of windows from {lo} to {hi:,}, got {x!r}")
