@@ -27,6 +27,21 @@ def field_mapping(items: list[str] | None) -> dict[str, str]:
     return mapping
 
 
+def clipped(text: str, width: int = 200) -> str:
+    """``text`` whole when it fits in ``width`` characters, else cut at a word boundary, saying how much is left out.
+
+    >>> clipped("no FX rate for CAD on 2026-01-01")
+    'no FX rate for CAD on 2026-01-01'
+    >>> clipped("absurd amount 250000000.00 USD (about 250000000.00 USD)", 30)
+    'absurd amount 250000000.00 USD…(25 more characters)'
+    """
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width + 1)
+    cut = cut if cut > 0 else width
+    return f"{text[:cut]}…({len(text) - cut} more characters)"
+
+
 def payments(args: argparse.Namespace) -> int:
     import signal
     from pathlib import Path
@@ -159,7 +174,8 @@ def demo_payments(args: argparse.Namespace) -> None:
           f"rows + re-sent duplicates + dead letters = {rows + len(stream.duplicates) + dead:,}; "
           f"read model {model_rows:,} payments / {model_usd / 100:,.2f} USD matches the table: "
           f"{model_rows == rows and model_usd == usd}")
-    print("top dead-letter reasons: " + "; ".join(f"{n} x {r[:60]}" for r, n in reasons))
+    # One reason a line, whole: a reason cut at a fixed width read as a sentence that stopped in the middle.
+    print("top dead-letter reasons:" + ("".join(f"\n  {n:,} x {clipped(r)}" for r, n in reasons) or " none"))
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
