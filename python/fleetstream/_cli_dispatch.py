@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from datetime import timedelta
 
-
-def duration(text: str) -> timedelta:
-    """A duration option: a bare number is seconds (as for every other option of the command line),
-    else a duration such as "500ms", "10s", "5m" or "1h30m"."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        from fleetstream import _core
-
-        try:
-            return timedelta(milliseconds=_core.parse_duration(text))
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative duration, got {text!r}")
-    return timedelta(seconds=seconds)
+from fleetstream._cli_args import add_parser, count, duration, positive, seconds
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    run = commands.add_parser("dispatch", help="live dispatch: orders and vehicle events from Kafka, plan changes to Kafka")
+    run = add_parser(commands, "dispatch", "live dispatch: orders and vehicle events from Kafka, plan changes to Kafka")
     run.add_argument("--brokers", required=True, help="bootstrap servers, host:port[,host:port]")
     run.add_argument("--orders-topic", default="orders", help="orders (JSON: new, cancel, hold), one partition")
     run.add_argument("--vehicle-topic", default="vehicle-events", help="vehicle events (JSON), one partition")
@@ -37,22 +20,24 @@ def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     run.add_argument("--state-dir", default=".fleetstream-state", help="checkpoint directory (default .fleetstream-state)")
     run.add_argument("--freeze", default="15m", type=duration, help="stops a van reaches within this horizon are fixed (default 15m; a bare number is seconds)")
     run.add_argument("--stability", type=float, default=1.0, help="cost of moving a promised stop to another van")
-    run.add_argument("--buffer", default="0", type=duration, help="plans aim to arrive this long before a window closes (e.g. 10m)")
+    run.add_argument("--buffer", default="0", type=duration, help="plans aim to arrive this long before a window closes (e.g. 10m; a bare number is seconds)")
     run.add_argument("--improve-every", default="10s", type=duration, help="re-plan every this much event time (default 10s; a bare number is seconds)")
-    run.add_argument("--improve-iterations", type=int, default=200, help="search iterations per re-plan (deterministic)")
-    run.add_argument("--improve-time-limit", type=float, default=None, help="wall-clock cap per re-plan in s (not deterministic)")
-    run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--threads", type=int, default=1)
+    run.add_argument("--improve-iterations", type=count, default=200, help="search iterations per re-plan (deterministic)")
+    run.add_argument("--improve-time-limit", type=seconds, default=None,
+                     help="wall-clock cap per re-plan, a duration or seconds (not deterministic)")
+    run.add_argument("--seed", type=int, default=1, help="random seed of the route search")
+    run.add_argument("--threads", type=positive, default=1, help="threads of the route search")
     run.add_argument("--origin", default=None, help="the instant of time 0 (e.g. 2026-12-03) to read timestamps")
-    run.add_argument("--checkpoint-every", default="2s", type=duration, help="checkpoint interval (default 2s)")
-    run.add_argument("--merge-wait", type=float, default=30.0,
-                     help="a partition no fetch response reported on this long after assignment counts as caught up (s, default 30)")
-    run.add_argument("--batch-size", type=int, default=5_000, help="most messages per polled batch")
+    run.add_argument("--checkpoint-every", default="2s", type=duration, help="checkpoint interval (default 2s; a bare number is seconds)")
+    run.add_argument("--merge-wait", type=seconds, default="30s",
+                     help="a partition no fetch response reported on this long after assignment counts as caught up "
+                          "(a duration or seconds)")
+    run.add_argument("--batch-size", type=positive, default=5_000, help="most messages per polled batch")
     run.add_argument("--max-rate", type=float, default=None, help="consume at most this many messages per second")
-    run.add_argument("--idle-exit", type=float, default=None, help="after this many seconds without input, once every partition is read to the end its last fetch reported: apply all, checkpoint, exit")
+    run.add_argument("--idle-exit", type=seconds, default=None, help="after this long without input (a duration or seconds), once every partition is read to the end its last fetch reported: apply all, checkpoint, exit")
     run.add_argument("--create-topics", action="store_true", help="create the plans and rejects topics if missing (1 partition)")
     run.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port (0: any)")
-    run.add_argument("--progress-every", type=float, default=10.0, help="progress line interval in s (0: off)")
+    run.add_argument("--progress-every", type=seconds, default="10s", help="progress line interval, a duration or seconds (0: off)")
     run.set_defaults(run=dispatch)
 
 

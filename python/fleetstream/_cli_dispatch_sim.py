@@ -14,26 +14,29 @@ import sys
 import time
 from typing import Any
 
+from fleetstream._cli_args import add_parser, count, positive, seconds, whole_seconds
+
 
 def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    sim = commands.add_parser("dispatch-sim", help="play a generated delivery day to Kafka: orders, and vans following the plans")
+    sim = add_parser(commands, "dispatch-sim", "play a generated delivery day to Kafka: orders, and vans following the plans")
     sim.add_argument("--brokers", default=None, help="bootstrap servers, host:port[,host:port] (required unless --fleet-only)")
-    sim.add_argument("--orders-topic", default="orders")
-    sim.add_argument("--vehicle-topic", default="vehicle-events")
+    sim.add_argument("--orders-topic", default="orders", help="topic the orders and cancellations are produced to")
+    sim.add_argument("--vehicle-topic", default="vehicle-events", help="topic the vans' reports are produced to")
     sim.add_argument("--plans-topic", default="plans", help="where the dispatcher publishes routes (read to drive the vans)")
-    sim.add_argument("--fleet", default="fleet.csv", help="fleet CSV written for the dispatcher (default fleet.csv)")
+    sim.add_argument("--fleet", default="fleet.csv", help="fleet CSV written for the dispatcher")
     sim.add_argument("--fleet-only", action="store_true",
                      help="write the fleet file and exit (start the dispatcher on it, then play the day)")
-    sim.add_argument("--orders", type=int, default=2000, help="orders over the day (default 2000)")
-    sim.add_argument("--vans", type=int, default=50)
-    sim.add_argument("--waves", type=int, default=3, help="trips per van (default 3)")
-    sim.add_argument("--depots", type=int, default=1)
-    sim.add_argument("--seed", type=int, default=7)
-    sim.add_argument("--speedup", type=float, default=60.0, help="simulated seconds per second (default 60)")
-    sim.add_argument("--step", type=int, default=30, help="simulated seconds between fleet reports (default 30)")
-    sim.add_argument("--until", default=None, help="stop at this time of day (default: when the vans are back)")
+    sim.add_argument("--orders", type=count, default=2000, help="orders over the day")
+    sim.add_argument("--vans", type=positive, default=50, help="vans in the fleet")
+    sim.add_argument("--waves", type=positive, default=3, help="trips per van")
+    sim.add_argument("--depots", type=positive, default=1, help="depots the vans start from")
+    sim.add_argument("--seed", type=int, default=7, help="random seed of the day and of the street delays")
+    sim.add_argument("--speedup", type=float, default=60.0, help="simulated seconds per second")
+    sim.add_argument("--step", type=whole_seconds, default="30s",
+                     help="simulated time between fleet reports, a duration or seconds")
+    sim.add_argument("--until", default=None, help="stop at this time of day, e.g. 14:00 (default: when the vans are back)")
     sim.add_argument("--create-topics", action="store_true", help="create the three topics (1 partition each) if missing")
-    sim.add_argument("--progress-every", type=float, default=10.0, help="progress line interval in s (0: off)")
+    sim.add_argument("--progress-every", type=seconds, default="10s", help="progress line interval, a duration or seconds (0: off)")
     sim.set_defaults(run=dispatch_sim)
 
 

@@ -7,6 +7,8 @@ import argparse
 import sys
 import time
 
+from fleetstream._cli_args import add_parser, count, duration, positive, seconds
+
 
 def field_mapping(items: list[str] | None) -> dict[str, str]:
     """``--field NAME=PATH`` options as a mapping; anything else is a ConfigError naming it."""
@@ -25,6 +27,21 @@ def field_mapping(items: list[str] | None) -> dict[str, str]:
             raise ConfigError(f"--field {name} is given twice ({mapping[name]!r} and {path!r})")
         mapping[name] = path
     return mapping
+
+
+def clipped(text: str, width: int = 200) -> str:
+    """``text`` whole when it fits in ``width`` characters, else cut at a word boundary, saying how much is left out.
+
+    >>> clipped("no FX rate for CAD on 2026-01-01")
+    'no FX rate for CAD on 2026-01-01'
+    >>> clipped("absurd amount 250000000.00 USD (about 250000000.00 USD)", 30)
+    'absurd amount 250000000.00 USD…(25 more characters)'
+    """
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width + 1)
+    cut = cut if cut > 0 else width
+    return f"{text[:cut]}…({len(text) - cut} more characters)"
 
 
 def payments(args: argparse.Namespace) -> int:
@@ -159,14 +176,15 @@ def demo_payments(args: argparse.Namespace) -> None:
           f"rows + re-sent duplicates + dead letters = {rows + len(stream.duplicates) + dead:,}; "
           f"read model {model_rows:,} payments / {model_usd / 100:,.2f} USD matches the table: "
           f"{model_rows == rows and model_usd == usd}")
-    print("top dead-letter reasons: " + "; ".join(f"{n} x {r[:60]}" for r, n in reasons))
+    # One reason a line, whole: a reason cut at a fixed width read as a sentence that stopped in the middle.
+    print("top dead-letter reasons:" + ("".join(f"\n  {n:,} x {clipped(r)}" for r, n in reasons) or " none"))
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    run = commands.add_parser("payments", help="exactly-once payments: Kafka topic -> validated, enriched rows in "
-                                               "PostgreSQL or SQLite (resumes where the database says)")
+    run = add_parser(commands, "payments", "exactly-once payments: Kafka topic -> validated, enriched rows in "
+                                           "PostgreSQL or SQLite (resumes where the database says)")
     run.add_argument("--brokers", required=True, help="bootstrap servers, host:port[,host:port]")
-    run.add_argument("--topic", default="payments")
+    run.add_argument("--topic", default="payments", help="topic of payment events (JSON)")
     run.add_argument("--group", required=True, help="consumer group; run more processes with it to scale out")
     run.add_argument("--reference", required=True, help="merchants CSV or Parquet (merchant_id, ...)")
     run.add_argument("--fx", default=None, help="FX rates CSV or Parquet (currency, valid_from, rate_to_<base>: units of the "
@@ -189,25 +207,28 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     run.add_argument("--max-amount", default="1000000",
                      help="payments worth more (in the base currency, major units) are dead letters (default 1000000)")
     run.add_argument("--db", required=True, help="sqlite:///path.db or postgresql://...")
-    run.add_argument("--table", default="payments")
+    run.add_argument("--table", default="payments", help="table the valid payments are written to "
+                                                          "(dead letters go to TABLE_dead_letters)")
     run.add_argument("--read-model", default="payments_merchant_daily", help="per-merchant per-day aggregates table")
-    run.add_argument("--no-read-model", action="store_true")
-    run.add_argument("--batch-size", type=int, default=10_000)
-    run.add_argument("--max-wait", default="500ms", help="longest wait to fill a batch")
-    run.add_argument("--idle-exit", type=float, default=None, help="exit after this many seconds without input")
-    run.add_argument("--refresh-every", type=float, default=None, help="reload the reference files every N seconds")
+    run.add_argument("--no-read-model", action="store_true", help="write no read model table")
+    run.add_argument("--batch-size", type=positive, default=10_000, help="most messages per batch (one database transaction)")
+    run.add_argument("--max-wait", type=duration, default="500ms", help="longest wait to fill a batch (a bare number is seconds)")
+    run.add_argument("--idle-exit", type=seconds, default=None, help="exit after this long without input (a duration or seconds)")
+    run.add_argument("--refresh-every", type=seconds, default=None,
+                     help="reload the reference files this often (a duration or seconds; default: never)")
     run.add_argument("--max-rate", type=float, default=None, help="consume at most this many messages per second")
-    run.add_argument("--progress-every", type=float, default=10.0, help="progress line interval in s (0: off)")
+    run.add_argument("--progress-every", type=seconds, default="10s", help="progress line interval, a duration or seconds (0: off)")
     run.set_defaults(run=payments)
-    gen = commands.add_parser("payments-gen", help="produce a realistic payment stream (with bad events) to a topic")
-    gen.add_argument("--brokers", required=True)
-    gen.add_argument("--topic", default="payments")
-    gen.add_argument("--partitions", type=int, default=0, help="create the topic with this many partitions first")
-    gen.add_argument("--events", type=int, default=100_000)
-    gen.add_argument("--merchants", type=int, default=500)
-    gen.add_argument("--bad-share", type=float, default=0.01, help="share of invalid events (default 0.01)")
+    gen = add_parser(commands, "payments-gen", "produce a realistic payment stream (with bad events) to a topic, "
+                                               "and write the merchants and FX reference files")
+    gen.add_argument("--brokers", required=True, help="bootstrap servers, host:port[,host:port]")
+    gen.add_argument("--topic", default="payments", help="topic the payment events are produced to")
+    gen.add_argument("--partitions", type=count, default=0, help="create the topic with this many partitions first (0: do not create it)")
+    gen.add_argument("--events", type=count, default=100_000, help="payment events to produce")
+    gen.add_argument("--merchants", type=positive, default=500, help="merchants in the reference file")
+    gen.add_argument("--bad-share", type=float, default=0.01, help="share of invalid events")
     gen.add_argument("--duplicate-share", type=float, default=0.005, help="share of re-sent valid events")
-    gen.add_argument("--days", type=int, default=3)
-    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--days", type=positive, default=3, help="days the payment times spread over")
+    gen.add_argument("--seed", type=int, default=7, help="random seed of the generator")
     gen.add_argument("--reference-dir", default=".", help="where merchants.csv and fx_rates.csv are written")
     gen.set_defaults(run=payments_gen)

@@ -1,4 +1,5 @@
-"""The ``fleetstream`` command line."""
+"""The fleetstream command line: the demo on generated data, and the Kafka pipelines (alerts, payments,
+dispatch) with their data generators. ``fleetstream COMMAND --help`` tells each command's options."""
 
 from __future__ import annotations
 
@@ -11,14 +12,30 @@ __all__ = ["build_parser", "main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """The four parts, each skipped when its count is 0."""
+    import fleetstream as fs
+
+    print(f"fleetstream {fs.__version__} demo on generated data (no broker, no server)")
+    if args.events > 0:
+        _demo_alerts(args)
+    if args.clicks > 0:
+        _demo_sessions(args)
+    if args.payments > 0:
+        from fleetstream._cli_payments import demo_payments
+
+        demo_payments(args)
+    if args.orders > 0:
+        _routing_demo(args)
+    return 0
+
+def _demo_alerts(args: argparse.Namespace) -> None:
     import pyarrow.compute as pc
 
     import fleetstream as fs
     from fleetstream.testing import LogStreamSpec, generate_log_lines
 
     spec = LogStreamSpec(events=args.events, seed=args.seed, format=args.format)
-    print(f"fleetstream {fs.__version__} demo: error-log alerts on embedded defaults (no broker, no server)")
-    print(f"generating {spec.events:,} log lines ({spec.services} services, ~{spec.error_share:.0%} errors, "
+    print(f"\nerror-log alerts: generating {spec.events:,} log lines ({spec.services} services, ~{spec.error_share:.0%} errors, "
           f"up to {spec.max_disorder_ms / 1000:g} s out of order, spikes in {', '.join(spec.spikes)}) ...")
     lines = generate_log_lines(spec)
 
@@ -59,14 +76,6 @@ def _demo(args: argparse.Namespace) -> int:
     for row in table.to_pylist():
         start = row["window_start"].strftime("%Y-%m-%d %H:%M")
         print(f"  {row['service']:<10} {start} UTC  {row['value']:>5.0f} errors/min  (baseline {row['baseline']:.1f}, rule {row['rule']})")
-    _demo_sessions(args)
-    if args.payments > 0:
-        from fleetstream._cli_payments import demo_payments
-
-        demo_payments(args)
-    if args.orders > 0:
-        _routing_demo(args)
-    return 0
 
 def _demo_sessions(args: argparse.Namespace) -> None:
     import pyarrow as pa
@@ -112,16 +121,26 @@ def _routing_demo(args: argparse.Namespace) -> None:
     print(f"stop table: {stops.num_rows} rows ({', '.join(stops.column_names)})")
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fleetstream", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the error-log alert pipeline on generated logs, then plan a generated day of deliveries")
-    demo.add_argument("--events", type=int, default=300_000, help="log lines to generate (default 300000)")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--format", choices=["python", "json"], default="python", help="log line format")
-    demo.add_argument("--clicks", type=int, default=200_000, help="click events to sessionize (default 200000)")
-    demo.add_argument("--orders", type=int, default=60, help="deliveries in the routing part (0 skips it)")
-    demo.add_argument("--route-seconds", type=float, default=2.0, help="time limit for planning the routes")
-    demo.add_argument("--payments", type=int, default=100_000, help="payment events for the exactly-once part (0 skips it)")
+    from fleetstream import __version__
+    from fleetstream._cli_args import HelpFormatter, add_parser, count, seconds
+
+    parser = argparse.ArgumentParser(
+        prog="fleetstream", formatter_class=HelpFormatter,
+        description="fleetstream: stream processing and vehicle routing with a Rust core. Run a demo on generated "
+                    "data, or the Kafka pipelines (alerts, payments, dispatch) and their data generators; "
+                    "fleetstream COMMAND --help tells a command's options.")
+    parser.add_argument("--version", action="version", version=f"fleetstream {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = add_parser(commands, "demo", "run four demos on generated data, no broker or server: error-log alerts, click "
+                                        "sessionization, exactly-once payments into SQLite, and a day of delivery routes")
+    demo.add_argument("--events", type=count, default=300_000, help="log lines for the error-log alerts part (0 skips it)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed of every generator and of the route search")
+    demo.add_argument("--format", choices=["python", "json"], default="python", help="log line format of the alerts part")
+    demo.add_argument("--clicks", type=count, default=200_000, help="click events for the sessionization part (0 skips it)")
+    demo.add_argument("--payments", type=count, default=100_000, help="payment events for the exactly-once part (0 skips it)")
+    demo.add_argument("--orders", type=count, default=60, help="deliveries for the routing part (0 skips it)")
+    demo.add_argument("--route-seconds", type=seconds, default="2s",
+                      help="time limit for planning the routes: a duration (500ms, 2s, 1m) or a bare number of seconds")
     demo.set_defaults(run=_demo)
     from fleetstream._cli_alerts import add_command as add_alerts
     from fleetstream._cli_dispatch import add_command as add_dispatch
