@@ -24,6 +24,38 @@ pub fn check_event_time(ts: Millis) -> Option<String> {
     }
 }
 
+/// Integer times are read as milliseconds since the epoch. A batch whose every integer time is a
+/// plausible date (1990 to 2100) only when read in another unit (epoch seconds, microseconds or
+/// nanoseconds, as databases and `time.time()` give them) is refused, naming the unit: read as
+/// milliseconds it would land in January 1970 (seconds) or after the year 9999 (a reject per row),
+/// a wrong answer or a lost batch without a word. Small integers (synthetic times) stay accepted.
+pub fn check_integer_times(times: &Int64Array, name: &str) -> Result<()> {
+    const Y1990_S: i64 = 631_152_000;
+    const Y2100_S: i64 = 4_102_444_800;
+    let (lo, hi) = times.iter().flatten().fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        return Ok(());
+    }
+    for (unit, per_second, arrow_unit) in [("seconds", 1i64, "s"), ("microseconds", 1_000_000, "us"), ("nanoseconds", 1_000_000_000, "ns")] {
+        if lo >= Y1990_S * per_second && hi < Y2100_S * per_second {
+            let as_date = |v: i64| {
+                let ms = if per_second == 1 { v * 1_000 } else { v.div_euclid(per_second / 1_000) };
+                chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| format!("{v}"), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            };
+            return Err(Error::schema(format!(
+                "time column {name:?} holds integers from {lo} to {hi}, which are read as milliseconds since the epoch \
+                 ({}), but look like {unit} since the epoch ({} to {}). Give the column a timestamp type with its unit, \
+                 e.g. pyarrow: pc.cast(column, pa.timestamp(\"{arrow_unit}\")); polars: pl.from_epoch(\"{name}\", time_unit=\"{arrow_unit}\"); \
+                 pandas: pd.to_datetime(column, unit=\"{arrow_unit}\")",
+                if per_second == 1 { "January 1970" } else { "after the year 9999" },
+                as_date(lo),
+                as_date(hi)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Parse a duration such as `"500ms"`, `"5s"`, `"1m"`, `"2h"`, `"1d"`, `"1h30m"`, `"1.5s"` or a bare
 /// integer number of milliseconds (`"250"`).
 pub fn parse_duration(text: &str) -> Result<Millis> {
@@ -121,6 +153,19 @@ pub fn time_column_millis(column: &ArrayRef, name: &str) -> Result<Int64Array> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_times_in_another_unit_are_refused_naming_it() {
+        let refused = |values: Vec<i64>| check_integer_times(&Int64Array::from(values), "ts").unwrap_err().to_string();
+        let seconds = refused(vec![1_705_312_800, 1_705_312_860]);
+        assert!(seconds.contains("look like seconds") && seconds.contains("2024-01-15 10:00:00 UTC") && seconds.contains("pa.timestamp(\"s\")"), "{seconds}");
+        assert!(refused(vec![1_705_312_800_000_123]).contains("look like microseconds"));
+        assert!(refused(vec![1_705_312_800_000_000_123]).contains("look like nanoseconds"));
+        // milliseconds of real dates, small synthetic times, a mix spanning units, nulls only: accepted
+        for ok in [vec![Some(1_705_312_800_000)], vec![Some(0), Some(60_000)], vec![Some(5), Some(1_705_312_800)], vec![None]] {
+            assert!(check_integer_times(&Int64Array::from(ok.clone()), "ts").is_ok(), "{ok:?}");
+        }
+    }
 
     #[test]
     fn durations_parse() {

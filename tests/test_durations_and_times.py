@@ -45,3 +45,29 @@ def test_an_hour_past_the_day_is_refused_with_how_to_say_it(text: str) -> None:
 def test_other_malformed_times_of_day(text: str) -> None:
     with pytest.raises(fs.ConfigError, match="expected a time of day"):
         time_of_day(text, "shift")
+
+
+@pytest.mark.parametrize("make", [lambda: fs.WindowAggregator(fs.Tumbling("1m"), key="service"),
+                                  lambda: fs.Sessionizer("30m", key="service")])
+def test_integer_epoch_seconds_are_refused_not_read_as_1970(make) -> None:
+    """int64 epoch seconds read as milliseconds gave windows in January 1970 without a word; the
+    error names the unit they look like and how to say it, and nothing was applied."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    seconds = [1_705_312_800, 1_705_312_830, 1_705_312_900]
+    table = pa.table({"ts": pa.array(seconds, pa.int64()), "service": ["api"] * 3})
+    operator = make()
+    with pytest.raises(fs.SchemaError, match=r'look like seconds since the epoch \(2024-01-15 10:00:00 UTC to .*pa.timestamp\("s"\)'):
+        operator.push(table)
+    for unit, factor in (("us", 1_000_000), ("ns", 1_000_000_000)):
+        with pytest.raises(fs.SchemaError, match=f'look like {"micro" if unit == "us" else "nano"}seconds'):
+            operator.push(table.set_column(0, "ts", pa.array([s * factor for s in seconds], pa.int64())))
+    # Said with its unit, the same column is read right.
+    out = operator.push(table.set_column(0, "ts", pc.cast(table["ts"], pa.timestamp("s"))))
+    out = pa.concat_tables([out, operator.flush()])
+    start = out.column("window_start" if "window_start" in out.column_names else "session_start")[0].as_py()
+    assert (start.year, start.month, start.day, start.hour) == (2024, 1, 15, 10)
+    # Milliseconds of real dates and small synthetic times are integers as before.
+    assert make().push(pa.table({"ts": [1_705_312_800_000], "service": ["a"]})).num_rows == 0
+    assert make().push(pa.table({"ts": [0, 60_000], "service": ["a", "a"]})).num_rows in (0, 1)

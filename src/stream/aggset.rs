@@ -11,7 +11,7 @@ use super::aggregate::{self, Acc, AggInput, AggSpec, OwnedValue, SavedAcc, Saved
 use super::intern::columns::KeyIds;
 use super::keys::{column_names, key_data_len, KeyEncoder};
 use crate::error::{Error, Result};
-use crate::time::{check_event_time, time_column_millis, Millis};
+use crate::time::{check_event_time, check_integer_times, time_column_millis, Millis};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow_row::Rows;
 use arrow_schema::Field;
@@ -85,6 +85,9 @@ impl AggSet {
             ))
         })?;
         let times = time_column_millis(time_column, time)?;
+        if time_column.data_type().is_integer() {
+            check_integer_times(&times, time)?;
+        }
         let (encoded_keys, key_columns) = match keys.columns(batch)? {
             Some(columns) if encode_keys => (Some(keys.convert(&columns)?), columns),
             Some(columns) => (None, columns),

@@ -23,6 +23,10 @@ class WindowAggregator(EventTimeOperator):
     silently. Output: the key columns, ``window_start``, ``window_end`` (UTC ms timestamps), then one
     column per aggregate, ordered by ``window_end`` then key.
 
+    The time column is an Arrow timestamp of any unit, or integers of milliseconds since the epoch;
+    a batch whose integers only make sense as epoch seconds, microseconds or nanoseconds is refused
+    with a ``SchemaError`` saying so (give such a column its timestamp type), never read as 1970.
+
     >>> import fleetstream as fs, pyarrow as pa
     >>> agg = fs.WindowAggregator(window=fs.Tumbling("1m"), time="ts", key="service",
     ...                           aggs={"errors": fs.count()}, watermark="5s")

@@ -27,6 +27,10 @@ class Sessionizer(EventTimeOperator):
     event), ``duration_ms``, then one column per aggregate. ``max_duration`` splits longer sessions:
     an event more than ``max_duration`` after its session's start begins the next one.
 
+    The time column is an Arrow timestamp of any unit, or integers of milliseconds since the epoch;
+    a batch whose integers only make sense as epoch seconds, microseconds or nanoseconds is refused
+    with a ``SchemaError`` saying so (give such a column its timestamp type), never read as 1970.
+
     ``threads`` (default 1) splits the keys by hash between that many threads for large pushes;
     the output, its order, the session ids and the late rows are the same for any number. It pays
     off only with idle cores: on a machine already busy, one thread is faster.
