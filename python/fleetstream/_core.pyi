@@ -125,7 +125,10 @@ class Sessionizer:
         max_duration: int | None,
         max_key_bytes: int,
         threads: int | None = None,
+        null_keys: str = "reject",
     ) -> Sessionizer: ...
+    @property
+    def null_keys(self) -> str: ...
     @property
     def threads(self) -> int: ...
     @threads.setter

@@ -4,7 +4,7 @@ use super::arrow::{batch_to_pyarrow_table, batches_of, to_pyarrow_table};
 use super::gil::detach;
 use crate::error::Error;
 use crate::stream::{
-    AggKind, AggSpec, AggregatorConfig, EventTimeOperator, SessionConfig, Sessionizer, SpikeConfig, SpikeDetector, SpikeRule,
+    AggKind, AggSpec, AggregatorConfig, EventTimeOperator, NullKeys, SessionConfig, Sessionizer, SpikeConfig, SpikeDetector, SpikeRule,
     WindowAggregator, WindowSpec,
 };
 use crate::stream::session_merge::{merge_sorted_partials, session_ids as ids_of_sessions};
@@ -321,7 +321,7 @@ pub struct PySessionizer {
 #[pymethods]
 impl PySessionizer {
     #[new]
-    #[pyo3(signature = (*, gap, time, keys, aggs, watermark, allowed_lateness, max_duration, max_key_bytes, threads=None))]
+    #[pyo3(signature = (*, gap, time, keys, aggs, watermark, allowed_lateness, max_duration, max_key_bytes, threads=None, null_keys="reject"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         gap: i64,
@@ -333,6 +333,7 @@ impl PySessionizer {
         max_duration: Option<i64>,
         max_key_bytes: usize,
         threads: Option<usize>,
+        null_keys: &str,
     ) -> PyResult<Self> {
         let mut config = SessionConfig::new(gap, time, keys, agg_specs(aggs)?);
         config.watermark = watermark;
@@ -343,7 +344,16 @@ impl PySessionizer {
         if let Some(threads) = threads {
             inner.set_threads(threads)?;
         }
+        inner.set_null_keys(NullKeys::parse(null_keys)?);
         Ok(PySessionizer { inner })
+    }
+
+    #[getter]
+    fn null_keys(&self) -> &'static str {
+        match self.inner.null_keys() {
+            NullKeys::Reject => "reject",
+            NullKeys::Group => "group",
+        }
     }
 
     #[getter]

@@ -16,7 +16,7 @@ pub mod window;
 
 pub use aggregate::{AggKind, AggSpec};
 pub use aggregator::{AggregatorConfig, AggregatorStats, WindowAggregator};
-pub use session::{SessionConfig, SessionStats, Sessionizer};
+pub use session::{NullKeys, SessionConfig, SessionStats, Sessionizer};
 pub use spike::{SpikeConfig, SpikeDetector, SpikeRule};
 pub use window::WindowSpec;
 

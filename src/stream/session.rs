@@ -155,6 +155,26 @@ pub struct Sessionizer {
     /// megabyte-sized buffers every push cost page faults and zeroing.
     work: Vec<Work>,
     splits: Vec<RwLock<Split>>,
+    null_keys: NullKeys,
+}
+
+/// What a row whose key is null (in any key column) is: a reject (an event without a user is not
+/// a user's visit), or one more key of its own, as SQL's GROUP BY and Spark's groupBy have it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NullKeys {
+    #[default]
+    Reject,
+    Group,
+}
+
+impl NullKeys {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "reject" => Ok(NullKeys::Reject),
+            "group" => Ok(NullKeys::Group),
+            other => Err(Error::config(format!("null_keys must be \"reject\" or \"group\", got {other:?}"))),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -629,6 +649,7 @@ impl Sessionizer {
             stats: SessionStats::default(),
             work: Vec::new(),
             splits: Vec::new(),
+            null_keys: NullKeys::default(),
         })
     }
 
@@ -642,6 +663,15 @@ impl Sessionizer {
 
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    pub fn null_keys(&self) -> NullKeys {
+        self.null_keys
+    }
+
+    /// How rows with a null key are taken from now on (see [`NullKeys`]).
+    pub fn set_null_keys(&mut self, null_keys: NullKeys) {
+        self.null_keys = null_keys;
     }
 
     /// Work on `threads` threads (keys split by hash). Results are the same for any number.
@@ -799,17 +829,25 @@ impl Sessionizer {
             _ => (None, Vec::new(), Vec::new()),
         };
         let mut rejects = RejectCollector::default();
+        let null_keys: Vec<arrow_buffer::NullBuffer> = match self.null_keys {
+            NullKeys::Reject => p.key_columns.iter().filter_map(|c| c.logical_nulls()).filter(|n| n.null_count() > 0).collect(),
+            NullKeys::Group => Vec::new(),
+        };
         // The rows that pass the checks, in arrival order; None when all do (the usual case,
         // found for integer and string keys by one pass over the times that the compiler
         // vectorises, which also gives their maximum).
         let times = p.times.values();
-        let simple_keys = int_column.is_some() || (str_column.is_some() && long_keys.is_empty());
+        let simple_keys = null_keys.is_empty() && (int_column.is_some() || (str_column.is_some() && long_keys.is_empty()));
         let (accepted, batch_max): (Option<Vec<u32>>, Option<Millis>) = match max_of_valid_times(&p.times).filter(|_| simple_keys) {
             Some(max) => (None, max),
             None => {
                 let mut rows = Vec::with_capacity(n);
                 let mut long = long_keys.iter().peekable();
                 for row in 0..n {
+                    if null_keys.iter().any(|nulls| nulls.is_null(row)) {
+                        rejects.add(row, "key is null (null_keys=\"reject\"; null_keys=\"group\" makes null one more key)".to_string());
+                        continue;
+                    }
                     let checked = if int_column.is_some() {
                         p.time(row, &self.config.time)
                     } else if str_column.is_some() {
@@ -1087,12 +1125,20 @@ impl Sessionizer {
     }
 
     pub fn snapshot(&self) -> Result<Vec<u8>> {
-        snapshot::encode(SNAPSHOT_TAG, &self.state()?)
+        snapshot::encode(SNAPSHOT_TAG, &(self.state()?, self.null_keys))
     }
 
     pub fn restore(bytes: &[u8]) -> Result<Self> {
-        let state: State = snapshot::decode(SNAPSHOT_TAG, "Sessionizer", bytes)?;
+        // Snapshots from before `null_keys` end with the state: their null keys were grouped.
+        let (state, null_keys): (State, NullKeys) = match snapshot::decode(SNAPSHOT_TAG, "Sessionizer", bytes) {
+            Ok(both) => both,
+            Err(error) => match snapshot::decode::<State>(SNAPSHOT_TAG, "Sessionizer", bytes) {
+                Ok(state) => (state, NullKeys::Group),
+                Err(_) => return Err(error),
+            },
+        };
         let mut s = Sessionizer::new(state.config)?;
+        s.null_keys = null_keys;
         s.keys = KeyEncoder::from_fields(s.config.keys.clone(), state.key_fields)?;
         s.aggs = AggSet::restore(s.config.aggs.clone(), state.aggs)?;
         s.max_time = state.max_time;

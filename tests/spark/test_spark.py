@@ -103,7 +103,7 @@ def rows(table: pa.Table, by: list[str]) -> list[dict[str, Any]]:
 def test_sessionize_equals_single_process(events: pa.Table, events_df: Any) -> None:
     got = fss.sessionize(events_df, gap="30m", key="user_id", time="ts", aggs=SESSION_AGGS).toArrow()
     expected = single_process(
-        fs.Sessionizer(gap="30m", key="user_id", time="ts", aggs=SESSION_AGGS, watermark=NEVER_LATE), events
+        fs.Sessionizer(null_keys="group", gap="30m", key="user_id", time="ts", aggs=SESSION_AGGS, watermark=NEVER_LATE), events
     )
     assert got.column_names == expected.column_names
     assert got.num_rows == expected.num_rows > 400
@@ -112,7 +112,7 @@ def test_sessionize_equals_single_process(events: pa.Table, events_df: Any) -> N
 
 def test_sessionize_max_duration_and_partitions(events: pa.Table, events_df: Any) -> None:
     got = fss.sessionize(events_df, gap="30m", max_duration="45m", partitions=3).toArrow()
-    expected = single_process(fs.Sessionizer(gap="30m", max_duration="45m", watermark=NEVER_LATE), events)
+    expected = single_process(fs.Sessionizer(null_keys="group", gap="30m", max_duration="45m", watermark=NEVER_LATE), events)
     assert rows(got, ["user_id", "session_start"]) == rows(expected, ["user_id", "session_start"])
 
 
@@ -227,7 +227,7 @@ def test_native_objects_survive_cloudpickle(events: pa.Table) -> None:
     cloudpickle: Any = untyped
     for spec in [fs.Tumbling("1m", offset="10s"), fs.Hopping("5m", "1m"), fs.quantile("amount", 0.9)]:
         assert cloudpickle.loads(cloudpickle.dumps(spec)) == spec
-    operator = fs.Sessionizer(gap="30m", aggs=SESSION_AGGS, watermark=NEVER_LATE)
+    operator = fs.Sessionizer(null_keys="group", gap="30m", aggs=SESSION_AGGS, watermark=NEVER_LATE)
     operator.push(events.slice(0, 1000))
     clone = cloudpickle.loads(cloudpickle.dumps(operator))
     assert pickle.loads(pickle.dumps(operator)).snapshot() == operator.snapshot()

@@ -106,7 +106,7 @@ def test_sessionize_stream_across_micro_batches_late_events_and_restart(spark: A
     for i in range(3):
         write_file(source, i, batches[i])
     dropped = run_query(spark, make, source, out, checkpoint)
-    first, _ = expected_pushes(fs.Sessionizer(gap="30m", aggs=AGGS, watermark=WATERMARK), batches[:3])
+    first, _ = expected_pushes(fs.Sessionizer(null_keys="group", gap="30m", aggs=AGGS, watermark=WATERMARK), batches[:3])
     by = ["user_id", "session_start"]
     assert first.num_rows > 5
     assert rows(read_output(spark, out), by) == rows(first, by)
@@ -114,7 +114,7 @@ def test_sessionize_stream_across_micro_batches_late_events_and_restart(spark: A
     for i in range(3, 6):
         write_file(source, i, batches[i])
     dropped += run_query(spark, make, source, out, checkpoint)
-    expected, late = expected_pushes(fs.Sessionizer(gap="30m", aggs=AGGS, watermark=WATERMARK), batches)
+    expected, late = expected_pushes(fs.Sessionizer(null_keys="group", gap="30m", aggs=AGGS, watermark=WATERMARK), batches)
     got = read_output(spark, out)
     assert got.column_names == expected.column_names
     assert rows(got, by) == rows(expected, by)

@@ -71,7 +71,7 @@ def two_phase_locally(table: pa.Table, parts: list[list[int]], aggs: dict[str, A
     """Phase 1 per part, without the final aggregation (so a bucket may come in several partial
     rows, which the merge must handle too), then phase 2 on all partials: what the executors do."""
     partials = [phase1_locally(table.take(pa.array(indices, pa.int64())), aggs, key) for indices in parts if indices]
-    probe = fs.Sessionizer(gap="30m", key=key, aggs=aggs, watermark=NEVER_LATE)
+    probe = fs.Sessionizer(null_keys="group", gap="30m", key=key, aggs=aggs, watermark=NEVER_LATE)
     target = probe.push(table.schema.empty_table()).schema
     merged = PartialMerger(key, "ts", GAP, aggs, target, "raise").merge(pa.concat_tables(partials, promote_options="permissive"))
     assert merged.schema == target
@@ -87,7 +87,7 @@ def test_merged_partials_equal_single_process(seed: int, n_parts: int, users: in
     for i in range(table.num_rows):
         parts[rng.randrange(n_parts)].append(i)
     got = two_phase_locally(table, parts, MERGEABLE_AGGS, ["user_id"])
-    expected = single_process(fs.Sessionizer(gap="30m", aggs=MERGEABLE_AGGS, watermark=NEVER_LATE), table)
+    expected = single_process(fs.Sessionizer(null_keys="group", gap="30m", aggs=MERGEABLE_AGGS, watermark=NEVER_LATE), table)
     assert rows(got, ["user_id", "session_start"]) == rows(expected, ["user_id", "session_start"])
 
 
@@ -101,7 +101,7 @@ def test_merge_keeps_null_and_multi_column_keys_apart() -> None:
     )
     aggs = {"n": fs.count()}
     got = two_phase_locally(table, [[0, 3], [1, 2, 5], [4]], aggs, ["a", "b"])
-    expected = single_process(fs.Sessionizer(gap="30m", key=["a", "b"], aggs=aggs, watermark=NEVER_LATE), table)
+    expected = single_process(fs.Sessionizer(null_keys="group", gap="30m", key=["a", "b"], aggs=aggs, watermark=NEVER_LATE), table)
     assert rows(got, ["a", "b", "session_start"]) == rows(expected, ["a", "b", "session_start"])
     assert got.num_rows == 3  # (null, x): 0..50 min; (1, x): 10; (1, null): 15..40 min
 
@@ -143,7 +143,7 @@ def test_sessions_spanning_input_partitions(spark: Any) -> None:
         [{"user_id": u, "ts": t, "page": p} for u, t, p in events],
         schema=pa.schema([("user_id", pa.int64()), ("ts", pa.int64()), ("page", pa.string())]),
     )
-    expected = single_process(fs.Sessionizer(gap="30m", aggs=aggs, watermark=NEVER_LATE), table)
+    expected = single_process(fs.Sessionizer(null_keys="group", gap="30m", aggs=aggs, watermark=NEVER_LATE), table)
     assert rows(got, ["user_id", "session_start"]) == rows(expected, ["user_id", "session_start"])
     assert [(r["user_id"], r["n"]) for r in rows(got, ["user_id", "session_start"])] == [(1, 3), (1, 1), (2, 5)]
 
@@ -153,7 +153,7 @@ def test_two_phase_on_spark_equals_single_process(spark: Any, events: pa.Table) 
     df = spark.createDataFrame(table).repartition(5)  # round-robin: every user in every partition
     got = fss.sessionize(df, aggs=MERGEABLE_AGGS, partitions=3).toArrow()
     one_phase = fss.sessionize(df, aggs=MERGEABLE_AGGS, two_phase=False).toArrow()
-    expected = single_process(fs.Sessionizer(gap="30m", aggs=MERGEABLE_AGGS, watermark=NEVER_LATE), table)
+    expected = single_process(fs.Sessionizer(null_keys="group", gap="30m", aggs=MERGEABLE_AGGS, watermark=NEVER_LATE), table)
     assert got.num_rows == expected.num_rows > 400
     by = ["user_id", "session_start"]
     assert rows(got, by) == rows(expected, by) == rows(one_phase, by)
@@ -169,7 +169,7 @@ def test_two_phase_needs_mergeable_aggregates(events_df: Any) -> None:
 def test_two_phase_without_key_and_with_rejects(spark: Any, events: pa.Table) -> None:
     df = spark.createDataFrame(events).repartition(3)
     got = fss.sessionize(df, key=None, two_phase=True).toArrow()
-    expected = single_process(fs.Sessionizer(gap="30m", key=None, watermark=NEVER_LATE), events)
+    expected = single_process(fs.Sessionizer(null_keys="group", gap="30m", key=None, watermark=NEVER_LATE), events)
     assert rows(got, ["session_start"]) == rows(expected, ["session_start"])
     # Rows with a null time: an error naming the column, or dropped and the rest sessionized.
     with_null = spark.createDataFrame([(1, 0), (1, None), (2, 5)], "user_id long, ts long")

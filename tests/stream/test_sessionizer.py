@@ -243,3 +243,51 @@ def test_pickle_round_trip_and_repr() -> None:
     clone = pickle.loads(pickle.dumps(s))
     assert clone.flush().equals(s.flush())
     assert "Sessionizer(gap=1800000ms" in repr(s)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=streams(max_disorder=0), nulls=st.lists(st.integers(0, 10_000), max_size=8), threads=st.integers(1, 3),
+       data=st.data())
+def test_null_keys_are_rejected_by_default_or_grouped_on_request(events: list[tuple[Any, int, str]], nulls: list[int],
+                                                                 threads: int, data: st.DataObject) -> None:
+    """Events of no user were all one user's session: by default they are rejects (with the
+    reason, counted), and the other users' sessions are those of the stream without them;
+    ``null_keys="group"`` makes null one more key, as the reference does."""
+    with_nulls = list(events)
+    for i in nulls:  # a null-key event next to a real one, at its time
+        at = i % (len(with_nulls) + 1)
+        with_nulls.insert(at, (None, with_nulls[at - 1][1] if at else 0, "/x"))
+    cuts = data.draw(st.lists(st.integers(0, max(len(with_nulls), 1)), max_size=4))
+    rejected = make(0, MIN, threads=threads)
+    assert rejected.null_keys == "reject"
+    out, _, s = run(rejected, with_nulls, cuts, {1})
+    assert sorted(out, key=key_of) == sorted(sessionize(events, GAP), key=key_of)
+    reasons = s.take_rejects()
+    assert reasons.num_rows == s.stats()["rows_rejected"] == len(nulls)
+    assert all(r.startswith("key is null") for r in reasons["reason"].to_pylist())
+    assert reasons["user_id"].null_count == len(nulls)
+    grouped = fs.Sessionizer(gap=GAP, key="user_id", time="ts", watermark=0, allowed_lateness=MIN, aggs=AGGS,
+                             threads=threads, null_keys="group")
+    out, _, s = run(grouped, with_nulls, cuts, {1})
+    assert s.null_keys == "group"  # kept by the snapshot taken in between
+    assert sorted(out, key=lambda r: (r["key"] is None, r["key"] or 0, r["session_start"])) == sorted(
+        sessionize(with_nulls, GAP), key=lambda r: (r["key"] is None, r["key"] or 0, r["session_start"]))
+
+
+def test_null_keys_in_string_and_multi_column_keys_and_older_snapshots() -> None:
+    table = pa.table({"tenant": ["a", "a", None, "b"], "user": ["u1", None, "u1", "u2"], "ts": [0, 1, 2, 3]})
+    both = fs.Sessionizer(gap="30m", key=["tenant", "user"])
+    assert both.push(table).num_rows == 0
+    assert both.take_rejects()["row"].to_pylist() == [1, 2]  # a null in any key column
+    assert [(r["tenant"], r["user"]) for r in both.flush().to_pylist()] == [("a", "u1"), ("b", "u2")]
+    one = fs.Sessionizer(gap="30m", key="user", null_keys="group")
+    one.push(table)
+    assert sorted(((r["user"] or ""), r["page_views"]) for r in one.flush().to_pylist()) == [("", 1), ("u1", 2), ("u2", 1)]
+    # A snapshot taken before null_keys existed is this one without its last byte: null keys were
+    # grouped then, and stay grouped after the restore.
+    old = fs.Sessionizer(gap="30m", key="user")
+    old.push(table.slice(0, 1))
+    assert fs.Sessionizer.restore(old.snapshot()).null_keys == "reject"
+    assert fs.Sessionizer.restore(old.snapshot()[:-1]).null_keys == "group"
+    with pytest.raises(fs.ConfigError, match='null_keys must be "reject" or "group"'):
+        fs.Sessionizer(null_keys="drop")  # type: ignore[arg-type]

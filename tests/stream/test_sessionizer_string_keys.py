@@ -42,7 +42,7 @@ def to_table(events: list[tuple[Any, int, Any]], layout: str) -> pa.Table:
 def run(events: list[tuple[Any, int, Any]], layout: str, cuts: list[int], snapshots: set[int], *, bound: int,
         lateness: int = 0, threads: int = 1, max_key_bytes: int | None = None) -> tuple[list[dict[str, Any]], fs.Sessionizer]:
     extra = {} if max_key_bytes is None else {"max_key_bytes": max_key_bytes}
-    s = fs.Sessionizer(gap=GAP, key="user", time="ts", watermark=bound, allowed_lateness=lateness, aggs=AGGS,
+    s = fs.Sessionizer(null_keys="group", gap=GAP, key="user", time="ts", watermark=bound, allowed_lateness=lateness, aggs=AGGS,
                        threads=threads, **extra)
     out: list[dict[str, Any]] = []
     bounds = [0, *sorted(c for c in cuts if 0 < c < len(events)), len(events)]
@@ -126,7 +126,7 @@ def test_session_ids_of_string_keys_are_those_earlier_versions_gave() -> None:
 def test_long_string_keys_are_rejected_with_their_length() -> None:
     events = [("short", 0, "/"), ("a-much-longer-key", 1, "/"), (None, 2, "/"), ("ü" * 5, 3, "/")]
     for layout in LAYOUTS:
-        s = fs.Sessionizer(gap=GAP, key="user", time="ts", aggs=AGGS, max_key_bytes=8)
+        s = fs.Sessionizer(null_keys="group", gap=GAP, key="user", time="ts", aggs=AGGS, max_key_bytes=8)
         s.push(to_table(events, layout))
         rejects = s.take_rejects().to_pydict()
         assert rejects["row"] == [1, 3], layout
@@ -140,7 +140,7 @@ def test_snapshot_of_string_keys_restores_across_layouts(layout: str) -> None:
     # A snapshot keeps keys as values: taken while fed one layout, it resumes on another.
     first = [("u1", 0, "/"), ("u2", 10, "/x"), (None, 20, "/y")]
     later = [("u1", 1_000, "/z"), ("u3", 2_000, "/")]
-    s = fs.Sessionizer(gap=GAP, key="user", time="ts", aggs=AGGS)
+    s = fs.Sessionizer(null_keys="group", gap=GAP, key="user", time="ts", aggs=AGGS)
     s.push(to_table(first, "string"))
     restored = fs.Sessionizer.restore(s.snapshot())
     if layout == "binary":
@@ -157,7 +157,7 @@ def test_a_dictionary_without_values_holds_null_keys(rows: int) -> None:
     # Arrow cannot normalise the codes of a dictionary without values; every row's key is null.
     keys = pa.DictionaryArray.from_arrays(pa.array([None] * rows, pa.int32()), pa.array([], pa.string()))
     table = pa.table({"user": keys, "ts": pa.array(range(rows), pa.int64()), "page": pa.array(["/"] * rows)})
-    s = fs.Sessionizer(gap=GAP, key="user", time="ts", aggs=AGGS)
+    s = fs.Sessionizer(null_keys="group", gap=GAP, key="user", time="ts", aggs=AGGS)
     s.push(table)
     assert [(r["user"], r["page_views"]) for r in s.flush().to_pylist()] == ([(None, 3)] if rows else [])
     w = fs.WindowAggregator(fs.Tumbling(10), key="user", time="ts")

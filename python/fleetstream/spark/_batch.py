@@ -119,7 +119,7 @@ def sessionize(
     >>> sessions.select("duration_ms", "views", "first").orderBy("duration_ms").collect()  # doctest: +SKIP
     [Row(duration_ms=0, views=1, first='/'), Row(duration_ms=1860000, views=3, first='/')]
     """
-    operator = Sessionizer(gap, key=key, time=time, aggs=aggs, max_duration=max_duration, watermark=NEVER_LATE_MS)
+    operator = Sessionizer(gap, key=key, time=time, aggs=aggs, max_duration=max_duration, watermark=NEVER_LATE_MS, null_keys="group")
     keys = key_columns(key)
     resolved = {"page_views": count()} if aggs is None else dict(aggs)
     gap_ms = duration_ms(gap, "gap")

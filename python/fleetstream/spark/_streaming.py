@@ -86,7 +86,7 @@ def sessionize_stream(
 
     (The last click's session stays open: no later event moves the watermark past it.)
     """
-    operator = Sessionizer(gap, key=key, time=time, aggs=aggs, max_duration=max_duration, watermark=NEVER_LATE_MS)
+    operator = Sessionizer(gap, key=key, time=time, aggs=aggs, max_duration=max_duration, watermark=NEVER_LATE_MS, null_keys="group")
     return _stream(df, operator, key_columns(key), time, aggs, watermark, on_reject, "sessionize_stream")
 
 

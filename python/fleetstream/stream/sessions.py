@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from fleetstream import _core
 from fleetstream._time import Duration, duration_ms
@@ -26,6 +27,10 @@ class Sessionizer(EventTimeOperator):
     gives the same ids whatever the batch cuts), ``session_start``, ``session_end`` (time of the last
     event), ``duration_ms``, then one column per aggregate. ``max_duration`` splits longer sessions:
     an event more than ``max_duration`` after its session's start begins the next one.
+
+    An event whose key is null (in any key column) is a reject by default, with the reason: an
+    event without a user is nobody's visit, and grouping all of them would make one huge session.
+    ``null_keys="group"`` makes null one more key instead, as SQL's GROUP BY and Spark's groupBy do.
 
     The time column is an Arrow timestamp of any unit, or integers of milliseconds since the epoch;
     a batch whose integers only make sense as epoch seconds, microseconds or nanoseconds is refused
@@ -66,9 +71,12 @@ class Sessionizer(EventTimeOperator):
         max_duration: Duration | None = None,
         max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
         threads: int | None = None,
+        null_keys: Literal["reject", "group"] = "reject",
     ) -> None:
         if threads is not None:
             _check_threads(threads)
+        if null_keys not in ("reject", "group"):
+            raise ConfigError(f'null_keys must be "reject" or "group", got {null_keys!r}')
         self._native = _core.Sessionizer(
             gap=duration_ms(gap, "gap"),
             time=time,
@@ -79,6 +87,7 @@ class Sessionizer(EventTimeOperator):
             max_duration=None if max_duration is None else duration_ms(max_duration, "max_duration"),
             max_key_bytes=max_key_bytes,
             threads=threads,
+            null_keys=null_keys,
         )
 
     @property
@@ -92,6 +101,12 @@ class Sessionizer(EventTimeOperator):
     def threads(self, threads: int) -> None:
         _check_threads(threads)
         self._native.threads = threads
+
+    @property
+    def null_keys(self) -> str:
+        """``"reject"`` or ``"group"``: what an event whose key is null is (see the class doc)."""
+        mode: str = self._native.null_keys
+        return mode
 
     @property
     def open_sessions(self) -> int:
