@@ -53,3 +53,17 @@ def test_a_typed_error_is_one_line_naming_it_and_exits_1(tmp_path: Path) -> None
     assert run.stderr.strip().splitlines() == [
         f"fleetstream payments: ConfigError: no FX rates: pass --fx (no fx_rates.csv next to {merchants}), "
         "or --no-fx if every payment is in the base currency USD"]
+
+
+@pytest.mark.parametrize("option", ["--reference", "--fx"])
+def test_a_missing_reference_file_is_named(tmp_path: Path, option: str) -> None:
+    merchants = tmp_path / "merchants.csv"
+    merchants.write_text("merchant_id,name\nm1,Shop\n")
+    paths = {"--reference": str(merchants), "--fx": None, option: str(tmp_path / "nope.csv")}
+    extra = ["--fx", paths["--fx"]] if paths["--fx"] else []
+    run = subprocess.run(
+        [sys.executable, "-m", "fleetstream", "payments", "--brokers", "127.0.0.1:1", "--topic", "t", "--group", "g",
+         "--reference", paths["--reference"], *extra, "--db", f"sqlite:///{tmp_path / 'db.sqlite'}"],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip().splitlines() == [f"fleetstream payments: ConfigError: {option} {tmp_path / 'nope.csv'}: no such file"]

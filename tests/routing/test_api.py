@@ -227,3 +227,30 @@ def test_search_tuning_by_name() -> None:
         native.solve(max_iterations=5, tuning={"blink": 1.5})
     with pytest.raises(fs.ConfigError, match="whole number"):
         native.solve(max_iterations=5, tuning={"ruin_max_string": 2.5})
+
+
+def test_demands_and_capacities_of_different_dimensions_are_named() -> None:
+    m = fs.routing.Model()
+    depot = m.add_depot(x=0, y=0)
+    m.add_vehicle_type(count=1, capacity=[10], start=depot)
+    m.add_client(x=1, y=1, demand=[1])
+    m.add_client(x=2, y=1, demand=[1, 2])
+    with pytest.raises(fs.ConfigError, match=r"client 1's demand \[1, 2\] has 2 dimension\(s\) but vehicle type 0's "
+                                             r"capacity \[10\] has 1"):
+        fs.routing.solve(m, time_limit=0.1)
+
+
+def test_infeasibility_names_times_of_day_on_a_clock() -> None:
+    m = fs.routing.Model()
+    depot = m.add_depot(lat=52.5, lon=13.4)
+    m.add_vehicle_type(count=1, capacity=[10], start=depot, shift=("08:00", "09:00"))
+    m.add_client(lat=52.6, lon=13.5, demand=[1], time_windows=[("12:00", "13:00")])
+    with pytest.raises(fs.InfeasibleProblemError, match=r"shift ends at 09:00 \(earliest return 12:\d\d(:\d\d)?\)"):
+        fs.routing.solve(m, time_limit=0.1)
+    # planar models keep plain numbers: their times are not of a day
+    p = fs.routing.Model()
+    depot = p.add_depot(x=0, y=0)
+    p.add_vehicle_type(count=1, capacity=[10], start=depot, shift=(0, 100))
+    p.add_client(x=500, y=0, demand=[1])
+    with pytest.raises(fs.InfeasibleProblemError, match=r"shift ends at 100 \(earliest return 1000\)"):
+        fs.routing.solve(p, time_limit=0.1)

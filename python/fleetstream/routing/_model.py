@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, Union
 
 from fleetstream import _core
-from fleetstream.exceptions import ConfigError
+from fleetstream.exceptions import ConfigError, InfeasibleProblemError
 
 TimeOfDay = Union[str, int, float, dtime]
 Span = Union[str, int, float, timedelta]
@@ -341,4 +341,40 @@ class Model:
         vts = self._vehicle_specs(profile_of)
         if self._clients and not self._vehicle_types:
             raise ConfigError("the model has clients but no vehicle type (call add_vehicle_type)")
-        return _core.RoutingProblem(depots, clients, vts, profiles, check_servable)
+        self._check_dimensions()
+        try:
+            return _core.RoutingProblem(depots, clients, vts, profiles, check_servable)
+        except InfeasibleProblemError as error:
+            if not self.clock:
+                raise
+            raise InfeasibleProblemError(_times_of_day_in(str(error))) from None
+
+    def _check_dimensions(self) -> None:
+        """Every demand, pickup and capacity counts the same dimensions (a shorter one was padded
+        with zeros: a capacity of 0 in a dimension the user never meant to have)."""
+        sizes = [(f"vehicle type {t}'s capacity", vt.capacity) for t, vt in enumerate(self._vehicle_types)]
+        sizes += [(f"client {i}'s {what}", vector) for i, c in enumerate(self._clients)
+                  for what, vector in (("demand", c.demand), ("pickup", c.pickup))]
+        sizes = [(what, list(vector)) for what, vector in sizes if vector]
+        if len({len(vector) for _, vector in sizes}) > 1:
+            first = sizes[0]
+            other = next((what, v) for what, v in sizes if len(v) != len(first[1]))
+            raise ConfigError(f"{other[0]} {other[1]} has {len(other[1])} dimension(s) but {first[0]} {first[1]} has "
+                              f"{len(first[1])}: give every demand, pickup and capacity the same number of dimensions")
+
+
+def _clock(seconds: int) -> str:
+    """Seconds since midnight as HH:MM (HH:MM:SS when not on a minute; "+1d" past midnight)."""
+    days, rest = divmod(seconds, 86_400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    text = f"{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
+    return text + (f" (+{days}d)" if days else "")
+
+
+def _times_of_day_in(message: str) -> str:
+    """The native reasons name times in seconds ("shift ends at 32400 (earliest return 43201)"):
+    for a model whose times are of a day, as HH:MM."""
+    import re
+
+    return re.sub(r"\b(at|return|arrival) (\d+)\b", lambda m: f"{m.group(1)} {_clock(int(m.group(2)))}", message)
