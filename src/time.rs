@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use arrow_array::{Array, ArrayRef, Int64Array};
 use arrow_schema::{DataType, TimeUnit};
+use serde::{Deserialize, Serialize};
 
 /// Milliseconds since 1970-01-01T00:00:00Z (event time) or a span of milliseconds (duration).
 pub type Millis = i64;
@@ -24,36 +25,94 @@ pub fn check_event_time(ts: Millis) -> Option<String> {
     }
 }
 
-/// Integer times are read as milliseconds since the epoch. A batch whose every integer time is a
-/// plausible date (1990 to 2100) only when read in another unit (epoch seconds, microseconds or
-/// nanoseconds, as databases and `time.time()` give them) is refused, naming the unit: read as
-/// milliseconds it would land in January 1970 (seconds) or after the year 9999 (a reject per row),
-/// a wrong answer or a lost batch without a word. Small integers (synthetic times) stay accepted.
-pub fn check_integer_times(times: &Int64Array, name: &str) -> Result<()> {
-    const Y1990_S: i64 = 631_152_000;
-    const Y2100_S: i64 = 4_102_444_800;
-    let (lo, hi) = times.iter().flatten().fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+/// The unit of an integer time column (Arrow timestamps carry their own).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IntTimeUnit {
+    Seconds,
+    #[default]
+    Millis,
+    Micros,
+    Nanos,
+}
+
+impl IntTimeUnit {
+    pub const ALL: [IntTimeUnit; 4] = [IntTimeUnit::Seconds, IntTimeUnit::Millis, IntTimeUnit::Micros, IntTimeUnit::Nanos];
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "s" => IntTimeUnit::Seconds,
+            "ms" => IntTimeUnit::Millis,
+            "us" => IntTimeUnit::Micros,
+            "ns" => IntTimeUnit::Nanos,
+            other => return Err(Error::config(format!("time_unit must be \"s\", \"ms\", \"us\" or \"ns\", got {other:?}"))),
+        })
+    }
+
+    /// The Arrow and pandas spelling: "s", "ms", "us", "ns".
+    pub fn code(self) -> &'static str {
+        match self {
+            IntTimeUnit::Seconds => "s",
+            IntTimeUnit::Millis => "ms",
+            IntTimeUnit::Micros => "us",
+            IntTimeUnit::Nanos => "ns",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            IntTimeUnit::Seconds => "seconds",
+            IntTimeUnit::Millis => "milliseconds",
+            IntTimeUnit::Micros => "microseconds",
+            IntTimeUnit::Nanos => "nanoseconds",
+        }
+    }
+
+    /// `v` of this unit in milliseconds (floored), None when out of range.
+    #[inline]
+    pub fn to_millis(self, v: i64) -> Option<Millis> {
+        match self {
+            IntTimeUnit::Seconds => v.checked_mul(1_000),
+            IntTimeUnit::Millis => Some(v),
+            IntTimeUnit::Micros => Some(v.div_euclid(1_000)),
+            IntTimeUnit::Nanos => Some(v.div_euclid(1_000_000)),
+        }
+    }
+}
+
+/// Integer times are read in `unit` (milliseconds unless told). A batch whose every integer time
+/// is a plausible date (1990 to 2100) only when read in another unit (epoch seconds, as databases
+/// and `time.time()` give them, or micro/nanoseconds) is refused, naming that unit: read in the
+/// wrong one it would land in January 1970 or after the year 9999 (a reject per row), a wrong
+/// answer or a lost batch without a word. Small integers (synthetic times) stay accepted.
+pub fn check_integer_times(values: impl Iterator<Item = i64>, name: &str, unit: IntTimeUnit) -> Result<()> {
+    const Y1990_MS: i64 = 631_152_000_000;
+    const Y2100_MS: i64 = 4_102_444_800_000;
+    let (lo, hi) = values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if lo > hi {
         return Ok(());
     }
-    for (unit, per_second, arrow_unit) in [("seconds", 1i64, "s"), ("microseconds", 1_000_000, "us"), ("nanoseconds", 1_000_000_000, "ns")] {
-        if lo >= Y1990_S * per_second && hi < Y2100_S * per_second {
-            let as_date = |v: i64| {
-                let ms = if per_second == 1 { v * 1_000 } else { v.div_euclid(per_second / 1_000) };
-                chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| format!("{v}"), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-            };
-            return Err(Error::schema(format!(
-                "time column {name:?} holds integers from {lo} to {hi}, which are read as milliseconds since the epoch \
-                 ({}), but look like {unit} since the epoch ({} to {}). Give the column a timestamp type with its unit, \
-                 e.g. pyarrow: pc.cast(column, pa.timestamp(\"{arrow_unit}\")); polars: pl.from_epoch(\"{name}\", time_unit=\"{arrow_unit}\"); \
-                 pandas: pd.to_datetime(column, unit=\"{arrow_unit}\")",
-                if per_second == 1 { "January 1970" } else { "after the year 9999" },
-                as_date(lo),
-                as_date(hi)
-            )));
-        }
+    let plausible = |u: IntTimeUnit| matches!((u.to_millis(lo), u.to_millis(hi)), (Some(a), Some(b)) if a >= Y1990_MS && b < Y2100_MS);
+    if plausible(unit) {
+        return Ok(());
     }
-    Ok(())
+    let Some(other) = IntTimeUnit::ALL.into_iter().find(|&u| u != unit && plausible(u)) else { return Ok(()) };
+    let as_date = |v: i64| {
+        other.to_millis(v).and_then(chrono::DateTime::from_timestamp_millis).map_or_else(|| format!("{v}"), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    };
+    let read = match unit.to_millis(lo) {
+        Some(ms) if ms < Y1990_MS => "before 1990",
+        _ => "after 2100",
+    };
+    Err(Error::schema(format!(
+        "time column {name:?} holds integers from {lo} to {hi}, read as {} since the epoch ({read}), but they look like {} since \
+         the epoch ({} to {}): pass time_unit=\"{}\", or give the column a timestamp type with its unit (pyarrow: \
+         pc.cast(column, pa.timestamp(\"{2}\")); polars: pl.from_epoch(\"{name}\", time_unit=\"{2}\"))",
+        unit.name(),
+        other.name(),
+        as_date(lo),
+        as_date(hi),
+        other.code(),
+    )))
 }
 
 /// Parse a duration such as `"500ms"`, `"5s"`, `"1m"`, `"2h"`, `"1d"`, `"1h30m"`, `"1.5s"` or a bare
@@ -120,9 +179,18 @@ pub fn parse_duration(text: &str) -> Result<Millis> {
 /// Time column as milliseconds: int64 milliseconds as they are, or any Arrow timestamp unit
 /// converted (floored to the millisecond). Nulls stay null.
 pub fn time_column_millis(column: &ArrayRef, name: &str) -> Result<Int64Array> {
+    time_column_millis_in(column, name, IntTimeUnit::Millis)
+}
+
+/// [`time_column_millis`] with integers in `unit`.
+pub fn time_column_millis_in(column: &ArrayRef, name: &str, unit: IntTimeUnit) -> Result<Int64Array> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::*;
     let floor_div = |v: i64, d: i64| v.div_euclid(d);
+    if column.data_type().is_integer() && unit != IntTimeUnit::Millis {
+        let ints = time_column_millis_in(column, name, IntTimeUnit::Millis)?;
+        return Ok(ints.unary_opt::<_, Int64Type>(|v| unit.to_millis(v)));
+    }
     Ok(match column.data_type() {
         DataType::Int64 => column.as_primitive::<Int64Type>().clone(),
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
@@ -156,15 +224,20 @@ mod tests {
 
     #[test]
     fn integer_times_in_another_unit_are_refused_naming_it() {
-        let refused = |values: Vec<i64>| check_integer_times(&Int64Array::from(values), "ts").unwrap_err().to_string();
-        let seconds = refused(vec![1_705_312_800, 1_705_312_860]);
-        assert!(seconds.contains("look like seconds") && seconds.contains("2024-01-15 10:00:00 UTC") && seconds.contains("pa.timestamp(\"s\")"), "{seconds}");
-        assert!(refused(vec![1_705_312_800_000_123]).contains("look like microseconds"));
-        assert!(refused(vec![1_705_312_800_000_000_123]).contains("look like nanoseconds"));
-        // milliseconds of real dates, small synthetic times, a mix spanning units, nulls only: accepted
-        for ok in [vec![Some(1_705_312_800_000)], vec![Some(0), Some(60_000)], vec![Some(5), Some(1_705_312_800)], vec![None]] {
-            assert!(check_integer_times(&Int64Array::from(ok.clone()), "ts").is_ok(), "{ok:?}");
+        use IntTimeUnit::*;
+        let refused = |values: Vec<i64>, unit| check_integer_times(values.into_iter(), "ts", unit).unwrap_err().to_string();
+        let seconds = refused(vec![1_705_312_800, 1_705_312_860], Millis);
+        assert!(seconds.contains("look like seconds") && seconds.contains("2024-01-15 10:00:00 UTC") && seconds.contains("time_unit=\"s\""), "{seconds}");
+        assert!(refused(vec![1_705_312_800_000_123], Millis).contains("look like microseconds"));
+        assert!(refused(vec![1_705_312_800_000_000_123], Millis).contains("look like nanoseconds"));
+        assert!(refused(vec![1_705_312_800_000], Seconds).contains("read as seconds since the epoch (after 2100), but they look like milliseconds"));
+        // plausible in the unit given, small synthetic times, a mix spanning units, nothing: accepted
+        for (ok, unit) in [(vec![1_705_312_800_000], Millis), (vec![1_705_312_800], Seconds), (vec![1_705_312_800_000_000], Micros),
+                           (vec![0, 60_000], Millis), (vec![0, 60], Seconds), (vec![5, 1_705_312_800], Millis), (vec![], Millis)] {
+            assert!(check_integer_times(ok.clone().into_iter(), "ts", unit).is_ok(), "{ok:?} {unit:?}");
         }
+        assert_eq!((Seconds.to_millis(-1), Micros.to_millis(-1), Nanos.to_millis(1_999_999)), (Some(-1_000), Some(-1), Some(1)));
+        assert!(IntTimeUnit::parse("min").is_err() && matches!(IntTimeUnit::parse("us"), Ok(Micros)));
     }
 
     #[test]

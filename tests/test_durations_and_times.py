@@ -58,7 +58,7 @@ def test_integer_epoch_seconds_are_refused_not_read_as_1970(make) -> None:
     seconds = [1_705_312_800, 1_705_312_830, 1_705_312_900]
     table = pa.table({"ts": pa.array(seconds, pa.int64()), "service": ["api"] * 3})
     operator = make()
-    with pytest.raises(fs.SchemaError, match=r'look like seconds since the epoch \(2024-01-15 10:00:00 UTC to .*pa.timestamp\("s"\)'):
+    with pytest.raises(fs.SchemaError, match=r'look like seconds since the epoch \(2024-01-15 10:00:00 UTC to .*time_unit="s"'):
         operator.push(table)
     for unit, factor in (("us", 1_000_000), ("ns", 1_000_000_000)):
         with pytest.raises(fs.SchemaError, match=f'look like {"micro" if unit == "us" else "nano"}seconds'):
@@ -71,3 +71,45 @@ def test_integer_epoch_seconds_are_refused_not_read_as_1970(make) -> None:
     # Milliseconds of real dates and small synthetic times are integers as before.
     assert make().push(pa.table({"ts": [1_705_312_800_000], "service": ["a"]})).num_rows == 0
     assert make().push(pa.table({"ts": [0, 60_000], "service": ["a", "a"]})).num_rows in (0, 1)
+
+
+@pytest.mark.parametrize("make", [lambda **o: fs.WindowAggregator(fs.Tumbling("1m"), key="service", **o),
+                                  lambda **o: fs.Sessionizer("30m", key="service", **o)])
+@pytest.mark.parametrize("unit, per_second", [("s", 1), ("ms", 1_000), ("us", 1_000_000), ("ns", 1_000_000_000)])
+def test_time_unit_reads_integers_in_that_unit_and_snapshots_keep_it(make, unit: str, per_second: int) -> None:
+    import pyarrow as pa
+
+    seconds = [1_705_312_800, 1_705_312_830, 1_705_312_900]
+    table = pa.table({"ts": pa.array([s * per_second + (per_second // 2) for s in seconds], pa.int64()),
+                      "service": ["api"] * 3})
+    half = 0 if unit == "s" else 500  # per_second // 2 of the unit, in milliseconds
+    as_timestamps = table.set_column(0, "ts", pa.array([s * 1000 + half for s in seconds], pa.timestamp("ms")))
+    operator, reference = make(time_unit=unit), make()
+    assert operator.time_unit == unit and reference.time_unit == "ms"
+    first = operator.push(table.slice(0, 2))
+    operator = type(operator).restore(operator.snapshot())
+    assert operator.time_unit == unit
+    got = pa.concat_tables([first, operator.push(table.slice(2)), operator.flush()])
+    want = pa.concat_tables([reference.push(as_timestamps), reference.flush()])
+    assert got.equals(want)
+    if unit != "ms":  # milliseconds of the same dates are refused in another unit, naming them
+        with pytest.raises(fs.SchemaError, match="look like milliseconds"):
+            make(time_unit=unit).push(pa.table({"ts": [s * 1000 for s in seconds], "service": ["api"] * 3}))
+
+
+def test_time_unit_is_checked_and_older_snapshots_read_milliseconds() -> None:
+    import pyarrow as pa
+
+    for bad in ("min", "S", 1000):
+        with pytest.raises(fs.ConfigError, match='time_unit must be "s", "ms", "us" or "ns"'):
+            fs.WindowAggregator(fs.Tumbling("1m"), time_unit=bad)  # type: ignore[arg-type]
+        with pytest.raises(fs.ConfigError, match="time_unit"):
+            fs.Sessionizer(time_unit=bad)  # type: ignore[arg-type]
+    # A snapshot from before time_unit is this one without its settings' trailing bytes.
+    windows = fs.WindowAggregator(fs.Tumbling("1m"), key="k", time_unit="s")
+    windows.push(pa.table({"ts": [1_705_312_800], "k": ["a"]}))
+    assert fs.WindowAggregator.restore(windows.snapshot()[:-1]).time_unit == "ms"
+    sessions = fs.Sessionizer(key="k", time_unit="us")
+    sessions.push(pa.table({"ts": [1_705_312_800_000_000], "k": ["a"]}))
+    older = fs.Sessionizer.restore(sessions.snapshot()[:-2])
+    assert (older.time_unit, older.null_keys) == ("ms", "group")

@@ -7,6 +7,7 @@ use crate::stream::{
     AggKind, AggSpec, AggregatorConfig, EventTimeOperator, NullKeys, SessionConfig, Sessionizer, SpikeConfig, SpikeDetector, SpikeRule,
     WindowAggregator, WindowSpec,
 };
+use crate::time::IntTimeUnit;
 use crate::stream::session_merge::{merge_sorted_partials, session_ids as ids_of_sessions};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
@@ -128,7 +129,7 @@ pub struct PyWindowAggregator {
 #[pymethods]
 impl PyWindowAggregator {
     #[new]
-    #[pyo3(signature = (*, size, step, offset, time, keys, aggs, watermark, allowed_lateness, max_key_bytes))]
+    #[pyo3(signature = (*, size, step, offset, time, keys, aggs, watermark, allowed_lateness, max_key_bytes, time_unit=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         size: i64,
@@ -140,6 +141,7 @@ impl PyWindowAggregator {
         watermark: i64,
         allowed_lateness: i64,
         max_key_bytes: usize,
+        time_unit: Option<&str>,
     ) -> PyResult<Self> {
         let window = match step {
             None => WindowSpec::Tumbling { size, offset },
@@ -149,7 +151,14 @@ impl PyWindowAggregator {
         config.watermark = watermark;
         config.allowed_lateness = allowed_lateness;
         config.max_key_bytes = max_key_bytes;
-        Ok(PyWindowAggregator { inner: WindowAggregator::new(config)? })
+        let mut inner = WindowAggregator::new(config)?;
+        inner.set_time_unit(IntTimeUnit::parse(time_unit.unwrap_or("ms"))?);
+        Ok(PyWindowAggregator { inner })
+    }
+
+    #[getter]
+    fn time_unit(&self) -> &'static str {
+        self.inner.time_unit().code()
     }
 
     fn push<'py>(&mut self, py: Python<'py>, data: AnyRecordBatch) -> PyResult<Bound<'py, PyAny>> {
@@ -321,7 +330,7 @@ pub struct PySessionizer {
 #[pymethods]
 impl PySessionizer {
     #[new]
-    #[pyo3(signature = (*, gap, time, keys, aggs, watermark, allowed_lateness, max_duration, max_key_bytes, threads=None, null_keys="reject"))]
+    #[pyo3(signature = (*, gap, time, keys, aggs, watermark, allowed_lateness, max_duration, max_key_bytes, threads=None, null_keys="reject", time_unit=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         gap: i64,
@@ -334,6 +343,7 @@ impl PySessionizer {
         max_key_bytes: usize,
         threads: Option<usize>,
         null_keys: &str,
+        time_unit: Option<&str>,
     ) -> PyResult<Self> {
         let mut config = SessionConfig::new(gap, time, keys, agg_specs(aggs)?);
         config.watermark = watermark;
@@ -345,7 +355,13 @@ impl PySessionizer {
             inner.set_threads(threads)?;
         }
         inner.set_null_keys(NullKeys::parse(null_keys)?);
+        inner.set_time_unit(IntTimeUnit::parse(time_unit.unwrap_or("ms"))?);
         Ok(PySessionizer { inner })
+    }
+
+    #[getter]
+    fn time_unit(&self) -> &'static str {
+        self.inner.time_unit().code()
     }
 
     #[getter]

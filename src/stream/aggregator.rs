@@ -18,7 +18,7 @@ use super::output::{iso, output_batch, take_rows_with, timestamp_column, timesta
 use super::snapshot;
 use super::window::WindowSpec;
 use crate::error::{Error, Result};
-use crate::time::{check_event_time, Millis};
+use crate::time::{check_event_time, IntTimeUnit, Millis};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use panes::Panes;
@@ -271,6 +271,15 @@ impl WindowAggregator {
 
     pub fn config(&self) -> &AggregatorConfig {
         &self.config
+    }
+
+    pub fn time_unit(&self) -> IntTimeUnit {
+        self.aggs.time_unit
+    }
+
+    /// The unit of an integer time column (milliseconds unless told; timestamps carry their own).
+    pub fn set_time_unit(&mut self, unit: IntTimeUnit) {
+        self.aggs.time_unit = unit;
     }
 
     pub fn stats(&self) -> &AggregatorStats {
@@ -729,15 +738,23 @@ impl WindowAggregator {
             side: self.side.state()?,
             stats: self.stats.clone(),
         };
-        snapshot::encode(SNAPSHOT_TAG, &state)
+        snapshot::encode(SNAPSHOT_TAG, &(state, self.aggs.time_unit))
     }
 
     pub fn restore(bytes: &[u8]) -> Result<Self> {
         if bytes.starts_with(WINDOWS_SNAPSHOT_TAG) {
             return Self::restore_windows(bytes);
         }
-        let state: State = snapshot::decode(SNAPSHOT_TAG, "WindowAggregator", bytes)?;
+        // The time unit follows the state; snapshots from before it end with the state (milliseconds).
+        let (state, time_unit): (State, IntTimeUnit) = match snapshot::decode(SNAPSHOT_TAG, "WindowAggregator", bytes) {
+            Ok(both) => both,
+            Err(error) => match snapshot::decode::<State>(SNAPSHOT_TAG, "WindowAggregator", bytes) {
+                Ok(state) => (state, IntTimeUnit::Millis),
+                Err(_) => return Err(error),
+            },
+        };
         let mut aggregator = Self::restore_common(state.config, state.key_fields, state.aggs, state.max_time, state.finished)?;
+        aggregator.aggs.time_unit = time_unit;
         for (index, entries) in state.panes {
             for (key, slot) in aggregator.restore_entries(entries)? {
                 aggregator.panes.restore_entry(key, index, slot);

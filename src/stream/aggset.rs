@@ -11,7 +11,7 @@ use super::aggregate::{self, Acc, AggInput, AggSpec, OwnedValue, SavedAcc, Saved
 use super::intern::columns::KeyIds;
 use super::keys::{column_names, key_data_len, KeyEncoder};
 use crate::error::{Error, Result};
-use crate::time::{check_event_time, check_integer_times, time_column_millis, Millis};
+use crate::time::{check_event_time, check_integer_times, time_column_millis, IntTimeUnit, Millis};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow_row::Rows;
 use arrow_schema::Field;
@@ -25,6 +25,8 @@ pub struct AggSet {
     values: Vec<Option<KeyIds>>,
     /// Values the interners held after the last sweep.
     swept_at: usize,
+    /// The unit of an integer time column (an operator setting, saved by the operator).
+    pub time_unit: IntTimeUnit,
 }
 
 /// Interners sweep once they hold this many values at least.
@@ -56,6 +58,7 @@ impl AggSet {
             encoders,
             specs,
             swept_at: 0,
+            time_unit: IntTimeUnit::Millis,
         }
     }
 
@@ -84,9 +87,13 @@ impl AggSet {
                 column_names(batch)
             ))
         })?;
-        let times = time_column_millis(time_column, time)?;
+        let mut times = time_column_millis(time_column, time)?;
         if time_column.data_type().is_integer() {
-            check_integer_times(&times, time)?;
+            check_integer_times(times.iter().flatten(), time, self.time_unit)?;
+            if self.time_unit != IntTimeUnit::Millis {
+                let unit = self.time_unit;
+                times = times.unary_opt(|v| unit.to_millis(v));
+            }
         }
         let (encoded_keys, key_columns) = match keys.columns(batch)? {
             Some(columns) if encode_keys => (Some(keys.convert(&columns)?), columns),

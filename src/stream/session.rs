@@ -28,7 +28,7 @@ use super::keys::{KeyBytes, KeyEncoder, DEFAULT_MAX_KEY_BYTES};
 use super::output::{output_batch, take_rows_with, timestamp_column, timestamp_type, RejectCollector, SideOutputs, SideState};
 use super::snapshot;
 use crate::error::{Error, Result};
-use crate::time::{Millis, MAX_EVENT_TIME, MIN_EVENT_TIME};
+use crate::time::{IntTimeUnit, Millis, MAX_EVENT_TIME, MIN_EVENT_TIME};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, BinaryArray, Int64Array, RecordBatch, StringArray};
@@ -665,6 +665,15 @@ impl Sessionizer {
         self.threads
     }
 
+    pub fn time_unit(&self) -> IntTimeUnit {
+        self.aggs.time_unit
+    }
+
+    /// The unit of an integer time column (milliseconds unless told; timestamps carry their own).
+    pub fn set_time_unit(&mut self, unit: IntTimeUnit) {
+        self.aggs.time_unit = unit;
+    }
+
     pub fn null_keys(&self) -> NullKeys {
         self.null_keys
     }
@@ -1125,15 +1134,16 @@ impl Sessionizer {
     }
 
     pub fn snapshot(&self) -> Result<Vec<u8>> {
-        snapshot::encode(SNAPSHOT_TAG, &(self.state()?, self.null_keys))
+        snapshot::encode(SNAPSHOT_TAG, &(self.state()?, self.null_keys, self.aggs.time_unit))
     }
 
     pub fn restore(bytes: &[u8]) -> Result<Self> {
-        // Snapshots from before `null_keys` end with the state: their null keys were grouped.
-        let (state, null_keys): (State, NullKeys) = match snapshot::decode(SNAPSHOT_TAG, "Sessionizer", bytes) {
-            Ok(both) => both,
+        // The settings follow the state. Snapshots from before them end with the state: their
+        // null keys were grouped, their integer times milliseconds.
+        let (state, null_keys, time_unit): (State, NullKeys, IntTimeUnit) = match snapshot::decode(SNAPSHOT_TAG, "Sessionizer", bytes) {
+            Ok(all) => all,
             Err(error) => match snapshot::decode::<State>(SNAPSHOT_TAG, "Sessionizer", bytes) {
-                Ok(state) => (state, NullKeys::Group),
+                Ok(state) => (state, NullKeys::Group, IntTimeUnit::Millis),
                 Err(_) => return Err(error),
             },
         };
@@ -1141,6 +1151,7 @@ impl Sessionizer {
         s.null_keys = null_keys;
         s.keys = KeyEncoder::from_fields(s.config.keys.clone(), state.key_fields)?;
         s.aggs = AggSet::restore(s.config.aggs.clone(), state.aggs)?;
+        s.aggs.time_unit = time_unit;
         s.max_time = state.max_time;
         s.finished = state.finished;
         s.restore_open(state.open, state.tombstones, state.tombstones_at)?;

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 
@@ -129,3 +129,13 @@ class EventTimeOperator:
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
         return (type(self).restore, (self.snapshot(),))
+
+
+#: The unit of an integer time column (Arrow timestamps carry their own).
+TimeUnit = Literal["s", "ms", "us", "ns"]
+
+
+def check_time_unit(unit: object) -> None:
+    """A ``time_unit=`` option: None (milliseconds) or one of ``TimeUnit``."""
+    if unit is not None and unit not in ("s", "ms", "us", "ns"):
+        raise ConfigError(f'time_unit must be "s", "ms", "us" or "ns" (the unit of integer times), got {unit!r}')

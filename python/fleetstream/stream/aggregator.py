@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from fleetstream import _core
 from fleetstream._time import Duration, duration_ms
 from fleetstream.exceptions import ConfigError
-from fleetstream.stream._operator import DEFAULT_MAX_KEY_BYTES, EventTimeOperator, agg_specs, key_columns
+from fleetstream.stream._operator import DEFAULT_MAX_KEY_BYTES, EventTimeOperator, TimeUnit, agg_specs, check_time_unit, key_columns
 from fleetstream.stream.aggregates import Agg, count
 from fleetstream.stream.windows import Hopping, Tumbling, Window
 
@@ -23,9 +23,10 @@ class WindowAggregator(EventTimeOperator):
     silently. Output: the key columns, ``window_start``, ``window_end`` (UTC ms timestamps), then one
     column per aggregate, ordered by ``window_end`` then key.
 
-    The time column is an Arrow timestamp of any unit, or integers of milliseconds since the epoch;
-    a batch whose integers only make sense as epoch seconds, microseconds or nanoseconds is refused
-    with a ``SchemaError`` saying so (give such a column its timestamp type), never read as 1970.
+    The time column is an Arrow timestamp of any unit, or integers since the epoch in ``time_unit``
+    (``"s"``, ``"ms"``, ``"us"`` or ``"ns"``; milliseconds by default). A batch whose integers are
+    dates (1990-2100) only in another unit is refused with a ``SchemaError`` naming that unit, never
+    read as January 1970 or the year 50,000.
 
     >>> import fleetstream as fs, pyarrow as pa
     >>> agg = fs.WindowAggregator(window=fs.Tumbling("1m"), time="ts", key="service",
@@ -48,7 +49,9 @@ class WindowAggregator(EventTimeOperator):
         watermark: Duration = 0,
         allowed_lateness: Duration = 0,
         max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
+        time_unit: TimeUnit | None = None,
     ) -> None:
+        check_time_unit(time_unit)
         if not isinstance(window, (Tumbling, Hopping)):
             raise ConfigError(f"window must be fs.Tumbling(...) or fs.Hopping(...), got {window!r}")
         self._native = _core.WindowAggregator(
@@ -61,7 +64,14 @@ class WindowAggregator(EventTimeOperator):
             watermark=duration_ms(watermark, "watermark"),
             allowed_lateness=duration_ms(allowed_lateness, "allowed_lateness"),
             max_key_bytes=max_key_bytes,
+            time_unit=time_unit,
         )
+
+    @property
+    def time_unit(self) -> str:
+        """The unit of integer times: "s", "ms" (the default), "us" or "ns"."""
+        unit: str = self._native.time_unit
+        return unit
 
     @property
     def open_windows(self) -> int:

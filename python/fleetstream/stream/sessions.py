@@ -8,7 +8,7 @@ from typing import Literal
 from fleetstream import _core
 from fleetstream._time import Duration, duration_ms
 from fleetstream.exceptions import ConfigError
-from fleetstream.stream._operator import DEFAULT_MAX_KEY_BYTES, EventTimeOperator, agg_specs, key_columns
+from fleetstream.stream._operator import DEFAULT_MAX_KEY_BYTES, EventTimeOperator, TimeUnit, agg_specs, check_time_unit, key_columns
 from fleetstream.stream.aggregates import Agg, count
 
 
@@ -32,9 +32,10 @@ class Sessionizer(EventTimeOperator):
     event without a user is nobody's visit, and grouping all of them would make one huge session.
     ``null_keys="group"`` makes null one more key instead, as SQL's GROUP BY and Spark's groupBy do.
 
-    The time column is an Arrow timestamp of any unit, or integers of milliseconds since the epoch;
-    a batch whose integers only make sense as epoch seconds, microseconds or nanoseconds is refused
-    with a ``SchemaError`` saying so (give such a column its timestamp type), never read as 1970.
+    The time column is an Arrow timestamp of any unit, or integers since the epoch in ``time_unit``
+    (``"s"``, ``"ms"``, ``"us"`` or ``"ns"``; milliseconds by default). A batch whose integers are
+    dates (1990-2100) only in another unit is refused with a ``SchemaError`` naming that unit, never
+    read as January 1970 or the year 50,000.
 
     ``threads`` (default 1) splits the keys by hash between that many threads for large pushes;
     the output, its order, the session ids and the late rows are the same for any number. It pays
@@ -72,7 +73,9 @@ class Sessionizer(EventTimeOperator):
         max_key_bytes: int = DEFAULT_MAX_KEY_BYTES,
         threads: int | None = None,
         null_keys: Literal["reject", "group"] = "reject",
+        time_unit: TimeUnit | None = None,
     ) -> None:
+        check_time_unit(time_unit)
         if threads is not None:
             _check_threads(threads)
         if null_keys not in ("reject", "group"):
@@ -88,6 +91,7 @@ class Sessionizer(EventTimeOperator):
             max_key_bytes=max_key_bytes,
             threads=threads,
             null_keys=null_keys,
+            time_unit=time_unit,
         )
 
     @property
@@ -101,6 +105,12 @@ class Sessionizer(EventTimeOperator):
     def threads(self, threads: int) -> None:
         _check_threads(threads)
         self._native.threads = threads
+
+    @property
+    def time_unit(self) -> str:
+        """The unit of integer times: "s", "ms" (the default), "us" or "ns"."""
+        unit: str = self._native.time_unit
+        return unit
 
     @property
     def null_keys(self) -> str:
