@@ -178,6 +178,8 @@ class Dispatcher:
         return self
 
     def snapshot(self) -> bytes:
+        """The dispatcher's whole state as bytes, for ``Dispatcher.restore`` (e.g. stored with the
+        Kafka offsets of the events it has taken)."""
         return bytes(self._native.snapshot())
 
     @property
@@ -187,6 +189,7 @@ class Dispatcher:
 
     @property
     def stats(self) -> dict[str, int]:
+        """Counters since the start: orders received, served, ... (name -> count)."""
         return dict(self._native.stats())
 
     def _now(self, now: TimeOfDay | datetime) -> int:

@@ -19,7 +19,15 @@ from fleetstream.routing._vrplib import Instance
 
 @dataclass(frozen=True)
 class Stop:
-    """Stopping criteria; combine with ``|``: the search stops when any one is met."""
+    """Stopping criteria; combine with ``|``: the search stops when any one is met.
+
+    ``max_runtime`` in seconds (wall clock), ``max_iterations`` per thread, ``no_improvement``
+    iterations without a new best solution; None: no such limit. Build them with ``MaxRuntime``,
+    ``MaxIterations`` and ``NoImprovement``.
+
+    >>> MaxRuntime("10s") | NoImprovement(5000)
+    Stop(max_runtime=10.0, max_iterations=None, no_improvement=5000)
+    """
 
     max_runtime: float | None = None
     max_iterations: int | None = None
