@@ -206,7 +206,12 @@ class Dispatcher:
     # -- inputs -----------------------------------------------------------------------------------
     def add_orders(self, orders: Any, *, now: TimeOfDay | datetime) -> pa.Table:
         """Places new orders; returns one row per order: order_id, status ("planned",
-        "unassigned" or "rejected"), vehicle, reason."""
+        "unassigned" or "rejected"), vehicle, reason.
+
+        ``orders``: a pyarrow table or record batch, a polars or pandas frame, or a dict of
+        columns (the columns are listed in the class docstring). ``now``: the current time (a
+        number in model units, "HH:MM", or a datetime when the dispatcher has an ``origin``); the
+        dispatcher's clock never goes back. See the module docstring for an example."""
         table: pa.Table = self._native.add_orders(as_arrow(orders, "orders"), self._now(now))
         return table
 
@@ -224,7 +229,11 @@ class Dispatcher:
 
     def vehicle_event(self, events: Any, *, now: TimeOfDay | datetime) -> EventReport:
         """Applies what vans report, in row order; a report that does not fit (unknown vehicle or
-        stop, a stop already served ...) is rejected with the reason and changes nothing."""
+        stop, a stop already served ...) is rejected with the reason and changes nothing.
+
+        ``events``: a table or dict of columns ``vehicle_id``, ``ts``, ``kind`` ("departed",
+        "arrived", "served", "failed", "position") and optionally ``stop`` (the order id), a place,
+        ``reason``; ``now`` as for ``add_orders``. Returns an ``EventReport``."""
         applied, rejected, late, replanned = self._native.vehicle_events(as_arrow(events, "vehicle events"), self._now(now))
         return EventReport(applied, rejected, late, replanned)
 
