@@ -27,10 +27,12 @@ DURATION_OPTIONS = {
     "dispatch": {"--freeze", "--buffer", "--improve-every", "--improve-time-limit", "--checkpoint-every", "--merge-wait",
                  "--idle-exit", "--progress-every"},
     "dispatch-sim": {"--step", "--progress-every"},
+    "solve": {"--time-limit"},
 }
 REQUIRED = {"alerts": ["--brokers", "b", "--group", "g"], "payments": ["--brokers", "b", "--group", "g", "--reference", "r",
                                                                        "--db", "d"],
-            "payments-gen": ["--brokers", "b"], "dispatch": ["--brokers", "b", "--fleet", "f", "--group", "g"]}
+            "payments-gen": ["--brokers", "b"], "dispatch": ["--brokers", "b", "--fleet", "f", "--group", "g"],
+            "solve": ["x.vrp"]}
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -1,4 +1,4 @@
-"""The fleetstream command line: the demo on generated data, and the Kafka pipelines (alerts, payments,
+"""The fleetstream command line: the demo on generated data, solving a VRPLIB file, and the Kafka pipelines (alerts, payments,
 dispatch) with their data generators. ``fleetstream COMMAND --help`` tells each command's options."""
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fleetstream", formatter_class=HelpFormatter,
         description="fleetstream: stream processing and vehicle routing with a Rust core. Run a demo on generated "
-                    "data, or the Kafka pipelines (alerts, payments, dispatch) and their data generators; "
+                    "data, solve a VRPLIB instance file, or the Kafka pipelines (alerts, payments, dispatch) and their data generators; "
                     "fleetstream COMMAND --help tells a command's options.")
     parser.add_argument("--version", action="version", version=f"fleetstream {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -146,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fleetstream._cli_dispatch import add_command as add_dispatch
     from fleetstream._cli_dispatch_sim import add_command as add_dispatch_sim
     from fleetstream._cli_payments import add_commands as add_payments
+    from fleetstream._cli_solve import add_command as add_solve
 
+    add_solve(commands)
     add_alerts(commands)
     add_payments(commands)
     add_dispatch(commands)

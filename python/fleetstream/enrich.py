@@ -90,6 +90,8 @@ class ReferenceTable:
     @classmethod
     def from_parquet(cls, path: str | os.PathLike[str], key: str, *, effective: str | None = None,
                      refresh_every: float | None = None) -> ReferenceTable:
+        """Read a Parquet file; ``key``, ``effective`` and ``refresh_every`` (seconds) as for the
+        constructor. A missing file raises ``FleetstreamIOError``."""
         import pyarrow.parquet as pq
 
         def load() -> Any:
@@ -136,6 +138,7 @@ class ReferenceTable:
 
     @property
     def native(self) -> _core.ReferenceTable:
+        """The native index (for fleetstream's own pipelines)."""
         return self._native
 
     @property
@@ -145,10 +148,12 @@ class ReferenceTable:
 
     @property
     def key(self) -> str:
+        """The column rows are looked up by."""
         return self._native.key
 
     @property
     def effective(self) -> str | None:
+        """The column saying from when a row is valid (None: rows are always valid)."""
         return self._native.effective
 
     def __len__(self) -> int:

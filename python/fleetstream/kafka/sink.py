@@ -78,6 +78,8 @@ class KafkaSink:
         self._native.flush(duration_ms(timeout, "timeout"))
 
     def begin_transaction(self) -> None:
+        """Starts a transaction (needs ``config["transactional.id"]``): messages sent until
+        ``commit_transaction`` are seen by read-committed consumers all together or not at all."""
         self._native.begin_transaction()
 
     def send_offsets_to_transaction(self, offsets: Mapping[Partition, int], source: KafkaSource,
@@ -87,9 +89,11 @@ class KafkaSink:
             [(t, p, o) for (t, p), o in offsets.items()], source.native, duration_ms(timeout, "timeout"))
 
     def commit_transaction(self, timeout: Duration = "30s") -> None:
+        """Commits the open transaction (its messages and any offsets sent with it) within ``timeout``."""
         self._native.commit_transaction(duration_ms(timeout, "timeout"))
 
     def abort_transaction(self, timeout: Duration = "30s") -> None:
+        """Aborts the open transaction: consumers reading committed messages never see its messages."""
         self._native.abort_transaction(duration_ms(timeout, "timeout"))
 
     def stats(self) -> dict[str, Any]:
@@ -97,6 +101,7 @@ class KafkaSink:
         return dict(self._native.stats())
 
     def close(self, timeout: Duration = "30s") -> None:
+        """Waits up to ``timeout`` until every message sent is acknowledged (as ``flush``); raises delivery failures."""
         self.flush(timeout)
 
     def __enter__(self) -> KafkaSink:

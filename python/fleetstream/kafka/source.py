@@ -61,6 +61,7 @@ class KafkaBatch:
 
     @property
     def messages(self) -> int:
+        """Messages in the batch: decoded rows plus rejected messages."""
         return int(self.records.num_rows + self.rejects.num_rows)
 
 
@@ -128,6 +129,7 @@ class KafkaSource:
 
     @property
     def native(self) -> _core.KafkaSource:
+        """The native consumer (for ``KafkaSink.send_offsets_to_transaction`` and fleetstream's pipelines)."""
         return self._native
 
     @property
@@ -155,6 +157,8 @@ class KafkaSource:
         self._native.commit([(t, p, o) for (t, p), o in offsets.items()])
 
     def committed(self, partitions: Sequence[Partition] | None = None, timeout: Duration = "10s") -> dict[Partition, int]:
+        """The group's committed offsets (the next offset to read) of ``partitions`` (default: the
+        whole assignment), asked of the broker within ``timeout``; partitions with none are left out."""
         parts = list(partitions) if partitions is not None else self.assignment()
         got = self._native.committed(parts, duration_ms(timeout, "timeout"))
         return _by_partition(got)
@@ -181,6 +185,7 @@ class KafkaSource:
         return {(t, p): (low, high) for t, p, low, high in self._native.fetch_watermarks()}
 
     def assignment(self) -> list[Partition]:
+        """The (topic, partition) pairs this consumer is assigned now."""
         return list(self._native.assignment())
 
     def pause(self, partitions: Sequence[Partition] | None = None) -> None:
@@ -188,6 +193,7 @@ class KafkaSource:
         self._native.pause(list(partitions) if partitions is not None else self.assignment())
 
     def resume(self, partitions: Sequence[Partition] | None = None) -> None:
+        """Fetch ``partitions`` (default: the whole assignment) again after ``pause``."""
         self._native.resume(list(partitions) if partitions is not None else self.assignment())
 
     def stats(self) -> dict[str, Any]:

@@ -178,6 +178,8 @@ class Dispatcher:
         return self
 
     def snapshot(self) -> bytes:
+        """The dispatcher's whole state as bytes, for ``Dispatcher.restore`` (e.g. stored with the
+        Kafka offsets of the events it has taken)."""
         return bytes(self._native.snapshot())
 
     @property
@@ -187,6 +189,7 @@ class Dispatcher:
 
     @property
     def stats(self) -> dict[str, int]:
+        """Counters since the start: orders received, served, ... (name -> count)."""
         return dict(self._native.stats())
 
     def _now(self, now: TimeOfDay | datetime) -> int:
@@ -203,7 +206,12 @@ class Dispatcher:
     # -- inputs -----------------------------------------------------------------------------------
     def add_orders(self, orders: Any, *, now: TimeOfDay | datetime) -> pa.Table:
         """Places new orders; returns one row per order: order_id, status ("planned",
-        "unassigned" or "rejected"), vehicle, reason."""
+        "unassigned" or "rejected"), vehicle, reason.
+
+        ``orders``: a pyarrow table or record batch, a polars or pandas frame, or a dict of
+        columns (the columns are listed in the class docstring). ``now``: the current time (a
+        number in model units, "HH:MM", or a datetime when the dispatcher has an ``origin``); the
+        dispatcher's clock never goes back. See the module docstring for an example."""
         table: pa.Table = self._native.add_orders(as_arrow(orders, "orders"), self._now(now))
         return table
 
@@ -221,7 +229,11 @@ class Dispatcher:
 
     def vehicle_event(self, events: Any, *, now: TimeOfDay | datetime) -> EventReport:
         """Applies what vans report, in row order; a report that does not fit (unknown vehicle or
-        stop, a stop already served ...) is rejected with the reason and changes nothing."""
+        stop, a stop already served ...) is rejected with the reason and changes nothing.
+
+        ``events``: a table or dict of columns ``vehicle_id``, ``ts``, ``kind`` ("departed",
+        "arrived", "served", "failed", "position") and optionally ``stop`` (the order id), a place,
+        ``reason``; ``now`` as for ``add_orders``. Returns an ``EventReport``."""
         applied, rejected, late, replanned = self._native.vehicle_events(as_arrow(events, "vehicle events"), self._now(now))
         return EventReport(applied, rejected, late, replanned)
 

@@ -181,7 +181,23 @@ class Model:
     def add_depot(self, *, lat: float | None = None, lon: float | None = None, x: float | None = None,
                   y: float | None = None, name: str | None = None,
                   opening: tuple[TimeOfDay, TimeOfDay] | None = None) -> int:
-        """Adds a depot; returns its index (to pass as a vehicle type's ``start``/``end``)."""
+        """Adds a depot; returns its index (to pass as a vehicle type's ``start``/``end``).
+
+        Parameters:
+            lat, lon: the place in degrees (distances between lat/lon places are great-circle,
+                haversine, distances in metres); or
+            x, y: planar coordinates (distances are Euclidean, rounded to whole units). A model
+                uses one kind of coordinates throughout.
+            name: shown in errors.
+            opening: (open, close) times of day ("07:00", ``datetime.time`` or seconds since
+                midnight; plain numbers for planar models): vehicles leave and return within it.
+
+        >>> m = Model()
+        >>> m.add_depot(lat=52.52, lon=13.40, name="hub", opening=("07:00", "20:00"))
+        0
+        >>> m.add_depot(lat=52.45, lon=13.30)
+        1
+        """
         what = f"depot {len(self._depots)}" + (f" ({name!r})" if name else "")
         kind, a, b = _coordinates(what, lat, lon, x, y)
         self._geo(kind, what)
@@ -197,8 +213,30 @@ class Model:
                          speed_kmh: float | None = 30, skills: Iterable[str] = (), name: str | None = None) -> int:
         """Adds ``count`` identical vehicles; returns the vehicle type's index.
 
-        ``max_distance`` is in metres (lat/lon) or coordinate units (planar); ``speed_kmh`` converts
-        distances to driving times (planar models: distance units per time unit, None = equal).
+        Parameters:
+            count: how many vehicles of this type (each drives at most one route).
+            capacity: what a vehicle carries, one number per dimension (e.g. ``[60]`` parcels, or
+                ``[60, 500]`` parcels and kg), in the same units as the clients' ``demand``.
+            start, end: depot indices (from ``add_depot``) the routes leave from and return to;
+                ``end`` defaults to ``start``.
+            shift: (start, end) times of day the vehicles work ("08:00", ``datetime.time`` or
+                seconds since midnight; plain numbers for planar models).
+            max_duration: longest route, a duration ("9h", ``timedelta`` or seconds).
+            max_distance: longest route in metres (lat/lon) or coordinate units (planar).
+            fixed_cost: cost of using a vehicle (per route), in currency units.
+            cost_per_km: cost per kilometre driven (per coordinate unit for planar models).
+            cost_per_hour: cost per hour on the road (per 3600 time units for planar models).
+            speed_kmh: converts distances to driving times, in km/h for lat/lon models (30 by
+                default); for planar models distance units per time unit (None or the default 30:
+                driving time equals distance). Ignored when ``set_matrices`` gives the times.
+            skills: names a client's ``skills`` may require (e.g. ``["fridge"]``).
+            name: shown in ``Result.summary()`` and, for a ``Dispatcher``, the vans' ids.
+
+        >>> m = Model()
+        >>> hub = m.add_depot(lat=52.52, lon=13.40)
+        >>> m.add_vehicle_type(count=3, capacity=[60], start=hub, shift=("08:00", "18:00"), max_duration="9h",
+        ...                    fixed_cost=25, cost_per_km=0.6, speed_kmh=22, name="van")
+        0
         """
         what = f"vehicle type {len(self._vehicle_types)}" + (f" ({name!r})" if name else "")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -228,9 +266,34 @@ class Model:
                    time_windows: Sequence[tuple[TimeOfDay, TimeOfDay]] | None = None, required: bool = True,
                    prize: float = 0, skills: Iterable[str] = (), name: str | None = None,
                    release: TimeOfDay | None = None) -> int:
-        """Adds a client (a delivery or pickup stop); returns its index.
+        """Adds a client (a delivery or pickup stop); returns its index (0, 1, ... in the order added,
+        as ``Result.routes`` and ``Result.stops()`` name clients).
 
-        ``release``: when its goods reach the depot; the route serving it leaves no earlier."""
+        Parameters:
+            lat, lon: the place in degrees (haversine distances in metres); or
+            x, y: planar coordinates (rounded Euclidean distances).
+            demand: what is delivered, one number per capacity dimension (e.g. ``[3]`` parcels).
+            pickup: what is picked up and carried back to the depot, per dimension.
+            service: time spent at the stop ("4m", ``timedelta`` or seconds).
+            time_windows: (open, close) pairs of times of day ("09:00", ``datetime.time`` or
+                seconds since midnight; numbers for planar models); service starts within one of
+                them (a vehicle arriving early waits). None: any time.
+            required: False makes the client optional: it is served when its ``prize`` is worth
+                the detour.
+            prize: what serving an optional client earns, in cost units.
+            skills: names of skills the vehicle needs (see ``add_vehicle_type``).
+            name: shown in ``Result.stops()`` and in errors.
+            release: when its goods reach the depot (time of day); the route serving it leaves no
+                earlier.
+
+        >>> m = Model()
+        >>> hub = m.add_depot(lat=52.52, lon=13.40)
+        >>> m.add_client(lat=52.53, lon=13.41, demand=[3], service="4m", time_windows=[("09:00", "12:00")],
+        ...              name="order-1")
+        0
+        >>> m.add_client(lat=52.50, lon=13.35, pickup=[2], required=False, prize=15)
+        1
+        """
         what = f"client {len(self._clients)}" + (f" ({name!r})" if name else "")
         kind, a, b = _coordinates(what, lat, lon, x, y)
         self._geo(kind, what)
@@ -252,7 +315,21 @@ class Model:
 
     def set_matrices(self, distance: Any, duration: Any | None = None) -> None:
         """Uses given matrices (e.g. road distances in metres and times in seconds) over all locations,
-        depots first then clients in the order added; anything ``numpy.asarray`` accepts."""
+        depots first then clients in the order added; anything ``numpy.asarray`` accepts.
+
+        Parameters:
+            distance: square matrix of non-negative distances (rounded to whole numbers).
+            duration: square matrix of driving times in seconds; None: equal to ``distance``.
+                Times of day then count in seconds, as for lat/lon models.
+
+        >>> m = Model()
+        >>> hub = m.add_depot(x=0, y=0)
+        >>> _ = m.add_vehicle_type(capacity=[5], start=hub)
+        >>> _ = m.add_client(x=1, y=0, demand=[1])
+        >>> m.set_matrices([[0, 900], [950, 0]], [[0, 60], [70, 0]])
+        >>> m.geometry
+        'matrix'
+        """
         def flat(m: Any, what: str) -> list[int]:
             rows = [list(r) for r in (m.tolist() if hasattr(m, "tolist") else m)]
             n = len(rows)
@@ -271,16 +348,26 @@ class Model:
     # -- access -----------------------------------------------------------------------------------
     @property
     def num_clients(self) -> int:
+        """How many clients were added."""
         return len(self._clients)
 
     @property
     def num_depots(self) -> int:
+        """How many depots were added."""
         return len(self._depots)
 
     def client_name(self, index: int) -> str | None:
+        """The ``name`` client ``index`` was added with (None if it has none).
+
+        >>> m = Model()
+        >>> _ = m.add_client(x=1, y=2, name="bakery")
+        >>> m.client_name(0)
+        'bakery'
+        """
         return self._clients[index].name
 
     def copy(self) -> Model:
+        """An independent copy: adding to it leaves this model as it is."""
         return copy.deepcopy(self)
 
     def _skill_bits(self, skills: list[str], what: str) -> int:

@@ -17,7 +17,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class RoutePlan:
-    """One vehicle's route: clients in visiting order with their times (internal units)."""
+    """One vehicle's route (``Result.plans``): clients in visiting order with their times, as
+    integers in the problem's internal units (seconds since midnight for lat/lon and matrix models;
+    for VRPLIB files the instance's units times its ``scale``).
+
+    ``arrival``, ``start`` (of service, after any wait) and ``departure`` are per client;
+    ``load`` is what is on board on leaving each client, one number per capacity dimension;
+    ``distance`` (metres for lat/lon models) and ``duration`` are the whole route's, depot to
+    depot; ``start_time`` and ``end_time`` are when it leaves and returns to its depots.
+    """
 
     vehicle_type: int
     clients: list[int]
@@ -35,8 +43,24 @@ class RoutePlan:
 
 @dataclass
 class Result:
-    """What ``solve`` returns. ``cost`` is in the problem's cost units (the instance's own for VRPLIB
-    files, e.g. DIMACS distance / 10); ``routes`` lists client indices per used vehicle."""
+    """What ``solve`` and ``insert`` return: the best solution found and how the search went.
+
+    ``cost`` is in the problem's cost units (currency units for a ``Model``; the instance's own
+    for VRPLIB files, e.g. DIMACS distance / 10); ``feasible`` says whether every constraint holds
+    (``violations`` says why not); ``routes`` lists client indices per used vehicle and ``plans``
+    the same routes with their schedules; ``missing`` lists required clients not served;
+    ``iterations``, ``runtime`` (s) and ``interrupted`` (Ctrl-C) describe the search.
+
+    >>> import fleetstream as fs
+    >>> m = fs.routing.Model()
+    >>> hub = m.add_depot(x=0, y=0)
+    >>> _ = m.add_vehicle_type(count=2, capacity=[10], start=hub, name="van")
+    >>> for x, y in [(3, 4), (-3, 4), (0, -5)]:
+    ...     _ = m.add_client(x=x, y=y, demand=[4])
+    >>> result = fs.routing.solve(m, max_iterations=100, seed=1)
+    >>> result.feasible, result.num_routes, result.missing, result.violations
+    (True, 2, [], [])
+    """
 
     source: Model | Instance
     problem: _core.RoutingProblem
@@ -72,10 +96,12 @@ class Result:
     # -- summaries --------------------------------------------------------------------------------
     @property
     def routes(self) -> list[list[int]]:
+        """Client indices (as ``Model.add_client`` returned them) of each route, in visiting order."""
         return [p.clients for p in self.plans]
 
     @property
     def num_routes(self) -> int:
+        """How many vehicles are used (routes with at least one client)."""
         return len(self.plans)
 
     @property
@@ -114,7 +140,7 @@ class Result:
         counts = self.problem.vehicle_counts()
         for t, n in sorted(routes_of.items()):
             if n > counts[t]:
-                out.append(f"vehicle type {t}: {n} routes for {counts[t]} vehicles")
+                out.append(f"{self._vehicle_type_label(t)}: {n} routes for {counts[t]} vehicles")
         for c in self.missing:
             out.append(f"client {c} is not served" + (f": {self.reasons[c]}" if c in self.reasons else ""))
         return out
@@ -132,21 +158,66 @@ class Result:
                 f"clients={sum(len(p.clients) for p in self.plans)}, iterations={self.iterations}, "
                 f"runtime={self.runtime:.2f}s)")
 
+    def _vehicle_type_label(self, t: int) -> str:
+        """"van (vehicle type 0)" when the model named the type, else "vehicle type 0"."""
+        from fleetstream.routing._model import Model
+        if isinstance(self.source, Model) and t < len(self.source._vehicle_types):
+            name = self.source._vehicle_types[t].name
+            if name:
+                return f"{name} (vehicle type {t})"
+        return f"vehicle type {t}"
+
     def summary(self) -> str:
+        """A few lines to read: the result's repr, then per route its vehicle type (by name when
+        ``add_vehicle_type`` gave one), stops, start-end times and distance (km for lat/lon and
+        matrix models).
+
+        >>> import fleetstream as fs
+        >>> m = fs.routing.Model()
+        >>> hub = m.add_depot(x=0, y=0)
+        >>> _ = m.add_vehicle_type(count=1, capacity=[10], start=hub, name="van")
+        >>> _ = m.add_client(x=3, y=4, demand=[4])
+        >>> print(fs.routing.solve(m, max_iterations=10).summary())
+        Result(cost=10, feasible=True, routes=1, clients=1, iterations=10, runtime=...s)
+          route 0: van (vehicle type 0), 1 stops, 0.0-10.0, distance 10
+        """
         lines = [repr(self)]
         km = _is_latlon(self.source) or (hasattr(self.source, "geometry") and getattr(self.source, "geometry") == "matrix")
         for k, p in enumerate(self.plans):
             d = f"{p.distance / 1000:.1f} km" if km else f"distance {p.distance / self._distance_scale():g}"
-            lines.append(f"  route {k}: vehicle type {p.vehicle_type}, {len(p.clients)} stops, "
+            lines.append(f"  route {k}: {self._vehicle_type_label(p.vehicle_type)}, {len(p.clients)} stops, "
                          f"{_fmt_time(self, p.start_time)}-{_fmt_time(self, p.end_time)}, {d}")
         return "\n".join(lines)
 
     # -- tables and exports -----------------------------------------------------------------------
     def stops(self) -> pa.Table:
-        """One row per visit: route, vehicle_type, seq, client, name, arrival, start, departure, load.
+        """The stop table, a ``pyarrow.Table`` with one row per visit, routes in order:
 
-        Times are ``time32[s]`` of the day for lat/lon models (``duration[s]`` past midnight if a
-        route runs beyond it), numbers in the instance's units for VRPLIB files and planar models.
+        * ``route`` (int32): the route's index in ``routes``;
+        * ``vehicle_type`` (int32): the vehicle type's index (``add_vehicle_type``'s order);
+        * ``seq`` (int32): the visit's position in its route, from 1;
+        * ``client`` (int64): the client's index (``add_client``'s order);
+        * ``name`` (string): the client's name (null if none, and for VRPLIB files);
+        * ``arrival``, ``start`` (of service, after any wait for the time window), ``departure``;
+        * ``load``: what is on board when the vehicle leaves the stop, after delivering its
+          ``demand`` and picking up its ``pickup`` (int64; a list of int64, one per dimension,
+          when capacities have several dimensions).
+
+        Times are ``time32[s]`` of the day for lat/lon and matrix models (``duration[s]`` past
+        midnight if a route runs beyond it), float64 numbers in the instance's units for VRPLIB
+        files and planar models.
+
+        >>> import fleetstream as fs
+        >>> m = fs.routing.Model()
+        >>> hub = m.add_depot(x=0, y=0)
+        >>> _ = m.add_vehicle_type(count=1, capacity=[10], start=hub)
+        >>> _ = m.add_client(x=3, y=4, demand=[4], name="a")
+        >>> _ = m.add_client(x=3, y=-4, demand=[5], name="b")
+        >>> stops = fs.routing.solve(m, max_iterations=20).stops()
+        >>> stops.column_names
+        ['route', 'vehicle_type', 'seq', 'client', 'name', 'arrival', 'start', 'departure', 'load']
+        >>> stops.num_rows, stops.column("load").to_pylist()[-1]   # empty after the last delivery
+        (2, 0)
         """
         from fleetstream.routing._model import Model
         rows: dict[str, list[Any]] = {k: [] for k in ("route", "vehicle_type", "seq", "client", "name", "arrival", "start", "departure", "load")}
@@ -189,7 +260,17 @@ class Result:
         vehicle k (vehicles numbered type by type, in the order the instance's vehicle types list
         the file's vehicles, or the model's types list theirs; an unused vehicle before the last
         used one gets an empty ``Route #k:``), locations numbered as in the instance file (node id
-        minus one) or, for a model, depots then clients from 0; then ``Cost``."""
+        minus one) or, for a model, depots then clients from 0; then ``Cost``.
+
+        >>> import fleetstream as fs
+        >>> m = fs.routing.Model()
+        >>> hub = m.add_depot(x=0, y=0)
+        >>> _ = m.add_vehicle_type(count=1, capacity=[10], start=hub)
+        >>> _ = m.add_client(x=3, y=4, demand=[4])
+        >>> print(fs.routing.solve(m, max_iterations=10).to_vrplib())
+        Route #1: 1
+        Cost 10
+        """
         from fleetstream.routing._model import Model
         if isinstance(self.source, Model):
             counts = [vt.count for vt in self.source._vehicle_types]
@@ -203,6 +284,7 @@ class Result:
         return self.native.to_vrplib(int(cost) if float(cost).is_integer() else round(cost, 6), vehicles, numbers)
 
     def write_vrplib(self, path: str | os.PathLike[str]) -> None:
+        """Writes ``to_vrplib()`` to the file ``path`` (a PyVRP-readable ``.sol`` file)."""
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.to_vrplib())
 
@@ -267,6 +349,7 @@ class Result:
 
     # -- helpers ----------------------------------------------------------------------------------
     def source_problem(self) -> _core.RoutingProblem:
+        """The native problem this result was evaluated on (the same as ``problem``)."""
         return self.problem
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
@@ -277,6 +360,8 @@ class Result:
                                    self._starts, [p.fixed for p in self.plans], self.reasons))
 
     def source_coordinates(self) -> list[tuple[float, float]]:
+        """Each location's coordinates, depots first then clients: (lat, lon) for lat/lon
+        models, (x, y) otherwise."""
         return self.source_problem().coordinates()
 
 

@@ -19,7 +19,15 @@ from fleetstream.routing._vrplib import Instance
 
 @dataclass(frozen=True)
 class Stop:
-    """Stopping criteria; combine with ``|``: the search stops when any one is met."""
+    """Stopping criteria; combine with ``|``: the search stops when any one is met.
+
+    ``max_runtime`` in seconds (wall clock), ``max_iterations`` per thread, ``no_improvement``
+    iterations without a new best solution; None: no such limit. Build them with ``MaxRuntime``,
+    ``MaxIterations`` and ``NoImprovement``.
+
+    >>> MaxRuntime("10s") | NoImprovement(5000)
+    Stop(max_runtime=10.0, max_iterations=None, no_improvement=5000)
+    """
 
     max_runtime: float | None = None
     max_iterations: int | None = None
@@ -112,15 +120,34 @@ def _in_user_units(callback: Callable[[dict[str, Any]], Any], scale: float) -> C
 def solve(problem: Model | Instance, stop: Stop | None = None, *, time_limit: Span | None = None,
           max_iterations: int | None = None, no_improvement: int | None = None, seed: int = 1, threads: int = 1,
           progress: Progress = False, initial: Sequence[tuple[int, Sequence[int]]] | None = None) -> Result:
-    """Solves a routing problem; returns the best solution found.
+    """Solves a routing problem; returns the best solution found as a :class:`Result`.
 
-    Give ``time_limit`` ("10s"), ``max_iterations``, ``no_improvement`` or a composed ``stop`` (e.g.
-    ``MaxRuntime("10s") | NoImprovement(5000)``); without any, ``time_limit="10s"``. The same seed
-    and thread count give the same result under an iteration budget. The GIL is released while
-    solving; Ctrl-C stops the search and returns the best solution so far (``result.interrupted``).
-    ``progress=True`` shows a tqdm bar (or prints to stderr); a callable gets a dict with
-    ``iterations``, ``elapsed``, ``best_cost``, ``fraction`` and may return False to stop.
-    ``initial``: a starting solution as (vehicle type, [client indices]) pairs.
+    Parameters:
+        problem: a ``Model``, or an ``Instance`` from ``read_vrplib``.
+        stop: composed stopping criteria, e.g. ``MaxRuntime("10s") | NoImprovement(5000)``.
+        time_limit: wall-clock budget ("10s", "500ms", seconds or a ``timedelta``).
+        max_iterations: iteration budget (per thread); deterministic for a seed.
+        no_improvement: stop after this many iterations without a new best solution.
+        seed: the random seed (a non-negative integer).
+        threads: independent searches run on this many threads; the best result is kept.
+        progress: True shows a tqdm bar (or prints to stderr); a callable gets a dict with
+            ``iterations``, ``elapsed``, ``best_cost``, ``fraction`` and may return False to stop.
+        initial: a starting solution as (vehicle type, [client indices]) pairs.
+
+    The search stops when any criterion given is met; without any, after ``time_limit="10s"``.
+    The same seed and thread count give the same result under an iteration budget. The GIL is
+    released while solving; Ctrl-C stops the search and returns the best solution so far
+    (``result.interrupted``). Raises ``ConfigError`` for an invalid model or argument.
+
+    >>> import fleetstream as fs
+    >>> m = fs.routing.Model()
+    >>> hub = m.add_depot(x=0, y=0)
+    >>> _ = m.add_vehicle_type(count=2, capacity=[10], start=hub)
+    >>> for x, y in [(3, 4), (-3, 4), (0, -5)]:
+    ...     _ = m.add_client(x=x, y=y, demand=[4])
+    >>> result = fs.routing.solve(m, max_iterations=100, seed=1)
+    >>> result.feasible, sorted(c for route in result.routes for c in route)
+    (True, [0, 1, 2])
     """
     criteria = stop or Stop()
     if time_limit is not None:
@@ -189,7 +216,18 @@ def insert(result: Result, new_clients: Sequence[Mapping[str, Any]], fixed: Time
     ``iterations``, ``runtime`` and ``interrupted`` describe the re-planning search.
     For a model with matrices given by ``set_matrices``, ``matrices`` gives those of the day with
     the new orders (depots, the model's clients, then the new ones): a distance matrix, or a pair
-    (distance, duration) as ``set_matrices`` takes them.
+    (distance, duration) as ``set_matrices`` takes them. ``seed`` and ``threads`` are as for ``solve``.
+
+    >>> import fleetstream as fs
+    >>> m = fs.routing.Model()
+    >>> hub = m.add_depot(x=0, y=0)
+    >>> _ = m.add_vehicle_type(count=2, capacity=[10], start=hub)
+    >>> _ = m.add_client(x=10, y=0, demand=[3])
+    >>> _ = m.add_client(x=-10, y=0, demand=[3])
+    >>> morning = fs.routing.solve(m, max_iterations=50, seed=1)
+    >>> day = fs.routing.insert(morning, [{"x": 0, "y": 10, "demand": [2]}], fixed=5, max_iterations=50)
+    >>> day.feasible, sorted(c for route in day.routes for c in route)
+    (True, [0, 1, 2])
     """
     if not isinstance(result.source, Model):
         raise ConfigError("insert() needs a result of a fleetstream.routing.Model (not of a VRPLIB instance)")

@@ -28,10 +28,12 @@ class Instance:
 
     @property
     def num_clients(self) -> int:
+        """How many clients the instance has."""
         return self.problem.num_clients
 
     @property
     def num_depots(self) -> int:
+        """How many depots the instance has."""
         return self.problem.num_depots
 
 
@@ -57,6 +59,23 @@ def read_vrplib(path: str | os.PathLike[str], round: str = "round") -> Instance:
     the DIMACS challenge), ``"exact"`` (x1000, rounded) or ``"none"`` (truncated); applied, as PyVRP
     does, to distances, times, prizes, limits and fixed costs (not to unit costs, demands or
     capacities, which must be whole numbers).
+
+    Returns an ``Instance`` to pass to ``solve``; raises ``ParseError`` for a file it cannot read
+    as written (naming the section and line) and ``ConfigError`` for an unknown ``round``.
+
+    >>> import os, tempfile
+    >>> import fleetstream as fs
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.vrp")
+    >>> _ = open(path, "w").write(
+    ...     "NAME : tiny\\nTYPE : CVRP\\nDIMENSION : 4\\nEDGE_WEIGHT_TYPE : EUC_2D\\nCAPACITY : 10\\n"
+    ...     "NODE_COORD_SECTION\\n1 0 0\\n2 3 4\\n3 -3 4\\n4 0 -5\\n"
+    ...     "DEMAND_SECTION\\n1 0\\n2 4\\n3 4\\n4 4\\nDEPOT_SECTION\\n1\\n-1\\nEOF\\n")
+    >>> instance = fs.routing.read_vrplib(path)
+    >>> instance.name, instance.num_depots, instance.num_clients
+    ('tiny', 1, 3)
+    >>> result = fs.routing.solve(instance, max_iterations=100, seed=1)
+    >>> result.feasible, sorted(c for route in result.routes for c in route)
+    (True, [0, 1, 2])
     """
     if round not in ROUNDINGS:
         raise ConfigError(f"round must be one of {', '.join(ROUNDINGS)}; got {round!r}")

@@ -97,14 +97,17 @@ class ExactlyOnceSink:
 
     @property
     def table(self) -> str:
+        """The data table rows are written into."""
         return self._native.table
 
     @property
     def key(self) -> list[str]:
+        """The key columns (a replayed row with the same key is a duplicate, not a second row)."""
         return self._native.key
 
     @property
     def mode(self) -> str:
+        """``"insert"`` (a key already stored is left alone) or ``"upsert"`` (it is overwritten)."""
         return self._native.mode
 
     @property
