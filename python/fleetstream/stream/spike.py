@@ -121,6 +121,13 @@ class SpikeDetector:
 
     @property
     def output_schema(self) -> pa.Schema:
+        """The schema of the alerts :meth:`push` returns: the key columns, ``window_start``,
+        ``window_end``, ``value``, ``baseline`` and ``rule``.
+
+        >>> import fleetstream as fs
+        >>> fs.SpikeDetector(key="service").output_schema.names
+        ['service', 'window_start', 'window_end', 'value', 'baseline', 'rule']
+        """
         schema: pa.Schema = self._native.output_schema().schema
         return schema
 
@@ -143,6 +150,12 @@ class SpikeDetector:
         return dict(self._native.stats())
 
     def config(self) -> dict[str, Any]:
+        """The options as the detector holds them (what :meth:`snapshot` saves and ``repr`` shows).
+
+        >>> import fleetstream as fs
+        >>> fs.SpikeDetector(key="service", rule="ewma", alpha=0.5).config()["rule"]
+        {'Ewma': {'alpha': 0.5}}
+        """
         config: dict[str, Any] = json.loads(self._native.config_json())
         return config
 
