@@ -31,7 +31,7 @@ def test_lat_lon_day_is_feasible_with_a_stop_table() -> None:
     assert result.feasible and not result.missing
     assert sorted(c for r in result.routes for c in r) == list(range(30))
     stops = result.stops()
-    assert stops.column_names == ["route", "vehicle_type", "seq", "client", "name", "arrival", "start", "departure", "load"]
+    assert stops.column_names == ["route", "vehicle_type", "seq", "client", "name", "arrival", "start", "departure", "load", "late"]
     assert stops.num_rows == 30
     assert stops["arrival"].type == pa.time32("s")
     assert stops["name"][0].as_py().startswith("order-")
@@ -254,3 +254,33 @@ def test_infeasibility_names_times_of_day_on_a_clock() -> None:
     p.add_client(x=500, y=0, demand=[1])
     with pytest.raises(fs.InfeasibleProblemError, match=r"shift ends at 100 \(earliest return 1000\)"):
         fs.routing.solve(p, time_limit=0.1)
+
+
+def test_an_infeasible_result_says_which_stops_are_late_and_by_how_much() -> None:
+    """One van, two stops 10 km apart with windows closing five minutes after they open: the
+    second is late. stops() flags it (its service start is pulled back to the window's close, so
+    the late column is what makes the table read right) and violations names it."""
+    m = fs.routing.Model()
+    depot = m.add_depot(lat=52.5, lon=13.4)
+    m.add_vehicle_type(count=1, capacity=[10], start=depot, shift=("08:00", "18:00"))
+    for lat, lon in ((52.6, 13.5), (52.4, 13.3)):
+        m.add_client(lat=lat, lon=lon, demand=[1], time_windows=[("09:00", "09:05")])
+    result = fs.routing.solve(m, max_iterations=200)
+    assert not result.feasible
+    stops = result.stops().to_pylist()
+    late = [s for s in stops if s["late"].total_seconds() > 0]
+    assert len(late) == 1
+    (stop,) = late
+    seconds = lambda t: t.hour * 3600 + t.minute * 60 + t.second  # noqa: E731
+    assert stop["start"] == stop["departure"] and seconds(stop["start"]) == 9 * 3600 + 5 * 60  # the window's close
+    assert stop["late"].total_seconds() == seconds(stop["arrival"]) - seconds(stop["start"])
+    assert sum(s["late"].total_seconds() for s in stops) == result.native.schedule()[0]["time_warp"]
+    assert f"route 0, stop {stop['seq']} (client {stop['client']}): arrives at " in "\n".join(result.violations)
+    # a feasible result has no late stop
+    easy = fs.routing.Model()
+    depot = easy.add_depot(lat=52.5, lon=13.4)
+    easy.add_vehicle_type(count=2, capacity=[10], start=depot, shift=("08:00", "18:00"))
+    for lat, lon in ((52.6, 13.5), (52.4, 13.3)):
+        easy.add_client(lat=lat, lon=lon, demand=[1], time_windows=[("09:00", "12:00")])
+    ok = fs.routing.solve(easy, max_iterations=200)
+    assert ok.feasible and all(s["late"].total_seconds() == 0 for s in ok.stops().to_pylist()) and ok.violations == []

@@ -131,6 +131,10 @@ class Result:
             if r["time_warp"]:
                 out.append(f"route {k}: {r['time_warp'] / scale:g}{unit} late (a window closes, the shift ends "
                            "or the maximum duration passes before it gets there)")
+                for seq, (location, arrival, start) in enumerate(zip(r["locations"], r["arrival"], r["start"]), 1):
+                    if arrival > start:
+                        out.append(f"route {k}, stop {seq} (client {self._client_of(location)}): arrives at "
+                                   f"{_fmt_time(self, arrival)}, {(arrival - start) / scale:g}{unit} after its time window closed")
             if r["excess_load"]:
                 out.append(f"route {k}: load over capacity by {r['excess_load']}")
             if r["excess_distance"]:
@@ -144,6 +148,10 @@ class Result:
         for c in self.missing:
             out.append(f"client {c} is not served" + (f": {self.reasons[c]}" if c in self.reasons else ""))
         return out
+
+    def _client_of(self, location: int) -> int:
+        """The client index of a location of the native problem (depots come first)."""
+        return location - self.problem.num_depots
 
     def _num_clients(self) -> int:
         from fleetstream.routing._model import Model
@@ -201,7 +209,11 @@ class Result:
         * ``arrival``, ``start`` (of service, after any wait for the time window), ``departure``;
         * ``load``: what is on board when the vehicle leaves the stop, after delivering its
           ``demand`` and picking up its ``pickup`` (int64; a list of int64, one per dimension,
-          when capacities have several dimensions).
+          when capacities have several dimensions);
+        * ``late``: by how much the vehicle arrives after the stop's time window closed (0 when
+          on time). Only an infeasible result has late stops; the times after a late stop are
+          counted from the window's close (``start`` is then before ``arrival``), so they are
+          what the plan would be had the vehicle been on time, and ``violations`` lists each.
 
         Times are ``time32[s]`` of the day for lat/lon and matrix models (``duration[s]`` past
         midnight if a route runs beyond it), float64 numbers in the instance's units for VRPLIB
@@ -215,12 +227,12 @@ class Result:
         >>> _ = m.add_client(x=3, y=-4, demand=[5], name="b")
         >>> stops = fs.routing.solve(m, max_iterations=20).stops()
         >>> stops.column_names
-        ['route', 'vehicle_type', 'seq', 'client', 'name', 'arrival', 'start', 'departure', 'load']
+        ['route', 'vehicle_type', 'seq', 'client', 'name', 'arrival', 'start', 'departure', 'load', 'late']
         >>> stops.num_rows, stops.column("load").to_pylist()[-1]   # empty after the last delivery
         (2, 0)
         """
         from fleetstream.routing._model import Model
-        rows: dict[str, list[Any]] = {k: [] for k in ("route", "vehicle_type", "seq", "client", "name", "arrival", "start", "departure", "load")}
+        rows: dict[str, list[Any]] = {k: [] for k in ("route", "vehicle_type", "seq", "client", "name", "arrival", "start", "departure", "load", "late")}
         for k, p in enumerate(self.plans):
             for s, c in enumerate(p.clients):
                 rows["route"].append(k)
@@ -232,11 +244,14 @@ class Result:
                 rows["start"].append(p.start[s])
                 rows["departure"].append(p.departure[s])
                 rows["load"].append(p.load[s])
+                rows["late"].append(max(0, p.arrival[s] - p.start[s]))  # service starts before arrival only when late
         clock = isinstance(self.source, Model) and self.source.clock
         times: dict[str, pa.Array] = {}
-        for col in ("arrival", "start", "departure"):
+        for col in ("arrival", "start", "departure", "late"):
             values = rows[col]
-            if clock:
+            if clock and col == "late":
+                times[col] = pa.array(values, type=pa.int64()).cast(pa.duration("s"))
+            elif clock:
                 typ = pa.time32("s") if all(v < 86400 for v in values) else pa.duration("s")
                 times[col] = pa.array(values, type=pa.int32() if typ == pa.time32("s") else pa.int64()).cast(typ)
             else:
@@ -253,6 +268,7 @@ class Result:
             "start": times["start"],
             "departure": times["departure"],
             "load": load,
+            "late": times["late"],
         })
 
     def to_vrplib(self) -> str:
