@@ -28,11 +28,12 @@ DURATION_OPTIONS = {
                  "--idle-exit", "--progress-every"},
     "dispatch-sim": {"--step", "--progress-every"},
     "solve": {"--time-limit"},
+    "parse-logs": set(),
 }
 REQUIRED = {"alerts": ["--brokers", "b", "--group", "g"], "payments": ["--brokers", "b", "--group", "g", "--reference", "r",
                                                                        "--db", "d"],
             "payments-gen": ["--brokers", "b"], "dispatch": ["--brokers", "b", "--fleet", "f", "--group", "g"],
-            "solve": ["x.vrp"]}
+            "solve": ["x.vrp"], "parse-logs": ["a.log", "--format", "json"]}
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -146,8 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     from fleetstream._cli_dispatch import add_command as add_dispatch
     from fleetstream._cli_dispatch_sim import add_command as add_dispatch_sim
     from fleetstream._cli_payments import add_commands as add_payments
+    from fleetstream._cli_parse_logs import add_command as add_parse_logs
     from fleetstream._cli_solve import add_command as add_solve
 
+    add_parse_logs(commands)
     add_solve(commands)
     add_alerts(commands)
     add_payments(commands)
