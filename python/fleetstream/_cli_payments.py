@@ -53,11 +53,11 @@ def payments(args: argparse.Namespace) -> int:
     from fleetstream.pipeline.payments import PAYMENT_FIELDS, PaymentsConfig, PaymentsPipeline
 
     fields = field_mapping(args.field)
+    if args.no_fx and args.fx is not None:
+        raise ConfigError("--fx and --no-fx contradict each other: give one")
     for option, path in (("--reference", args.reference), ("--fx", args.fx)):
         if path is not None and not Path(path).is_file():
             raise ConfigError(f"{option} {path}: {'no such file' if not Path(path).exists() else 'not a file'}")
-    if args.no_fx and args.fx is not None:
-        raise ConfigError("--fx and --no-fx contradict each other: give one")
     fx: str | None = None
     if not args.no_fx:
         fx = args.fx or str(Path(args.reference).with_name("fx_rates.csv"))

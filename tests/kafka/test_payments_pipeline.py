@@ -160,7 +160,10 @@ def test_cli_payments_gen_then_payments(broker: LocalBroker, tmp_path: Path) -> 
     offsets = [o for (o,) in query(db, "SELECT next_offset FROM payments_offsets")]
     # One partition may have got nothing (the producer's sticky partitioner): NULL, i.e. "from the beginning".
     assert sum(o or 0 for o in offsets) == 3000 and all(o is None or o > 0 for o in offsets), offsets
+    lonely = tmp_path / "lonely" / "m.csv"  # a reference file with no fx_rates.csv beside it
+    lonely.parent.mkdir()
+    lonely.write_text("merchant_id,name\nm1,Shop\n")
     missing_fx = subprocess.run([sys.executable, "-m", "fleetstream", "payments", "--brokers", broker.bootstrap,
-                                 "--group", "g", "--reference", str(tmp_path / "nowhere" / "m.csv"), "--db", db],
+                                 "--group", "g", "--reference", str(lonely), "--db", db],
                                 capture_output=True, text=True, timeout=60)
     assert missing_fx.returncode != 0 and "no FX rates: pass --fx" in missing_fx.stderr
