@@ -174,7 +174,13 @@ class LogParser:
         """JSON lines: one object per line.
 
         Each ``*_field`` is a key or a list of candidate keys (the first one present with a non-null
-        value wins; a repeated key's last value wins). All other keys (keys listed in a ``*_field``
+        value wins; a repeated key's last value wins). A key may be a dotted path into nested
+        objects: ``"ctx.service"`` reads ``{"ctx": {"service": "api"}}``. A top-level key spelled
+        exactly like the path (``{"ctx.service": ...}``) is looked up first and wins; inside a path,
+        ``\\.`` is a dot that belongs to a key (``"k8s.labels.app\\.kubernetes\\.io/name"``) and
+        ``\\\\`` a backslash. A path that is absent, null or crosses a non-object moves on to the next
+        candidate. The object a path reads from (``ctx``) stays an extra column as JSON text.
+        ``extra_fields`` may name paths too (the column is named like the path). All other keys (keys listed in a ``*_field``
         never do) become extra columns in order of first appearance, unless ``extra_fields`` lists
         exactly the columns to keep (then the schema is fixed). A line that would create more than
         ``max_extra_fields`` extra columns is a reject. ``required`` lists standard fields
@@ -184,6 +190,10 @@ class LogParser:
         >>> parser = LogParser.json(time_field=["@timestamp", "time"], message_field="msg", time_format="epoch_ms")
         >>> parser.parse(['{"time": 1705312800123, "msg": "hi", "n": 1}']).records.to_pylist()[0]["n"]
         '1'
+        >>> nested = LogParser.json(service_field="ctx.service", extra_fields=["ctx.user.id"])
+        >>> row = nested.parse(['{"ts": 0, "ctx": {"service": "api", "user": {"id": 7}}}']).records.to_pylist()[0]
+        >>> row["service"], row["ctx.user.id"]
+        ('api', '7')
         """
         return cls._create(
             "json",
@@ -218,7 +228,8 @@ class LogParser:
 
         Quoted values use JSON/Go escapes; a bare ``key`` is a flag with value ``"true"``; ``key=``
         is the empty string. An unterminated quote or a quote inside a key or bare value makes the
-        line a reject. Options as in :meth:`json`.
+        line a reject. Options as in :meth:`json`, except that keys are flat (a dot is part of the
+        key name, never a path).
 
         >>> LogParser.logfmt().parse(['time=1705312800 msg=ok retry']).records.to_pylist()[0]["retry"]
         'true'

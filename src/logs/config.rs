@@ -148,6 +148,37 @@ impl RoleKeys {
     }
 }
 
+/// A JSON key path, split into keys: `"ctx.service"` is key `service` inside the object under key
+/// `ctx`; `\.` is a dot inside a key and `\\` a backslash. `Ok(None)` for a plain key (no dot, no
+/// backslash). A top-level key spelled exactly like the whole path is looked up first and wins.
+pub(crate) fn key_path(spec: &str) -> std::result::Result<Option<Vec<String>>, String> {
+    if !spec.contains(['.', '\\']) {
+        return Ok(None);
+    }
+    let mut keys = vec![String::new()];
+    let mut chars = spec.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('.' | '\\')) => keys.last_mut().expect("never empty").push(e),
+                _ => {
+                    return Err(format!(
+                        "bad key path {spec:?}: a backslash must be followed by '.' or '\\' (\\. is a dot inside a key)"
+                    ))
+                }
+            },
+            '.' => keys.push(String::new()),
+            c => keys.last_mut().expect("never empty").push(c),
+        }
+    }
+    if keys.iter().any(String::is_empty) {
+        return Err(format!(
+            "bad key path {spec:?}: empty key name between dots (write a dot inside a key as \\.)"
+        ));
+    }
+    Ok(Some(keys))
+}
+
 /// The line format and its options.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FormatConfig {

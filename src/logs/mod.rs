@@ -134,8 +134,14 @@ impl LogParser {
         let (format, time_format) = match &config.format {
             FormatConfig::Json(keys) => {
                 keys.validate("json")?;
+                let extra_names: Vec<(String, &str)> = config
+                    .extra_fields
+                    .iter()
+                    .flatten()
+                    .map(|n| (n.clone(), "extra_fields"))
+                    .collect();
                 (
-                    Format::Json(JsonFormat::new(keys.clone())),
+                    Format::Json(JsonFormat::new(keys.clone(), &extra_names)?),
                     user_time("auto")?,
                 )
             }

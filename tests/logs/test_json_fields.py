@@ -1,0 +1,91 @@
+"""JSON parser: nested key paths (``service_field="ctx.service"``), standard fields never found in a
+parse call, and typed extra fields (``fields={"latency_ms": "int64"}``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fleetstream.exceptions import ConfigError
+from fleetstream.logs import LogParser
+
+T0_LINE = '"ts": "2024-01-15T10:00:00Z"'
+
+
+def rows(parser: LogParser, lines: list[str]) -> list[dict[str, Any]]:
+    result = parser.parse(lines)
+    assert result.rejects.num_rows == 0, result.rejects.to_pylist()
+    return result.records.to_pylist()
+
+
+# ------------------------------------------------------------------------------------------ paths
+
+
+def test_nested_service_path_reads_inside_objects() -> None:
+    # The issue's case: service_field="ctx.service" gave service=None on every row.
+    parser = LogParser.json(service_field="ctx.service", level_field="log.level", message_field="msg")
+    got = rows(
+        parser,
+        [
+            '{' + T0_LINE + ', "ctx": {"service": "api", "pod": "a-1"}, "log": {"level": "warn"}, "msg": "m1"}',
+            '{' + T0_LINE + ', "ctx": {"service": "db"}, "msg": "m2"}',
+            '{' + T0_LINE + ', "msg": "m3"}',
+        ],
+    )
+    assert [(r["service"], r["level"], r["message"]) for r in got] == [
+        ("api", "WARN", "m1"),
+        ("db", None, "m2"),
+        (None, None, "m3"),
+    ]
+    # The object a path reads from is still an extra column, as JSON text.
+    assert got[0]["ctx"] == '{"service":"api","pod":"a-1"}'
+
+
+def test_nested_time_path_and_candidates() -> None:
+    parser = LogParser.json(time_field=["meta.ts", "ts"], service_field=["ctx.service", "service"])
+    result = parser.parse(
+        [
+            '{"meta": {"ts": 1705312800}, "ctx": {"service": "inner"}, "service": "outer"}',
+            '{"ts": 1705312801, "ctx": {"service": null}, "service": "outer"}',
+        ]
+    )
+    got = result.records.to_pylist()
+    assert [int(r["ts"].timestamp()) for r in got] == [1705312800, 1705312801]
+    # The first candidate with a non-null value wins; a null at the path moves on.
+    assert [r["service"] for r in got] == ["inner", "outer"]
+
+
+def test_literal_dotted_key_wins_and_escaped_dot() -> None:
+    parser = LogParser.json(service_field="ctx.service")
+    got = rows(parser, ['{' + T0_LINE + ', "ctx.service": "literal", "ctx": {"service": "nested"}}'])
+    assert got[0]["service"] == "literal"
+    labels = LogParser.json(service_field=r"labels.app\.kubernetes\.io/name")
+    got = rows(labels, ['{' + T0_LINE + ', "labels": {"app.kubernetes.io/name": "web", "app": {"kubernetes": 1}}}'])
+    assert got[0]["service"] == "web"
+
+
+def test_extra_field_paths() -> None:
+    parser = LogParser.json(extra_fields=["ctx.user.id", "host"])
+    got = rows(parser, ['{' + T0_LINE + ', "ctx": {"user": {"id": 42}}, "host": "h1"}', '{' + T0_LINE + "}"])
+    assert [(r["ctx.user.id"], r["host"]) for r in got] == [("42", "h1"), (None, None)]
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: LogParser.json(service_field="ctx..service"), 'json: service_field: bad key path "ctx..service"'),
+        (lambda: LogParser.json(time_field="ctx."), "json: time_field: bad key path"),
+        (lambda: LogParser.json(extra_fields=[".a"]), "json: extra_fields: bad key path"),
+        (lambda: LogParser.json(level_field="a\\b"), "backslash must be followed"),
+    ],
+)
+def test_bad_paths_are_config_errors(build: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        build()
+
+
+def test_logfmt_keys_are_flat() -> None:
+    parser = LogParser.logfmt(service_field="ctx.service")
+    got = rows(parser, ["ts=1705312800 ctx.service=api msg=hi"])
+    assert got[0]["service"] == "api"
