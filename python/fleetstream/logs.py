@@ -71,16 +71,56 @@ class _ArrowStreamExportable(Protocol):
 Lines = Union[_ArrowArrayExportable, _ArrowStreamExportable, Iterable[Union[str, bytes, None]]]
 
 
-class ParseResult(NamedTuple):
-    """Parsed ``records`` and ``rejects`` (both ``pyarrow.Table``); unpacks as a pair."""
-
+class _Tables(NamedTuple):
     records: pa.Table
     rejects: pa.Table
+
+
+class ParseResult(_Tables):
+    """Parsed ``records`` and ``rejects`` (both ``pyarrow.Table``); unpacks as a pair.
+
+    ``missing_fields`` names the standard fields (``"level"``, ``"service"``, ``"message"``) that
+    the parser looks for but that no record had (absent or null in every record of this parse call,
+    which is usually a wrong ``*_field`` key); ``warnings`` says the same in sentences. Both are
+    empty when there are no records. The repr is a summary that shows them.
+
+    >>> result = LogParser.json(service_field="svc").parse(['{"ts": 0, "level": "info", "message": "m"}'])
+    >>> result.missing_fields
+    ('service',)
+    >>> result
+    ParseResult(records=1 row, rejects=0 rows, missing_fields=('service',))
+    >>> result.warnings
+    ('"service" (key "svc") was absent or null in the record',)
+    """
+
+    missing_fields: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    def __new__(
+        cls,
+        records: pa.Table,
+        rejects: pa.Table,
+        missing: Iterable[tuple[str, str]] = (),
+    ) -> ParseResult:
+        self = super().__new__(cls, records, rejects)
+        pairs = tuple(missing)
+        self.missing_fields = tuple(field for field, _ in pairs)
+        self.warnings = tuple(sentence for _, sentence in pairs)
+        return self
 
     @property
     def num_lines(self) -> int:
         """Lines read: ``records.num_rows + rejects.num_rows``."""
         return int(self.records.num_rows + self.rejects.num_rows)
+
+    def __repr__(self) -> str:
+        def rows(n: int) -> str:
+            return f"{n} row" if n == 1 else f"{n} rows"
+
+        text = f"ParseResult(records={rows(self.records.num_rows)}, rejects={rows(self.rejects.num_rows)}"
+        if self.missing_fields:
+            text += f", missing_fields={self.missing_fields!r}"
+        return text + ")"
 
 
 def _key_list(value: Keys, option: str) -> tuple[str, ...]:
@@ -385,15 +425,13 @@ class LogParser:
         >>> result.num_lines, result.rejects.column("reason").to_pylist()
         (3, ['line is null', 'empty line'])
         """
-        records, rejects = self._native.parse(lines)
-        return ParseResult(records, rejects)
+        return ParseResult(*self._native.parse(lines))
 
     def parse_file(self, path: str | os.PathLike[str]) -> ParseResult:
         """Parse a text file, streamed line by line (UTF-8; ``\\n`` or ``\\r\\n`` line ends; a
         leading BOM is skipped). Positions in ``rejects`` are 1-based line numbers. A file that
         cannot be read raises :class:`~fleetstream.FleetstreamIOError`."""
-        records, rejects = self._native.parse_file(path)
-        return ParseResult(records, rejects)
+        return ParseResult(*self._native.parse_file(path))
 
     # ----------------------------------------------------------------------------------- introspection
 

@@ -91,6 +91,10 @@ pub struct ParsedLogs {
     pub records: Vec<RecordBatch>,
     pub rejects_schema: SchemaRef,
     pub rejects: Vec<RecordBatch>,
+    /// Standard fields (`level`, `service`, `message`) the format looks for but that no record had
+    /// (absent or null in every record; only said when there is at least one record), each with a
+    /// sentence for the user.
+    pub missing_fields: Vec<(&'static str, String)>,
 }
 
 impl ParsedLogs {
@@ -280,6 +284,40 @@ impl LogParser {
         let mut lines = session::open_lines(path.as_ref(), self.config.max_line_bytes)?;
         while let Some(()) = session.push_next(&mut lines, path.as_ref())? {}
         session.finish()
+    }
+
+    /// Whether the format looks for `role` at all (JSON and logfmt always do; a pattern needs a group).
+    fn looks_for(&self, role: Role) -> bool {
+        match &self.format {
+            Format::Json(_) | Format::Logfmt(_) => true,
+            Format::Pattern(p) => p.has_role(role),
+        }
+    }
+
+    /// The standard fields never found in `records` records (see [`ParsedLogs::missing_fields`]).
+    fn missing_fields(&self, found: [bool; 4], records: usize) -> Vec<(&'static str, String)> {
+        if records == 0 {
+            return Vec::new();
+        }
+        [Role::Level, Role::Service, Role::Message]
+            .into_iter()
+            .filter(|&role| !found[role as usize] && self.looks_for(role))
+            .map(|role| {
+                let what = if records == 1 {
+                    "the record".to_string()
+                } else {
+                    format!("all {records} records")
+                };
+                (
+                    role.column(),
+                    format!(
+                        "{:?} ({}) was absent or null in {what}",
+                        role.column(),
+                        self.label(role, "")
+                    ),
+                )
+            })
+            .collect()
     }
 
     fn label(&self, role: Role, key: &str) -> String {

@@ -475,3 +475,41 @@ fn empty_input_has_the_schema() {
     assert_eq!(p.format_name(), "syslog");
     assert!(p.pattern().unwrap().starts_with("^<"));
 }
+
+#[test]
+fn standard_fields_never_found_are_reported() {
+    let keys = RoleKeys {
+        service: strings(&["ctx.service"]),
+        ..RoleKeys::json_defaults()
+    };
+    let p = parser(FormatConfig::Json(keys));
+    let lines = [
+        r#"{"ts":1705312800,"level":"info","message":"a","ctx":{"svc":"x"}}"#,
+        r#"{"ts":1705312800,"level":"info","message":null}"#,
+        "not json",
+    ];
+    let out = p
+        .parse(lines.iter().enumerate().map(|(i, l)| (i as i64, l.as_bytes())))
+        .unwrap();
+    let fields: Vec<_> = out.missing_fields.iter().map(|(f, _)| *f).collect();
+    assert_eq!(fields, ["service"]);
+    assert_eq!(
+        out.missing_fields[0].1,
+        r#""service" (key "ctx.service") was absent or null in all 2 records"#
+    );
+    // Nothing is said without records, nor for a field some record had.
+    let none = p.parse([(0, "x".as_bytes())]).unwrap();
+    assert!(none.missing_fields.is_empty());
+    // A pattern says it only for the fields it has a group for.
+    let p = parser(FormatConfig::Regex(
+        r"^(?P<ts>\S+)(?: (?P<level>[A-Z]+))? (?P<message>.*)$".into(),
+    ));
+    let out = p.parse([(0, "2024-01-15T10:00:00Z hello".as_bytes())]).unwrap();
+    assert_eq!(
+        out.missing_fields,
+        [(
+            "level",
+            r#""level" (group "level") was absent or null in the record"#.to_string()
+        )]
+    );
+}

@@ -76,7 +76,8 @@ fn str_bytes(py: Python<'_>, s: &Bound<'_, PyString>, out: &mut Vec<u8>) -> PyRe
 fn tables<'py>(py: Python<'py>, parsed: ParsedLogs) -> PyResult<Bound<'py, PyTuple>> {
     let records = to_pyarrow_table(py, parsed.records, parsed.schema)?;
     let rejects = to_pyarrow_table(py, parsed.rejects, parsed.rejects_schema)?;
-    PyTuple::new(py, [records, rejects])
+    let missing = parsed.missing_fields.into_pyobject(py)?.into_any();
+    PyTuple::new(py, [records, rejects, missing])
 }
 
 impl PyLogParser {
@@ -271,7 +272,8 @@ impl PyLogParser {
 
     /// Parse lines: an Arrow string/binary array or chunked array (anything with
     /// `__arrow_c_array__`/`__arrow_c_stream__`), or an iterable of str/bytes/None.
-    /// Returns `(records, rejects)` as pyarrow tables; positions are 0-based indexes.
+    /// Returns `(records, rejects, missing_fields)`: pyarrow tables (positions are 0-based indexes)
+    /// and `[(field, sentence)]` for standard fields no record had.
     fn parse<'py>(
         &self,
         py: Python<'py>,

@@ -89,3 +89,41 @@ def test_logfmt_keys_are_flat() -> None:
     parser = LogParser.logfmt(service_field="ctx.service")
     got = rows(parser, ["ts=1705312800 ctx.service=api msg=hi"])
     assert got[0]["service"] == "api"
+
+
+# ------------------------------------------------------------------------------------------ missing fields
+
+
+def test_field_never_found_is_reported() -> None:
+    parser = LogParser.json(service_field="svc")  # the lines call it "service"
+    lines = [
+        '{' + T0_LINE + ', "level": "info", "message": "a", "service": "api"}',
+        '{' + T0_LINE + ', "level": "info", "message": null, "service": "api"}',
+        "garbage",
+    ]
+    result = parser.parse(lines)
+    assert result.missing_fields == ("service",)
+    assert result.warnings == ('"service" (key "svc") was absent or null in all 2 records',)
+    assert repr(result) == "ParseResult(records=2 rows, rejects=1 row, missing_fields=('service',))"
+    # Still a pair.
+    records, rejects = result
+    assert records.column("service").null_count == 2 and rejects.num_rows == 1
+
+
+def test_nothing_reported_when_found_once_or_no_records() -> None:
+    parser = LogParser.json()
+    result = parser.parse(['{' + T0_LINE + ', "level": "info", "service": "a", "message": "m"}', '{' + T0_LINE + "}"])
+    assert result.missing_fields == () and result.warnings == ()
+    assert repr(result) == "ParseResult(records=2 rows, rejects=0 rows)"
+    assert parser.parse(["nope"]).missing_fields == ()
+    assert parser.parse([]).missing_fields == ()
+
+
+def test_presets_report_only_fields_they_have(tmp_path: Any) -> None:
+    # No %(name)s in the format: the service is not looked for, so not reported.
+    parser = LogParser.python_logging("%(asctime)s %(levelname)s %(message)s")
+    assert parser.parse(["2024-01-15 10:00:00,123 INFO hi"]).missing_fields == ()
+    path = tmp_path / "app.log"
+    path.write_text('{"ts": 0, "msg": "x"}\n')
+    result = LogParser.json().parse_file(path)
+    assert result.missing_fields == ("level", "service", "message")
