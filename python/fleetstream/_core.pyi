@@ -42,6 +42,7 @@ class LogParser:
         time_format: str | None = None,
         required: list[str] = ...,
         extra_fields: list[str] | None = None,
+        fields: list[tuple[str, str]] = ...,
         max_extra_fields: int = 1000,
         max_line_bytes: int = ...,
     ) -> LogParser: ...

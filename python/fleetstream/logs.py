@@ -19,8 +19,8 @@ its position and the reason), so ``records.num_rows + rejects.num_rows == number
 
 Output schema. ``records``: ``ts`` (timestamp[ms, tz=UTC], never null), ``level`` (upper-cased),
 ``service``, ``message`` (utf8, null when absent), then one utf8 column per extra field in order of
-first appearance (JSON numbers, booleans and nested values as compact JSON text; an extra field named
-like a standard column gets a trailing ``_``). ``rejects``: ``line`` (utf8; invalid UTF-8 replaced by
+first appearance (JSON numbers, booleans and nested values as compact JSON text, unless ``fields=``
+gives the field a type; an extra field named like a standard column gets a trailing ``_``). ``rejects``: ``line`` (utf8; invalid UTF-8 replaced by
 U+FFFD; null for a null input), ``position`` (int64: 0-based index for arrays and lists, 1-based line
 number for files), ``reason`` (utf8).
 
@@ -36,7 +36,7 @@ no time of day means midnight). Times before 1970 or after 9999 are rejects.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Protocol, Union
 
 import pyarrow as pa
@@ -139,6 +139,18 @@ def _names(value: str | Sequence[str] | None, option: str) -> tuple[str, ...] | 
     return names
 
 
+#: Type names for :meth:`LogParser.json`'s ``fields``.
+FIELD_TYPES = ("string", "int64", "float64", "bool")
+
+
+def _field_types(value: Mapping[str, str] | None) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"fields must be a dict of field name to type name, got {value!r}")
+    return dict(value)
+
+
 def _count(value: int, option: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{option} must be an integer >= {minimum}, got {value!r}")
@@ -185,6 +197,8 @@ class LogParser:
         native_options: dict[str, Any] = {
             ("pattern" if k == "fmt" else k): list(v) if isinstance(v, tuple) else v for k, v in options.items()
         }
+        if "fields" in native_options:
+            native_options["fields"] = list(native_options["fields"].items())
         native = _core.LogParser(format, **native_options)
         self = object.__new__(cls)
         object.__setattr__(self, "_format", format)
@@ -208,6 +222,7 @@ class LogParser:
         time_format: str = "auto",
         required: Sequence[str] = (),
         extra_fields: Sequence[str] | None = None,
+        fields: Mapping[str, str] | None = None,
         max_extra_fields: int = DEFAULT_MAX_EXTRA_FIELDS,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> LogParser:
@@ -220,7 +235,16 @@ class LogParser:
         ``\\.`` is a dot that belongs to a key (``"k8s.labels.app\\.kubernetes\\.io/name"``) and
         ``\\\\`` a backslash. A path that is absent, null or crosses a non-object moves on to the next
         candidate. The object a path reads from (``ctx``) stays an extra column as JSON text.
-        ``extra_fields`` may name paths too (the column is named like the path). All other keys (keys listed in a ``*_field``
+        ``extra_fields`` may name paths too (the column is named like the path).
+
+        Extra columns are strings by default: JSON strings as they are, numbers and booleans as
+        their JSON text (``"841"``, ``"true"``), nested objects and arrays as compact JSON text.
+        ``fields`` gives some of them an Arrow type: ``{"latency_ms": "int64", "ok": "bool",
+        "ratio": "float64", "ctx": "string"}`` (names may be paths; with ``extra_fields``, each must
+        be listed there too). ``int64`` takes integers (JSON numbers or strings such as ``"841"``;
+        ``1.5`` is not one), ``float64`` finite numbers, ``bool`` ``true``/``false`` (JSON booleans
+        or those strings). A value that does not convert makes the line a reject whose reason names
+        the field, the value and the type; it never becomes a silent null. All other keys (keys listed in a ``*_field``
         never do) become extra columns in order of first appearance, unless ``extra_fields`` lists
         exactly the columns to keep (then the schema is fixed). A line that would create more than
         ``max_extra_fields`` extra columns is a reject. ``required`` lists standard fields
@@ -234,6 +258,12 @@ class LogParser:
         >>> row = nested.parse(['{"ts": 0, "ctx": {"service": "api", "user": {"id": 7}}}']).records.to_pylist()[0]
         >>> row["service"], row["ctx.user.id"]
         ('api', '7')
+        >>> typed = LogParser.json(fields={"latency_ms": "int64", "ok": "bool"})
+        >>> result = typed.parse(['{"ts": 0, "latency_ms": "841", "ok": true}', '{"ts": 0, "latency_ms": "fast"}'])
+        >>> result.records.select(["latency_ms", "ok"]).to_pylist()
+        [{'latency_ms': 841, 'ok': True}]
+        >>> result.rejects.column("reason").to_pylist()
+        ['field "latency_ms" value "fast" is not an int64']
         """
         return cls._create(
             "json",
@@ -245,6 +275,7 @@ class LogParser:
                 "time_format": _text(time_format, "time_format"),
                 "required": _names(required, "required") or (),
                 "extra_fields": _names(extra_fields, "extra_fields"),
+                "fields": _field_types(fields),
                 "max_extra_fields": _count(max_extra_fields, "max_extra_fields", 0),
                 "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
             },
@@ -261,6 +292,7 @@ class LogParser:
         time_format: str = "auto",
         required: Sequence[str] = (),
         extra_fields: Sequence[str] | None = None,
+        fields: Mapping[str, str] | None = None,
         max_extra_fields: int = DEFAULT_MAX_EXTRA_FIELDS,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> LogParser:
@@ -284,6 +316,7 @@ class LogParser:
                 "time_format": _text(time_format, "time_format"),
                 "required": _names(required, "required") or (),
                 "extra_fields": _names(extra_fields, "extra_fields"),
+                "fields": _field_types(fields),
                 "max_extra_fields": _count(max_extra_fields, "max_extra_fields", 0),
                 "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
             },
@@ -463,7 +496,8 @@ class LogParser:
         return (self._format, self._options) == (other._format, other._options)
 
     def __hash__(self) -> int:
-        return hash((self._format, tuple(sorted(self._options.items()))))
+        frozen = {k: tuple(v.items()) if isinstance(v, dict) else v for k, v in self._options.items()}
+        return hash((self._format, tuple(sorted(frozen.items()))))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._options.items())

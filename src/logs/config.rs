@@ -209,6 +209,10 @@ pub struct ParserConfig {
     pub required: Vec<String>,
     /// Exactly these extra columns, in this order (others dropped); `None` keeps every field seen.
     pub extra_fields: Option<Vec<String>>,
+    /// Typed extra fields: `(field name or JSON path, type name)`, type `"string"`, `"int64"`,
+    /// `"float64"` or `"bool"` (JSON and logfmt only). A value that does not convert makes the line
+    /// a reject; other extra fields are utf8.
+    pub fields: Vec<(String, String)>,
     /// With `extra_fields: None`, the most extra columns to create; a line that would add more is
     /// rejected (this bounds memory on input with unbounded key sets).
     pub max_extra_fields: usize,
@@ -228,6 +232,7 @@ impl ParserConfig {
             time_format: None,
             required: Vec::new(),
             extra_fields: None,
+            fields: Vec::new(),
             max_extra_fields: 1000,
             max_line_bytes: 64 << 20,
             batch_rows: 65_536,

@@ -28,6 +28,8 @@ use arrow_schema::SchemaRef;
 pub use config::{FormatConfig, ParserConfig, Role, RoleKeys, MAX_LINE_BYTES_LIMIT};
 use json::JsonFormat;
 use logfmt::LogfmtFormat;
+use hashbrown::HashMap;
+pub use output::FieldType;
 use output::{truncate, ExtraColumns, Record};
 use pattern::PatternFormat;
 pub use session::{open_file, ParseSession};
@@ -81,6 +83,8 @@ pub struct LogParser {
     time_format: TimeFormat,
     required: [bool; 4],
     columns: ExtraColumns,
+    /// Typed extra columns by column name (`fields`).
+    types: HashMap<String, FieldType>,
 }
 
 /// Parsed records and rejects. Both are lists of record batches sharing one schema (a batch holds at
@@ -143,6 +147,7 @@ impl LogParser {
                     .iter()
                     .flatten()
                     .map(|n| (n.clone(), "extra_fields"))
+                    .chain(config.fields.iter().map(|(n, _)| (n.clone(), "fields")))
                     .collect();
                 (
                     Format::Json(JsonFormat::new(keys.clone(), &extra_names)?),
@@ -223,6 +228,36 @@ impl LogParser {
                 max: config.max_extra_fields,
             },
         };
+        let mut types = HashMap::new();
+        if !config.fields.is_empty() && matches!(format, Format::Pattern(_)) {
+            return Err(Error::config(
+                "fields applies to the json and logfmt formats only",
+            ));
+        }
+        for (name, type_name) in &config.fields {
+            let Some(kind) = FieldType::from_name(type_name) else {
+                return Err(Error::config(format!(
+                    "fields: unknown type {type_name:?} for field {name:?}; expected {}",
+                    FieldType::NAMES
+                )));
+            };
+            if name.is_empty() {
+                return Err(Error::config("fields: a field name is empty"));
+            }
+            if Role::from_name(name).is_some() {
+                return Err(Error::config(format!(
+                    "fields: {name:?} is a standard column (only extra fields take a type)"
+                )));
+            }
+            if let ExtraColumns::Fixed(names) = &columns {
+                if !names.contains(name) {
+                    return Err(Error::config(format!(
+                        "fields: {name:?} is not in extra_fields (list it there too)"
+                    )));
+                }
+            }
+            types.insert(output::extra_column_name(name).into_owned(), kind);
+        }
         if config.max_line_bytes == 0 || config.max_line_bytes > MAX_LINE_BYTES_LIMIT {
             return Err(Error::config(format!(
                 "max_line_bytes={} must be between 1 and {MAX_LINE_BYTES_LIMIT}",
@@ -238,6 +273,7 @@ impl LogParser {
             time_format,
             required,
             columns,
+            types,
         })
     }
 
@@ -392,6 +428,23 @@ impl LogParser {
                     role.column(),
                     self.label(role, "")
                 ));
+            }
+        }
+        if !self.types.is_empty() {
+            for (name, value) in &fields.extras {
+                let Some(value) = value else { continue };
+                let column = output::extra_column_name(name);
+                if let Some(&kind) = self.types.get(column.as_ref()) {
+                    if !kind.accepts(value) {
+                        return Err(format!(
+                            "field {:?} value {} is not {} {}",
+                            truncate(name, 80),
+                            show(value),
+                            if kind == FieldType::Int64 { "an" } else { "a" },
+                            kind.name()
+                        ));
+                    }
+                }
             }
         }
         Ok(Record {

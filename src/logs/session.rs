@@ -52,7 +52,11 @@ impl<'p> ParseSession<'p> {
     pub(super) fn new(parser: &'p LogParser) -> Self {
         ParseSession {
             parser,
-            records: RecordsBuilder::new(parser.columns.clone(), parser.config.batch_rows),
+            records: RecordsBuilder::with_types(
+                parser.columns.clone(),
+                parser.types.clone(),
+                parser.config.batch_rows,
+            ),
             rejects: RejectsBuilder::new(parser.config.batch_rows),
             found: [true, false, false, false],
         }

@@ -5,6 +5,7 @@ use super::*;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
 use arrow_array::Array;
+use arrow_schema::DataType;
 use std::io::Write;
 
 const T0: Millis = 1_705_312_800_000; // 2024-01-15T10:00:00Z
@@ -512,4 +513,103 @@ fn standard_fields_never_found_are_reported() {
             r#""level" (group "level") was absent or null in the record"#.to_string()
         )]
     );
+}
+
+#[test]
+fn typed_extra_fields() {
+    let mut config = ParserConfig::new(FormatConfig::Json(RoleKeys::json_defaults()));
+    config.fields = [
+        ("latency_ms", "int64"),
+        ("ok", "bool"),
+        ("ratio", "float64"),
+        ("ctx", "string"),
+        ("ctx.n", "int64"),
+    ]
+    .iter()
+    .map(|(n, t)| (n.to_string(), t.to_string()))
+    .collect();
+    config.batch_rows = 1; // typed columns discovered in a later batch are back-filled with typed nulls
+    let p = LogParser::new(config).unwrap();
+    let (records, rejects) = run(
+        &p,
+        &[
+            r#"{"ts":1705312800,"other":1}"#,
+            r#"{"ts":1705312800,"latency_ms":"841","ok":true,"ratio":0.25,"ctx":{"n":3}}"#,
+            r#"{"ts":1705312800,"latency_ms":12,"ok":"false","ratio":"1e3","ctx":null}"#,
+            r#"{"ts":1705312800,"latency_ms":"fast"}"#,
+            r#"{"ts":1705312800,"latency_ms":1.5}"#,
+            r#"{"ts":1705312800,"ok":1}"#,
+            r#"{"ts":1705312800,"ratio":"NaN"}"#,
+            r#"{"ts":1705312800,"ctx":{"n":"x"}}"#,
+        ],
+    );
+    let schema = records.schema();
+    let kind = |name: &str| schema.field_with_name(name).unwrap().data_type().clone();
+    assert_eq!(kind("latency_ms"), DataType::Int64);
+    assert_eq!(kind("ok"), DataType::Boolean);
+    assert_eq!(kind("ratio"), DataType::Float64);
+    assert_eq!(kind("ctx"), DataType::Utf8);
+    assert_eq!(kind("ctx.n"), DataType::Int64);
+    assert_eq!(kind("other"), DataType::Utf8);
+    let ints = records
+        .column_by_name("latency_ms")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Int64Type>();
+    assert!(ints.is_null(0));
+    assert_eq!((ints.value(1), ints.value(2)), (841, 12));
+    let bools = records.column_by_name("ok").unwrap().as_boolean();
+    assert!(bools.value(1) && !bools.value(2));
+    let floats = records
+        .column_by_name("ratio")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Float64Type>();
+    assert_eq!((floats.value(1), floats.value(2)), (0.25, 1000.0));
+    assert_eq!(text(&records, "ctx", 1).as_deref(), Some(r#"{"n":3}"#));
+    let n = records
+        .column_by_name("ctx.n")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Int64Type>();
+    assert_eq!(n.value(1), 3);
+    assert_eq!(
+        reasons(&rejects),
+        [
+            (3, r#"field "latency_ms" value "fast" is not an int64"#.to_string()),
+            (4, r#"field "latency_ms" value "1.5" is not an int64"#.to_string()),
+            (5, r#"field "ok" value "1" is not a bool"#.to_string()),
+            (6, r#"field "ratio" value "NaN" is not a float64"#.to_string()),
+            (7, r#"field "ctx.n" value "x" is not an int64"#.to_string()),
+        ]
+    );
+}
+
+#[test]
+fn typed_fields_config_errors() {
+    let build = |fields: &[(&str, &str)], extra: Option<&[&str]>, format: FormatConfig| {
+        let mut config = ParserConfig::new(format);
+        config.fields = fields
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        config.extra_fields = extra.map(strings);
+        LogParser::new(config).unwrap_err().to_string()
+    };
+    let json = || FormatConfig::Json(RoleKeys::json_defaults());
+    for (why, needle) in [
+        (
+            build(&[("a", "int")], None, json()),
+            r#"fields: unknown type "int" for field "a""#,
+        ),
+        (build(&[("level", "int64")], None, json()), "standard column"),
+        (
+            build(&[("a", "int64")], Some(&["b"]), json()),
+            "not in extra_fields",
+        ),
+        (build(&[("a..b", "int64")], None, json()), "fields: bad key path"),
+        (
+            build(&[("a", "int64")], None, FormatConfig::Regex("(?P<ts>.*)".into())),
+            "json and logfmt formats only",
+        ),
+    ] {
+        assert!(why.contains(needle), "{why}");
+    }
 }

@@ -166,7 +166,7 @@ impl PyLogParser {
     #[pyo3(signature = (
         format, *, pattern=None, datefmt=None, style=None, time_field=None, level_field=None,
         service_field=None, message_field=None, time_format=None, required=Vec::new(), extra_fields=None,
-        max_extra_fields=1000, max_line_bytes=64 << 20
+        fields=Vec::new(), max_extra_fields=1000, max_line_bytes=64 << 20
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -181,6 +181,7 @@ impl PyLogParser {
         time_format: Option<String>,
         required: Vec<String>,
         extra_fields: Option<Vec<String>>,
+        fields: Vec<(String, String)>,
         max_extra_fields: usize,
         max_line_bytes: usize,
     ) -> PyResult<Self> {
@@ -251,6 +252,7 @@ impl PyLogParser {
         config.time_format = time_format;
         config.required = required;
         config.extra_fields = extra_fields;
+        config.fields = fields;
         config.max_extra_fields = max_extra_fields;
         config.max_line_bytes = max_line_bytes;
         Ok(PyLogParser {

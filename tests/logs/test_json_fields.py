@@ -127,3 +127,66 @@ def test_presets_report_only_fields_they_have(tmp_path: Any) -> None:
     path.write_text('{"ts": 0, "msg": "x"}\n')
     result = LogParser.json().parse_file(path)
     assert result.missing_fields == ("level", "service", "message")
+
+
+# ------------------------------------------------------------------------------------------ typed fields
+
+
+def test_typed_fields_get_arrow_types_and_bad_values_are_rejects() -> None:
+    import pyarrow as pa
+
+    parser = LogParser.json(fields={"latency_ms": "int64", "ok": "bool", "ratio": "float64", "ctx": "string"})
+    lines = [
+        '{' + T0_LINE + ', "latency_ms": "841", "ok": true, "ratio": 0.5, "ctx": {"a": 1}, "n": 2}',
+        '{' + T0_LINE + ', "latency_ms": 12, "ok": "false", "ratio": "2"}',
+        '{' + T0_LINE + ', "latency_ms": "slow"}',
+        '{' + T0_LINE + ', "ok": "yes"}',
+    ]
+    result = parser.parse(lines)
+    schema = result.records.schema
+    assert [schema.field(n).type for n in ("latency_ms", "ok", "ratio", "ctx", "n")] == [
+        pa.int64(),
+        pa.bool_(),
+        pa.float64(),
+        pa.string(),
+        pa.string(),
+    ]
+    assert result.records.select(["latency_ms", "ok", "ratio", "ctx", "n"]).to_pylist() == [
+        {"latency_ms": 841, "ok": True, "ratio": 0.5, "ctx": '{"a":1}', "n": "2"},
+        {"latency_ms": 12, "ok": False, "ratio": 2.0, "ctx": None, "n": None},
+    ]
+    assert result.rejects.select(["position", "reason"]).to_pylist() == [
+        {"position": 2, "reason": 'field "latency_ms" value "slow" is not an int64'},
+        {"position": 3, "reason": 'field "ok" value "yes" is not a bool'},
+    ]
+
+
+def test_typed_fields_without_fields_stay_strings_and_work_for_logfmt_and_paths() -> None:
+    assert rows(LogParser.json(), ['{' + T0_LINE + ', "latency_ms": 841}'])[0]["latency_ms"] == "841"
+    got = rows(LogParser.logfmt(fields={"status": "int64"}), ["ts=1705312800 status=200 msg=ok"])
+    assert got[0]["status"] == 200
+    got = rows(LogParser.json(fields={"http.status": "int64"}), ['{' + T0_LINE + ', "http": {"status": 503}}'])
+    assert got[0]["http.status"] == 503
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: LogParser.json(fields={"a": "int"}), 'fields: unknown type "int" for field "a"'),
+        (lambda: LogParser.json(fields={"level": "int64"}), 'fields: "level" is a standard column'),
+        (lambda: LogParser.json(fields={"a": "int64"}, extra_fields=["b"]), 'fields: "a" is not in extra_fields'),
+        (lambda: LogParser.json(fields=["a"]), "fields must be a dict"),  # type: ignore[arg-type]
+    ],
+)
+def test_typed_fields_config_errors(build: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build()
+
+
+def test_typed_fields_parser_pickles_and_hashes() -> None:
+    import pickle
+
+    parser = LogParser.json(fields={"a": "int64"})
+    assert pickle.loads(pickle.dumps(parser)) == parser
+    assert hash(parser) == hash(LogParser.json(fields={"a": "int64"}))
+    assert eval(repr(parser), {"LogParser": LogParser}) == parser  # noqa: S307
