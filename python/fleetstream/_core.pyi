@@ -40,6 +40,7 @@ class LogParser:
         service_field: list[str] | None = None,
         message_field: list[str] | None = None,
         time_format: str | None = None,
+        timezone: str | None = None,
         required: list[str] = ...,
         extra_fields: list[str] | None = None,
         fields: list[tuple[str, str]] = ...,

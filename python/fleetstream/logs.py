@@ -25,12 +25,25 @@ U+FFFD; null for a null input), ``position`` (int64: 0-based index for arrays an
 number for files), ``reason`` (utf8).
 
 Time formats (``time_format``): ``"auto"`` reads RFC 3339/ISO 8601 (``T`` or space, ``.`` or ``,``
-before the fraction, zone ``Z``/``+hh:mm``/``+hhmm``/``+hh``/`` UTC`` or none, meaning UTC), RFC 2822,
+before the fraction, zone ``Z``/``+hh:mm``/``+hhmm``/``+hh``/`` UTC`` or none, see below), RFC 2822,
 and epoch numbers (JSON numbers or numeric strings) whose unit is chosen by magnitude: below 1e11
 seconds, below 1e14 milliseconds, below 1e17 microseconds, else nanoseconds (each covers 1973..5138).
 Explicit: ``"rfc3339"`` (alias ``"iso8601"``), ``"epoch_s"``, ``"epoch_ms"``, ``"epoch_us"``,
-``"epoch_ns"``, or a chrono strftime pattern such as ``"%d/%b/%Y:%H:%M:%S %z"`` (no zone means UTC,
-no time of day means midnight). Times before 1970 or after 9999 are rejects.
+``"epoch_ns"``, or a chrono strftime pattern such as ``"%d/%b/%Y:%H:%M:%S %z"`` (no time of day
+means midnight). Times before 1970 or after 9999 are rejects.
+
+Time zones (``timezone``, every format): a time written without a zone is read in ``timezone``,
+``"UTC"`` by default; give an IANA name (``"Europe/Berlin"``) or ``"local"`` (the process's zone:
+``TZ``, else ``/etc/localtime``), e.g. for Python ``logging``, which writes local time. Times with an
+offset (``Z``, ``+01:00``, `` UTC``) and epoch numbers are instants and ignore it. Daylight saving:
+a time that occurs twice (the hour repeated when clocks go back) is its first occurrence, and a time
+that never occurs (the hour skipped when clocks go forward) is read with the offset in force before
+the jump, as Python's ``datetime`` does with ``fold=0``.
+
+>>> berlin = LogParser.python_logging("%(asctime)s %(message)s", timezone="Europe/Berlin")
+>>> rows = berlin.parse(["2024-01-15 11:00:00,000 winter", "2024-07-01 12:00:00,000 summer"]).records.to_pylist()
+>>> [r["ts"].isoformat() for r in rows]
+['2024-01-15T10:00:00+00:00', '2024-07-01T10:00:00+00:00']
 """
 
 from __future__ import annotations
@@ -220,6 +233,7 @@ class LogParser:
         service_field: Keys = "service",
         message_field: Keys = "message",
         time_format: str = "auto",
+        timezone: str = "UTC",
         required: Sequence[str] = (),
         extra_fields: Sequence[str] | None = None,
         fields: Mapping[str, str] | None = None,
@@ -249,7 +263,8 @@ class LogParser:
         exactly the columns to keep (then the schema is fixed). A line that would create more than
         ``max_extra_fields`` extra columns is a reject. ``required`` lists standard fields
         (``"level"``, ``"service"``, ``"message"``) whose absence makes a line a reject; the time is
-        always required.
+        always required. A time written without a zone is read in ``timezone`` (``"UTC"`` by
+        default, an IANA name or ``"local"``; see the module docs).
 
         >>> parser = LogParser.json(time_field=["@timestamp", "time"], message_field="msg", time_format="epoch_ms")
         >>> parser.parse(['{"time": 1705312800123, "msg": "hi", "n": 1}']).records.to_pylist()[0]["n"]
@@ -273,6 +288,7 @@ class LogParser:
                 "service_field": _key_list(service_field, "service_field"),
                 "message_field": _key_list(message_field, "message_field"),
                 "time_format": _text(time_format, "time_format"),
+                "timezone": _text(timezone, "timezone"),
                 "required": _names(required, "required") or (),
                 "extra_fields": _names(extra_fields, "extra_fields"),
                 "fields": _field_types(fields),
@@ -290,6 +306,7 @@ class LogParser:
         service_field: Keys = "service",
         message_field: Keys = ("msg", "message"),
         time_format: str = "auto",
+        timezone: str = "UTC",
         required: Sequence[str] = (),
         extra_fields: Sequence[str] | None = None,
         fields: Mapping[str, str] | None = None,
@@ -314,6 +331,7 @@ class LogParser:
                 "service_field": _key_list(service_field, "service_field"),
                 "message_field": _key_list(message_field, "message_field"),
                 "time_format": _text(time_format, "time_format"),
+                "timezone": _text(timezone, "timezone"),
                 "required": _names(required, "required") or (),
                 "extra_fields": _names(extra_fields, "extra_fields"),
                 "fields": _field_types(fields),
@@ -328,6 +346,7 @@ class LogParser:
         pattern: str,
         *,
         time_format: str = "auto",
+        timezone: str = "UTC",
         required: Sequence[str] = (),
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> LogParser:
@@ -350,6 +369,7 @@ class LogParser:
             {
                 "pattern": _text(pattern, "pattern"),
                 "time_format": _text(time_format, "time_format"),
+                "timezone": _text(timezone, "timezone"),
                 "required": _names(required, "required") or (),
                 "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
             },
@@ -362,6 +382,7 @@ class LogParser:
         *,
         datefmt: str | None = None,
         style: Literal["%", "{", "$"] = "%",
+        timezone: str = "UTC",
         required: Sequence[str] = (),
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> LogParser:
@@ -372,6 +393,8 @@ class LogParser:
         a ``%(msecs)d`` elsewhere in the format is added to it); without ``asctime``, ``%(created)f``
         is. ``%(name)s`` is the service, ``%(levelname)s`` the level, ``%(message)s`` the message;
         other attributes (``lineno``, ``threadName``, custom ones) are extra columns named after them.
+        ``logging`` writes local time with no zone: pass the writer's zone as ``timezone``
+        (``"Europe/Berlin"``, or ``"local"`` for this process's own zone); the default reads UTC.
         See :attr:`pattern` for the regex it becomes.
 
         >>> parser = LogParser.python_logging("%(asctime)s %(levelname)-8s %(name)s:%(lineno)d %(message)s")
@@ -383,6 +406,7 @@ class LogParser:
         options: dict[str, Any] = {"fmt": _text(fmt, "fmt"), "style": style}
         if datefmt is not None:
             options["datefmt"] = _text(datefmt, "datefmt")
+        options["timezone"] = _text(timezone, "timezone")
         options["required"] = _names(required, "required") or ()
         options["max_line_bytes"] = _count(max_line_bytes, "max_line_bytes", 1)
         return cls._create("python_logging", options)
@@ -392,6 +416,7 @@ class LogParser:
         cls,
         pattern: str = LOG4J_PATTERN,
         *,
+        timezone: str = "UTC",
         required: Sequence[str] = (),
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> LogParser:
@@ -412,6 +437,7 @@ class LogParser:
             "log4j",
             {
                 "pattern": _text(pattern, "pattern"),
+                "timezone": _text(timezone, "timezone"),
                 "required": _names(required, "required") or (),
                 "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
             },
@@ -421,6 +447,7 @@ class LogParser:
     def syslog(
         cls,
         *,
+        timezone: str = "UTC",
         required: Sequence[str] = (),
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> LogParser:
@@ -439,6 +466,7 @@ class LogParser:
         return cls._create(
             "syslog",
             {
+                "timezone": _text(timezone, "timezone"),
                 "required": _names(required, "required") or (),
                 "max_line_bytes": _count(max_line_bytes, "max_line_bytes", 1),
             },

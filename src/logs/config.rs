@@ -205,6 +205,9 @@ pub struct ParserConfig {
     /// `"auto"`, `"rfc3339"`, `"epoch_s"`, `"epoch_ms"`, ... or a strftime pattern (see [`timestamp`]).
     /// Only for JSON, logfmt and regex; the presets know their time layout.
     pub time_format: Option<String>,
+    /// The zone of times written without one: `"UTC"` (the default), an IANA name or `"local"`.
+    /// Times with an offset, and epoch numbers, ignore it. Every format takes it.
+    pub timezone: Option<String>,
     /// Standard fields (`level`, `service`, `message`) whose absence makes a line a reject.
     pub required: Vec<String>,
     /// Exactly these extra columns, in this order (others dropped); `None` keeps every field seen.
@@ -230,6 +233,7 @@ impl ParserConfig {
         ParserConfig {
             format,
             time_format: None,
+            timezone: None,
             required: Vec::new(),
             extra_fields: None,
             fields: Vec::new(),

@@ -110,7 +110,10 @@ impl JsonFormat {
 
     /// Whether a top-level key is named by a standard field's candidates (it is then no extra).
     fn is_candidate(&self, key: &str) -> bool {
-        self.roles.iter().flatten().any(|spec| spec.names_top_level(key))
+        self.roles
+            .iter()
+            .flatten()
+            .any(|spec| spec.names_top_level(key))
     }
 
     pub(crate) fn parse<'a>(&'a self, line: &'a str) -> Result<Fields<'a>, String> {
@@ -576,7 +579,11 @@ mod tests {
             r#"{"ts":1,"ctx":"not an object","svc":"next"}"#,
             r#"{"ts":1,"svc":"next"}"#,
         ] {
-            assert_eq!(f.parse(line).unwrap().service.as_deref(), Some("next"), "{line}");
+            assert_eq!(
+                f.parse(line).unwrap().service.as_deref(),
+                Some("next"),
+                "{line}"
+            );
         }
         // Repeated keys: the last one counts, at every level.
         let fields = f

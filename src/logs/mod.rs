@@ -26,16 +26,16 @@ use crate::time::{check_event_time, Millis};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 pub use config::{FormatConfig, ParserConfig, Role, RoleKeys, MAX_LINE_BYTES_LIMIT};
+use hashbrown::HashMap;
 use json::JsonFormat;
 use logfmt::LogfmtFormat;
-use hashbrown::HashMap;
 pub use output::FieldType;
 use output::{truncate, ExtraColumns, Record};
 use pattern::PatternFormat;
 pub use session::{open_file, ParseSession};
 use std::borrow::Cow;
 use std::path::Path;
-use timestamp::TimeFormat;
+use timestamp::{TimeFormat, Zone};
 
 /// What a format found in one line, before the time is read.
 #[derive(Debug, Default)]
@@ -81,6 +81,8 @@ pub struct LogParser {
     config: ParserConfig,
     format: Format,
     time_format: TimeFormat,
+    /// The zone of zone-less times.
+    zone: Zone,
     required: [bool; 4],
     columns: ExtraColumns,
     /// Typed extra columns by column name (`fields`).
@@ -228,6 +230,10 @@ impl LogParser {
                 max: config.max_extra_fields,
             },
         };
+        let zone = match &config.timezone {
+            None => Zone::Utc,
+            Some(name) => Zone::from_name(name)?,
+        };
         let mut types = HashMap::new();
         if !config.fields.is_empty() && matches!(format, Format::Pattern(_)) {
             return Err(Error::config(
@@ -271,6 +277,7 @@ impl LogParser {
             config,
             format,
             time_format,
+            zone,
             required,
             columns,
             types,
@@ -383,7 +390,7 @@ impl LogParser {
                     show(text)
                 ))
             }
-            TimeValue::Text(text) => (self.time_format.parse_text(text), text),
+            TimeValue::Text(text) => (self.time_format.parse_text_in(text, self.zone), text),
             TimeValue::Number(text) => {
                 if !self.time_format.accepts_numbers() {
                     return Err(format!(
@@ -393,13 +400,13 @@ impl LogParser {
                         self.time_format.expectation()
                     ));
                 }
-                (self.time_format.parse_number(text), text)
+                (self.time_format.parse_number_in(text, self.zone), text)
             }
         };
         let Some(ts) = parsed else {
             let detail = self
                 .time_format
-                .failure_detail(text)
+                .failure_detail(text, self.zone)
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default();
             return Err(format!(

@@ -354,9 +354,7 @@ impl RecordsBuilder {
             Arc::new(self.service.finish()),
             Arc::new(self.message.finish()),
         ];
-        columns.extend(
-            self.extras.iter_mut().map(ColumnBuilder::finish),
-        );
+        columns.extend(self.extras.iter_mut().map(ColumnBuilder::finish));
         let batch = RecordBatch::try_new(self.schema_with(self.extras.len()), columns)?;
         self.done.push(batch);
         self.bytes = 0;

@@ -146,9 +146,7 @@ impl<'p> ParseSession<'p> {
     }
 
     pub fn finish(self) -> Result<ParsedLogs> {
-        let missing_fields = self
-            .parser
-            .missing_fields(self.found, self.records.rows());
+        let missing_fields = self.parser.missing_fields(self.found, self.records.rows());
         let (schema, records) = self.records.finish()?;
         let (rejects_schema, rejects) = self.rejects.finish()?;
         Ok(ParsedLogs {

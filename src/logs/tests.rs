@@ -490,7 +490,12 @@ fn standard_fields_never_found_are_reported() {
         "not json",
     ];
     let out = p
-        .parse(lines.iter().enumerate().map(|(i, l)| (i as i64, l.as_bytes())))
+        .parse(
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as i64, l.as_bytes())),
+        )
         .unwrap();
     let fields: Vec<_> = out.missing_fields.iter().map(|(f, _)| *f).collect();
     assert_eq!(fields, ["service"]);
@@ -505,7 +510,9 @@ fn standard_fields_never_found_are_reported() {
     let p = parser(FormatConfig::Regex(
         r"^(?P<ts>\S+)(?: (?P<level>[A-Z]+))? (?P<message>.*)$".into(),
     ));
-    let out = p.parse([(0, "2024-01-15T10:00:00Z hello".as_bytes())]).unwrap();
+    let out = p
+        .parse([(0, "2024-01-15T10:00:00Z hello".as_bytes())])
+        .unwrap();
     assert_eq!(
         out.missing_fields,
         [(
@@ -573,10 +580,19 @@ fn typed_extra_fields() {
     assert_eq!(
         reasons(&rejects),
         [
-            (3, r#"field "latency_ms" value "fast" is not an int64"#.to_string()),
-            (4, r#"field "latency_ms" value "1.5" is not an int64"#.to_string()),
+            (
+                3,
+                r#"field "latency_ms" value "fast" is not an int64"#.to_string()
+            ),
+            (
+                4,
+                r#"field "latency_ms" value "1.5" is not an int64"#.to_string()
+            ),
             (5, r#"field "ok" value "1" is not a bool"#.to_string()),
-            (6, r#"field "ratio" value "NaN" is not a float64"#.to_string()),
+            (
+                6,
+                r#"field "ratio" value "NaN" is not a float64"#.to_string()
+            ),
             (7, r#"field "ctx.n" value "x" is not an int64"#.to_string()),
         ]
     );
@@ -599,17 +615,97 @@ fn typed_fields_config_errors() {
             build(&[("a", "int")], None, json()),
             r#"fields: unknown type "int" for field "a""#,
         ),
-        (build(&[("level", "int64")], None, json()), "standard column"),
+        (
+            build(&[("level", "int64")], None, json()),
+            "standard column",
+        ),
         (
             build(&[("a", "int64")], Some(&["b"]), json()),
             "not in extra_fields",
         ),
-        (build(&[("a..b", "int64")], None, json()), "fields: bad key path"),
         (
-            build(&[("a", "int64")], None, FormatConfig::Regex("(?P<ts>.*)".into())),
+            build(&[("a..b", "int64")], None, json()),
+            "fields: bad key path",
+        ),
+        (
+            build(
+                &[("a", "int64")],
+                None,
+                FormatConfig::Regex("(?P<ts>.*)".into()),
+            ),
             "json and logfmt formats only",
         ),
     ] {
         assert!(why.contains(needle), "{why}");
     }
+}
+
+#[test]
+fn timezone_for_zone_less_times_across_dst() {
+    const H: Millis = 3_600_000;
+    let mut config = ParserConfig::new(FormatConfig::Logfmt(RoleKeys::logfmt_defaults()));
+    config.timezone = Some("Europe/Berlin".into());
+    let p = LogParser::new(config).unwrap();
+    let (records, rejects) = run(
+        &p,
+        &[
+            "ts=\"2024-01-15 11:00:00\"",     // CET, +01:00
+            "ts=\"2024-03-31 01:30:00\"",     // before the spring jump: +01:00
+            "ts=\"2024-03-31 03:30:00\"",     // after it: +02:00
+            "ts=\"2024-03-31 02:30:00\"",     // skipped hour: the offset before the jump
+            "ts=\"2024-10-27 02:30:00\"",     // repeated hour: the first (summer) one
+            "ts=\"2024-10-27 03:30:00\"",     // after the fall change: +01:00
+            "ts=2024-01-15T11:00:00+05:00",   // an explicit offset ignores timezone
+            "ts=\"2024-01-15 11:00:00 UTC\"", // so does a UTC suffix
+            "ts=1705312800",                  // and an epoch
+            "ts=2024-01-15",                  // a date alone: midnight in the zone
+        ],
+    );
+    assert_eq!(rejects.num_rows(), 0);
+    let got: Vec<Millis> = (0..records.num_rows()).map(|i| ts(&records, i)).collect();
+    assert_eq!(
+        got,
+        [
+            T0,
+            1_711_845_000_000, // 2024-03-31T00:30Z
+            1_711_848_600_000, // 2024-03-31T01:30Z
+            1_711_848_600_000, // 2024-03-31T01:30Z
+            1_729_989_000_000, // 2024-10-27T00:30Z
+            1_729_996_200_000, // 2024-10-27T02:30Z
+            1_705_298_400_000, // 2024-01-15T06:00Z
+            T0 + H,
+            T0,
+            T0 - 10 * H - H, // 2024-01-14T23:00Z
+        ]
+    );
+}
+
+#[test]
+fn timezone_applies_to_presets_and_strftime_and_is_validated() {
+    let mut config = ParserConfig::new(FormatConfig::PythonLogging {
+        fmt: "%(asctime)s %(message)s".into(),
+        datefmt: None,
+        style: "%".into(),
+    });
+    config.timezone = Some("Europe/Berlin".into());
+    let p = LogParser::new(config.clone()).unwrap();
+    let (records, _) = run(&p, &["2024-07-01 12:00:00,250 summer"]);
+    assert_eq!(ts(&records, 0), 1_719_828_000_000 + 250); // 2024-07-01T10:00:00.250Z
+    let mut strftime = ParserConfig::new(FormatConfig::Json(RoleKeys::json_defaults()));
+    strftime.time_format = Some("%d/%m/%Y %H:%M".into());
+    strftime.timezone = Some("America/New_York".into());
+    let p = LogParser::new(strftime).unwrap();
+    let (records, _) = run(&p, &[r#"{"ts":"15/01/2024 05:00"}"#]);
+    assert_eq!(ts(&records, 0), T0);
+    for bad in ["Mars/Olympus", "", "+01:00"] {
+        config.timezone = Some(bad.into());
+        let why = LogParser::new(config.clone()).unwrap_err().to_string();
+        assert!(why.contains("timezone: unknown time zone"), "{why}");
+    }
+    config.timezone = Some("UTC".into());
+    let (records, _) = run(
+        &LogParser::new(config).unwrap(),
+        &["2024-01-15 10:00:00,000 x"],
+    );
+    assert_eq!(ts(&records, 0), T0);
 }

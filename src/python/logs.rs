@@ -165,7 +165,7 @@ impl PyLogParser {
     #[new]
     #[pyo3(signature = (
         format, *, pattern=None, datefmt=None, style=None, time_field=None, level_field=None,
-        service_field=None, message_field=None, time_format=None, required=Vec::new(), extra_fields=None,
+        service_field=None, message_field=None, time_format=None, timezone=None, required=Vec::new(), extra_fields=None,
         fields=Vec::new(), max_extra_fields=1000, max_line_bytes=64 << 20
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -179,6 +179,7 @@ impl PyLogParser {
         service_field: Option<Vec<String>>,
         message_field: Option<Vec<String>>,
         time_format: Option<String>,
+        timezone: Option<String>,
         required: Vec<String>,
         extra_fields: Option<Vec<String>>,
         fields: Vec<(String, String)>,
@@ -250,6 +251,7 @@ impl PyLogParser {
         };
         let mut config = ParserConfig::new(fmt);
         config.time_format = time_format;
+        config.timezone = timezone;
         config.required = required;
         config.extra_fields = extra_fields;
         config.fields = fields;

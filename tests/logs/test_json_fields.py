@@ -16,7 +16,8 @@ T0_LINE = '"ts": "2024-01-15T10:00:00Z"'
 def rows(parser: LogParser, lines: list[str]) -> list[dict[str, Any]]:
     result = parser.parse(lines)
     assert result.rejects.num_rows == 0, result.rejects.to_pylist()
-    return result.records.to_pylist()
+    got: list[dict[str, Any]] = result.records.to_pylist()
+    return got
 
 
 # ------------------------------------------------------------------------------------------ paths
