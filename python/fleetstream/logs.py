@@ -92,10 +92,11 @@ class _Tables(NamedTuple):
 class ParseResult(_Tables):
     """Parsed ``records`` and ``rejects`` (both ``pyarrow.Table``); unpacks as a pair.
 
-    ``missing_fields`` names the standard fields (``"level"``, ``"service"``, ``"message"``) that
-    the parser looks for but that no record had (absent or null in every record of this parse call,
-    which is usually a wrong ``*_field`` key); ``warnings`` says the same in sentences. Both are
-    empty when there are no records. The repr is a summary that shows them.
+    ``missing_fields`` names the columns that the parser looks for but that no record had (absent
+    or null in every record of this parse call, which is usually a wrong key): the standard fields
+    ``"level"``, ``"service"``, ``"message"`` (for a pattern, those it has a group for), then the
+    extra fields named in ``extra_fields`` or ``fields``. ``warnings`` says the same in sentences.
+    Both are empty when there are no records. The repr is a summary that shows them.
 
     >>> result = LogParser.json(service_field="svc").parse(['{"ts": 0, "level": "info", "message": "m"}'])
     >>> result.missing_fields
@@ -258,7 +259,8 @@ class LogParser:
         be listed there too). ``int64`` takes integers (JSON numbers or strings such as ``"841"``;
         ``1.5`` is not one), ``float64`` finite numbers, ``bool`` ``true``/``false`` (JSON booleans
         or those strings). A value that does not convert makes the line a reject whose reason names
-        the field, the value and the type; it never becomes a silent null. All other keys (keys listed in a ``*_field``
+        the field, the value and the type; it never becomes a silent null. Typed columns are always
+        in the schema (without ``extra_fields``, as the first extra columns, in the order given). All other keys (keys listed in a ``*_field``
         never do) become extra columns in order of first appearance, unless ``extra_fields`` lists
         exactly the columns to keep (then the schema is fixed). A line that would create more than
         ``max_extra_fields`` extra columns is a reject. ``required`` lists standard fields

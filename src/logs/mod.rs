@@ -87,6 +87,8 @@ pub struct LogParser {
     columns: ExtraColumns,
     /// Typed extra columns by column name (`fields`).
     types: HashMap<String, FieldType>,
+    /// The same in the order given.
+    typed: Vec<(String, FieldType)>,
 }
 
 /// Parsed records and rejects. Both are lists of record batches sharing one schema (a batch holds at
@@ -97,10 +99,10 @@ pub struct ParsedLogs {
     pub records: Vec<RecordBatch>,
     pub rejects_schema: SchemaRef,
     pub rejects: Vec<RecordBatch>,
-    /// Standard fields (`level`, `service`, `message`) the format looks for but that no record had
-    /// (absent or null in every record; only said when there is at least one record), each with a
-    /// sentence for the user.
-    pub missing_fields: Vec<(&'static str, String)>,
+    /// Standard fields (`level`, `service`, `message`) the format looks for, and extra fields named
+    /// in `extra_fields` or `fields`, that no record had (absent or null in every record; only said
+    /// when there is at least one record): `(column, sentence for the user)`.
+    pub missing_fields: Vec<(String, String)>,
 }
 
 impl ParsedLogs {
@@ -234,7 +236,7 @@ impl LogParser {
             None => Zone::Utc,
             Some(name) => Zone::from_name(name)?,
         };
-        let mut types = HashMap::new();
+        let mut typed: Vec<(String, FieldType)> = Vec::new();
         if !config.fields.is_empty() && matches!(format, Format::Pattern(_)) {
             return Err(Error::config(
                 "fields applies to the json and logfmt formats only",
@@ -262,7 +264,11 @@ impl LogParser {
                     )));
                 }
             }
-            types.insert(output::extra_column_name(name).into_owned(), kind);
+            let column = output::extra_column_name(name).into_owned();
+            if typed.iter().any(|(c, _)| *c == column) {
+                return Err(Error::config(format!("fields: {name:?} is listed twice")));
+            }
+            typed.push((column, kind));
         }
         if config.max_line_bytes == 0 || config.max_line_bytes > MAX_LINE_BYTES_LIMIT {
             return Err(Error::config(format!(
@@ -280,7 +286,8 @@ impl LogParser {
             zone,
             required,
             columns,
-            types,
+            types: typed.iter().cloned().collect(),
+            typed,
         })
     }
 
@@ -337,30 +344,43 @@ impl LogParser {
         }
     }
 
-    /// The standard fields never found in `records` records (see [`ParsedLogs::missing_fields`]).
-    fn missing_fields(&self, found: [bool; 4], records: usize) -> Vec<(&'static str, String)> {
-        if records == 0 {
+    /// The fields never found in `records` records (see [`ParsedLogs::missing_fields`]).
+    fn missing_fields(
+        &self,
+        found: [bool; 4],
+        records: &output::RecordsBuilder,
+    ) -> Vec<(String, String)> {
+        let count = records.rows();
+        if count == 0 {
             return Vec::new();
         }
-        [Role::Level, Role::Service, Role::Message]
+        let what = if count == 1 {
+            "the record".to_string()
+        } else {
+            format!("all {count} records")
+        };
+        let mut missing: Vec<(String, String)> = [Role::Level, Role::Service, Role::Message]
             .into_iter()
             .filter(|&role| !found[role as usize] && self.looks_for(role))
             .map(|role| {
-                let what = if records == 1 {
-                    "the record".to_string()
-                } else {
-                    format!("all {records} records")
-                };
+                let column = role.column();
+                let label = self.label(role, "");
                 (
-                    role.column(),
-                    format!(
-                        "{:?} ({}) was absent or null in {what}",
-                        role.column(),
-                        self.label(role, "")
-                    ),
+                    column.to_string(),
+                    format!("{column:?} ({label}) was absent or null in {what}"),
                 )
             })
-            .collect()
+            .collect();
+        let named = self.config.extra_fields.iter().flatten();
+        let typed = self.config.fields.iter().map(|(name, _)| name);
+        for name in named.chain(typed) {
+            let column = output::extra_column_name(name).into_owned();
+            if !records.has_values(&column) && !missing.iter().any(|(c, _)| *c == column) {
+                let sentence = format!("extra field {name:?} was absent or null in {what}");
+                missing.push((column, sentence));
+            }
+        }
+        missing
     }
 
     fn label(&self, role: Role, key: &str) -> String {

@@ -199,6 +199,8 @@ pub struct RecordsBuilder {
     service: StringBuilder,
     message: StringBuilder,
     extras: Vec<ColumnBuilder>,
+    /// Per extra column: whether some record had a non-null value for it.
+    has_values: Vec<bool>,
     bytes: usize,
     // finished batches, each with the extra columns known when it was closed
     done: Vec<RecordBatch>,
@@ -208,18 +210,22 @@ pub struct RecordsBuilder {
 
 impl RecordsBuilder {
     pub fn new(mode: ExtraColumns, batch_rows: usize) -> Self {
-        Self::with_types(mode, HashMap::new(), batch_rows)
+        Self::with_types(mode, &[], batch_rows)
     }
 
-    /// `types`: the type of each typed extra column, by column name.
+    /// `typed`: typed extra columns `(column name, type)`; when columns are discovered, these are
+    /// the first columns, present (all null) even if no record has them.
     pub fn with_types(
         mode: ExtraColumns,
-        types: HashMap<String, FieldType>,
+        typed: &[(String, FieldType)],
         batch_rows: usize,
     ) -> Self {
+        let types: HashMap<String, FieldType> = typed.iter().cloned().collect();
         let (names, max_discovered) = match &mode {
             ExtraColumns::Fixed(names) => (names.clone(), names.len()),
-            ExtraColumns::Discover { max } => (Vec::new(), *max),
+            ExtraColumns::Discover { max } => {
+                (typed.iter().map(|(name, _)| name.clone()).collect(), *max)
+            }
         };
         let index = names
             .iter()
@@ -228,6 +234,7 @@ impl RecordsBuilder {
             .collect();
         let kind = |name: &str| types.get(name).copied().unwrap_or(FieldType::Utf8);
         let extras = names.iter().map(|n| ColumnBuilder::new(kind(n))).collect();
+        let has_values = vec![false; names.len()];
         RecordsBuilder {
             mode,
             types,
@@ -240,6 +247,7 @@ impl RecordsBuilder {
             service: StringBuilder::new(),
             message: StringBuilder::new(),
             extras,
+            has_values,
             bytes: 0,
             done: Vec::new(),
             slots: Vec::new(),
@@ -249,6 +257,13 @@ impl RecordsBuilder {
 
     pub fn rows(&self) -> usize {
         self.rows_total
+    }
+
+    /// Whether some record had a non-null value for the extra column `column`.
+    pub fn has_values(&self, column: &str) -> bool {
+        self.index
+            .get(column)
+            .is_some_and(|&at| self.has_values[at])
     }
 
     /// Why `record` cannot be added without exceeding the column limit, if it cannot.
@@ -294,6 +309,7 @@ impl RecordsBuilder {
                         let mut builder = ColumnBuilder::new(kind);
                         builder.append_nulls(rows);
                         self.extras.push(builder);
+                        self.has_values.push(false);
                         self.slots.push(None);
                         at
                     }
@@ -311,8 +327,14 @@ impl RecordsBuilder {
             bytes += value.as_ref().map_or(0, |v| v.len());
             builder.append_option(value.as_deref());
         }
-        for (builder, slot) in self.extras.iter_mut().zip(&self.slots) {
+        for ((builder, slot), has) in self
+            .extras
+            .iter_mut()
+            .zip(&self.slots)
+            .zip(&mut self.has_values)
+        {
             let value = slot.and_then(|i| record.extras[i].1.as_deref());
+            *has |= value.is_some();
             bytes += value.map_or(0, str::len);
             builder.append(value);
         }

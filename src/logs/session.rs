@@ -54,7 +54,7 @@ impl<'p> ParseSession<'p> {
             parser,
             records: RecordsBuilder::with_types(
                 parser.columns.clone(),
-                parser.types.clone(),
+                &parser.typed,
                 parser.config.batch_rows,
             ),
             rejects: RejectsBuilder::new(parser.config.batch_rows),
@@ -146,7 +146,7 @@ impl<'p> ParseSession<'p> {
     }
 
     pub fn finish(self) -> Result<ParsedLogs> {
-        let missing_fields = self.parser.missing_fields(self.found, self.records.rows());
+        let missing_fields = self.parser.missing_fields(self.found, &self.records);
         let (schema, records) = self.records.finish()?;
         let (rejects_schema, rejects) = self.rejects.finish()?;
         Ok(ParsedLogs {

@@ -497,7 +497,7 @@ fn standard_fields_never_found_are_reported() {
                 .map(|(i, l)| (i as i64, l.as_bytes())),
         )
         .unwrap();
-    let fields: Vec<_> = out.missing_fields.iter().map(|(f, _)| *f).collect();
+    let fields: Vec<_> = out.missing_fields.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(fields, ["service"]);
     assert_eq!(
         out.missing_fields[0].1,
@@ -516,7 +516,7 @@ fn standard_fields_never_found_are_reported() {
     assert_eq!(
         out.missing_fields,
         [(
-            "level",
+            "level".to_string(),
             r#""level" (group "level") was absent or null in the record"#.to_string()
         )]
     );
@@ -708,4 +708,37 @@ fn timezone_applies_to_presets_and_strftime_and_is_validated() {
         &["2024-01-15 10:00:00,000 x"],
     );
     assert_eq!(ts(&records, 0), T0);
+}
+
+#[test]
+fn named_extra_fields_never_found_are_reported() {
+    let mut config = ParserConfig::new(FormatConfig::Json(RoleKeys::json_defaults()));
+    config.extra_fields = Some(strings(&["host", "ctx.user", "level_"]));
+    config.fields = vec![("ctx.user".into(), "int64".into())];
+    let p = LogParser::new(config).unwrap();
+    let lines = [
+        r#"{"ts":1,"level":"i","service":"s","message":"m","host":null,"ctx":{"user":1}}"#,
+        r#"{"ts":1,"level":"i","service":"s","message":"m"}"#,
+    ];
+    let out = p
+        .parse(
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as i64, l.as_bytes())),
+        )
+        .unwrap();
+    assert_eq!(
+        out.missing_fields,
+        [
+            (
+                "host".to_string(),
+                r#"extra field "host" was absent or null in all 2 records"#.to_string()
+            ),
+            (
+                "level_".to_string(),
+                r#"extra field "level_" was absent or null in all 2 records"#.to_string()
+            ),
+        ]
+    );
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from fleetstream.exceptions import ConfigError
@@ -191,3 +192,16 @@ def test_typed_fields_parser_pickles_and_hashes() -> None:
     assert pickle.loads(pickle.dumps(parser)) == parser
     assert hash(parser) == hash(LogParser.json(fields={"a": "int64"}))
     assert eval(repr(parser), {"LogParser": LogParser}) == parser  # noqa: S307
+
+
+def test_named_extra_fields_never_found_are_reported() -> None:
+    parser = LogParser.json(extra_fields=["host", "ctx.pod"], fields={"ctx.pod": "string"})
+    result = parser.parse(['{' + T0_LINE + ', "level": "i", "service": "s", "message": "m", "host": "h"}'])
+    assert result.missing_fields == ("ctx.pod",)
+    assert result.warnings == ('extra field "ctx.pod" was absent or null in the record',)
+    discovered = LogParser.json(fields={"latency_ms": "int64"}).parse(['{' + T0_LINE + ', "level": "i", "service": "s", "message": "m"}'])
+    assert discovered.missing_fields == ("latency_ms",)
+    # A typed column is there (all null, with its type) even when no record has it.
+    assert discovered.records.schema.field("latency_ms").type == pa.int64()
+    assert discovered.records.column("latency_ms").null_count == 1
+    assert LogParser.json(fields={"b": "bool"}).parse([]).records.column_names == ["ts", "level", "service", "message", "b"]
