@@ -1,6 +1,8 @@
 //! JSON lines: one object per line. Configured keys give the time, level, service and message;
 //! every key not configured for those becomes an extra column (strings as they are, other scalars and nested values as
 //! compact JSON text, `null` as null). Key order is kept; for a repeated key the last value wins.
+//! A configured key may be a dotted path into nested objects (`ctx.service`; see
+//! [`key_path`](super::config::key_path)): a top-level key spelled like the whole path wins.
 
 use super::config::key_path;
 use super::{Fields, Role, RoleKeys, TimeValue};

@@ -5,7 +5,9 @@
 //! RFC 5424 ([`syslog`]). Times are read by [`timestamp`].
 //!
 //! Records: `ts` timestamp[ms, UTC] (required), `level` (upper-cased), `service`, `message`, then
-//! extra fields as utf8 columns in order of first appearance. Rejects: `line`, `position`, `reason`.
+//! extra fields as utf8 columns in order of first appearance (typed ones, `fields`, first and with
+//! their type). Rejects: `line`, `position`, `reason`. Times without a zone are read in `timezone`
+//! (UTC by default). Fields no record had are listed in [`ParsedLogs::missing_fields`].
 //! No line is dropped: every line in is either a record or a reject.
 
 mod config;

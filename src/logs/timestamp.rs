@@ -7,12 +7,12 @@
 //!    a millisecond time before March 1973 would be read as seconds (use `epoch_ms` to force it).
 //! 2. RFC 3339 / ISO 8601 date-times: `T` or a space between date and time, `.` or `,` before the
 //!    fraction, a zone as `Z`, `+hh:mm`, `+hhmm`, `+hh` or a trailing ` UTC`/` GMT`, or no zone at all
-//!    (naive times are UTC); a date alone is midnight UTC.
+//!    (naive times are in the parser's [`Zone`], UTC by default); a date alone is midnight there.
 //! 3. RFC 2822 (`Mon, 15 Jan 2024 10:00:00 +0000`).
 //!
 //! Explicit formats: `rfc3339`/`iso8601` (point 2 only), `epoch_s`, `epoch_ms`, `epoch_us`, `epoch_ns`
 //! (fractions allowed), or a chrono strftime pattern (anything containing `%`). Patterns without a
-//! zone give UTC; patterns without a time of day give midnight. Times are floored to the millisecond.
+//! zone are read in the [`Zone`]; patterns without a time of day give midnight. Times are floored to the millisecond.
 
 use crate::error::{Error, Result};
 use crate::time::Millis;
