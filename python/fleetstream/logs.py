@@ -107,8 +107,8 @@ class ParseResult(_Tables):
     ('"service" (key "svc") was absent or null in the record',)
     """
 
-    missing_fields: tuple[str, ...]
-    warnings: tuple[str, ...]
+    missing_fields: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def __new__(
         cls,

@@ -107,9 +107,13 @@ def test_field_never_found_is_reported() -> None:
     assert result.missing_fields == ("service",)
     assert result.warnings == ('"service" (key "svc") was absent or null in all 2 records',)
     assert repr(result) == "ParseResult(records=2 rows, rejects=1 row, missing_fields=('service',))"
-    # Still a pair.
+    # Still a pair; pickles with its warnings; _replace gives a result without them.
     records, rejects = result
     assert records.column("service").null_count == 2 and rejects.num_rows == 1
+    import pickle
+
+    assert pickle.loads(pickle.dumps(result)).warnings == result.warnings
+    assert result._replace(rejects=rejects.slice(0, 0)).missing_fields == ()
 
 
 def test_nothing_reported_when_found_once_or_no_records() -> None:
