@@ -148,6 +148,37 @@ impl RoleKeys {
     }
 }
 
+/// A JSON key path, split into keys: `"ctx.service"` is key `service` inside the object under key
+/// `ctx`; `\.` is a dot inside a key and `\\` a backslash. `Ok(None)` for a plain key (no dot, no
+/// backslash). A top-level key spelled exactly like the whole path is looked up first and wins.
+pub(crate) fn key_path(spec: &str) -> std::result::Result<Option<Vec<String>>, String> {
+    if !spec.contains(['.', '\\']) {
+        return Ok(None);
+    }
+    let mut keys = vec![String::new()];
+    let mut chars = spec.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('.' | '\\')) => keys.last_mut().expect("never empty").push(e),
+                _ => {
+                    return Err(format!(
+                        "bad key path {spec:?}: a backslash must be followed by '.' or '\\' (\\. is a dot inside a key)"
+                    ))
+                }
+            },
+            '.' => keys.push(String::new()),
+            c => keys.last_mut().expect("never empty").push(c),
+        }
+    }
+    if keys.iter().any(String::is_empty) {
+        return Err(format!(
+            "bad key path {spec:?}: empty key name between dots (write a dot inside a key as \\.)"
+        ));
+    }
+    Ok(Some(keys))
+}
+
 /// The line format and its options.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FormatConfig {
@@ -174,10 +205,17 @@ pub struct ParserConfig {
     /// `"auto"`, `"rfc3339"`, `"epoch_s"`, `"epoch_ms"`, ... or a strftime pattern (see [`timestamp`]).
     /// Only for JSON, logfmt and regex; the presets know their time layout.
     pub time_format: Option<String>,
+    /// The zone of times written without one: `"UTC"` (the default), an IANA name or `"local"`.
+    /// Times with an offset, and epoch numbers, ignore it. Every format takes it.
+    pub timezone: Option<String>,
     /// Standard fields (`level`, `service`, `message`) whose absence makes a line a reject.
     pub required: Vec<String>,
     /// Exactly these extra columns, in this order (others dropped); `None` keeps every field seen.
     pub extra_fields: Option<Vec<String>>,
+    /// Typed extra fields: `(field name or JSON path, type name)`, type `"string"`, `"int64"`,
+    /// `"float64"` or `"bool"` (JSON and logfmt only). A value that does not convert makes the line
+    /// a reject; other extra fields are utf8.
+    pub fields: Vec<(String, String)>,
     /// With `extra_fields: None`, the most extra columns to create; a line that would add more is
     /// rejected (this bounds memory on input with unbounded key sets).
     pub max_extra_fields: usize,
@@ -195,8 +233,10 @@ impl ParserConfig {
         ParserConfig {
             format,
             time_format: None,
+            timezone: None,
             required: Vec::new(),
             extra_fields: None,
+            fields: Vec::new(),
             max_extra_fields: 1000,
             max_line_bytes: 64 << 20,
             batch_rows: 65_536,

@@ -1,25 +1,121 @@
 //! JSON lines: one object per line. Configured keys give the time, level, service and message;
 //! every key not configured for those becomes an extra column (strings as they are, other scalars and nested values as
 //! compact JSON text, `null` as null). Key order is kept; for a repeated key the last value wins.
+//! A configured key may be a dotted path into nested objects (`ctx.service`; see
+//! [`key_path`](super::config::key_path)): a top-level key spelled like the whole path wins.
 
+use super::config::key_path;
 use super::{Fields, Role, RoleKeys, TimeValue};
+use crate::error::{Error, Result as CoreResult};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
+
+/// A configured key: looked up as a top-level key first, then (for a dotted path) inside nested
+/// objects.
+#[derive(Debug, Clone)]
+struct KeySpec {
+    key: String,
+    path: Option<Vec<String>>,
+}
+
+impl KeySpec {
+    /// The top-level key this spec names when its path is a single escaped key (`a\.b`).
+    fn escaped_key(&self) -> Option<&str> {
+        match self.path.as_deref() {
+            Some([key]) => Some(key),
+            _ => None,
+        }
+    }
+
+    fn names_top_level(&self, key: &str) -> bool {
+        self.key == key || self.escaped_key() == Some(key)
+    }
+
+    fn new(key: &str, option: &str) -> CoreResult<KeySpec> {
+        let path = key_path(key).map_err(|why| Error::config(format!("json: {option}: {why}")))?;
+        Ok(KeySpec {
+            key: key.to_string(),
+            path,
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct JsonFormat {
     keys: RoleKeys,
+    roles: [Vec<KeySpec>; 4],
+    /// Extra fields named by a dotted path (from `extra_fields` or `fields`).
+    extra_paths: Vec<KeySpec>,
+}
+
+/// Where a standard field's value was found.
+enum Pick<'a> {
+    /// A top-level entry.
+    Top(usize, &'a str),
+    /// Inside a nested object, under this configured path.
+    Deep(Value<'static>, &'a str),
 }
 
 impl JsonFormat {
-    pub fn new(keys: RoleKeys) -> Self {
-        JsonFormat { keys }
+    /// `extra_names`: the configured extra field names (paths among them are looked up in nested
+    /// objects). Fails with a config error for a malformed path.
+    pub fn new(keys: RoleKeys, extra_names: &[(String, &str)]) -> CoreResult<Self> {
+        let mut roles: [Vec<KeySpec>; 4] = Default::default();
+        for role in Role::ALL {
+            roles[role as usize] = keys
+                .get(role)
+                .iter()
+                .map(|k| KeySpec::new(k, role.option()))
+                .collect::<CoreResult<_>>()?;
+        }
+        let mut extra_paths = Vec::new();
+        for (name, option) in extra_names {
+            let spec = KeySpec::new(name, option)?;
+            if spec.path.is_some() && !extra_paths.iter().any(|s: &KeySpec| s.key == spec.key) {
+                extra_paths.push(spec);
+            }
+        }
+        Ok(JsonFormat {
+            keys,
+            roles,
+            extra_paths,
+        })
     }
 
     pub fn keys(&self) -> &RoleKeys {
         &self.keys
+    }
+
+    /// The first candidate of `role` with a non-null value: a top-level key spelled like the
+    /// candidate wins; else, for a dotted path, the value inside nested objects.
+    fn pick<'a>(&'a self, entries: &[(Cow<'a, str>, Value<'a>)], role: Role) -> Option<Pick<'a>> {
+        for spec in &self.roles[role as usize] {
+            if let Some(i) = entries.iter().rposition(|(k, _)| spec.names_top_level(k)) {
+                if !matches!(entries[i].1, Value::Null) {
+                    return Some(Pick::Top(i, &spec.key));
+                }
+                continue;
+            }
+            if let Some(path) = &spec.path {
+                match lookup(entries, path) {
+                    None | Some(Value::Null) => {}
+                    Some(value) => return Some(Pick::Deep(value, &spec.key)),
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether a top-level key is named by a standard field's candidates (it is then no extra).
+    fn is_candidate(&self, key: &str) -> bool {
+        self.roles
+            .iter()
+            .flatten()
+            .any(|spec| spec.names_top_level(key))
     }
 
     pub(crate) fn parse<'a>(&'a self, line: &'a str) -> Result<Fields<'a>, String> {
@@ -27,37 +123,62 @@ impl JsonFormat {
         let Entries(entries) =
             Entries::deserialize(&mut de).map_err(|e| format!("invalid JSON: {e}"))?;
         de.end().map_err(|e| format!("invalid JSON: {e}"))?;
-        let flags: Vec<(&str, bool)> = entries
-            .iter()
-            .map(|(k, v)| (k.as_ref(), matches!(v, Value::Null)))
-            .collect();
-        let chosen = self.keys.select(&flags);
-        drop(flags);
         let mut fields = Fields::default();
         let mut used = [usize::MAX; 4];
+        let mut deep: [Option<Value<'static>>; 4] = Default::default();
         for role in Role::ALL {
-            if let Some(i) = chosen[role as usize] {
-                used[role as usize] = i;
+            match self.pick(&entries, role) {
+                None => {}
+                Some(Pick::Top(i, key)) => {
+                    used[role as usize] = i;
+                    if role == Role::Time {
+                        fields.ts_key = key;
+                    }
+                }
+                Some(Pick::Deep(value, key)) => {
+                    if role == Role::Time {
+                        fields.ts_key = key;
+                    }
+                    deep[role as usize] = Some(value);
+                }
             }
         }
-        fields.ts = match chosen[Role::Time as usize] {
+        let [deep_ts, deep_level, deep_service, deep_message] = deep;
+        let time_value = match (used[Role::Time as usize], &deep_ts) {
+            (usize::MAX, None) => None,
+            (usize::MAX, Some(value)) => Some(value),
+            (i, _) => Some(&entries[i].1),
+        };
+        fields.ts = match time_value {
             None => TimeValue::Missing(
                 self.keys
                     .missing(Role::Time, entries.iter().map(|(k, _)| k.as_ref())),
             ),
-            Some(i) => {
-                fields.ts_key = key_of(&entries[i].0, &self.keys, Role::Time);
-                match &entries[i].1 {
-                    Value::Str(s) => TimeValue::Text(s.clone()),
-                    Value::Number(n) => TimeValue::Number(Cow::Owned(n.clone())),
-                    Value::Bool(b) => TimeValue::Other("boolean", Cow::Owned(b.to_string())),
-                    Value::Nested(kind, text) => TimeValue::Other(kind, Cow::Owned(text.clone())),
-                    Value::Null => unreachable!("null values are never chosen"),
-                }
-            }
+            Some(value) => match value {
+                Value::Str(s) => TimeValue::Text(s.clone()),
+                Value::Number(n) => TimeValue::Number(Cow::Owned(n.clone())),
+                Value::Bool(b) => TimeValue::Other("boolean", Cow::Owned(b.to_string())),
+                Value::Nested(kind, text) => TimeValue::Other(kind, Cow::Owned(text.clone())),
+                Value::Null => unreachable!("null values are never chosen"),
+            },
         };
+        fields.level = deep_level.and_then(Value::into_text);
+        fields.service = deep_service.and_then(Value::into_text);
+        fields.message = deep_message.and_then(Value::into_text);
         let mut extras = Vec::with_capacity(entries.len());
+        let mut path_extras = Vec::new();
+        for spec in &self.extra_paths {
+            if entries.iter().any(|(k, _)| k == &spec.key) {
+                continue; // a top-level key spelled like the path wins (it is an extra as it is)
+            }
+            if let Some(value) = lookup(&entries, spec.path.as_deref().unwrap_or_default()) {
+                path_extras.push((Cow::Borrowed(spec.key.as_str()), value.into_text()));
+            }
+        }
         for (i, (key, value)) in entries.into_iter().enumerate() {
+            if i == used[Role::Time as usize] {
+                continue;
+            }
             let text = value.into_text();
             if i == used[Role::Level as usize] {
                 fields.level = text;
@@ -65,21 +186,34 @@ impl JsonFormat {
                 fields.service = text;
             } else if i == used[Role::Message as usize] {
                 fields.message = text;
-            } else if i != used[Role::Time as usize] && !self.keys.is_candidate(&key) {
+            } else if !self.is_candidate(&key) {
                 extras.push((key, text));
             }
         }
+        extras.extend(path_extras);
         fields.extras = extras;
         Ok(fields)
     }
 }
 
-/// The configured key name (borrowed from the config, so it outlives the parsed entries).
-fn key_of<'a>(key: &str, keys: &'a RoleKeys, role: Role) -> &'a str {
-    keys.get(role)
-        .iter()
-        .find(|k| k.as_str() == key)
-        .map_or("", String::as_str)
+/// The value at `path` (at least two keys) inside the nested objects of `entries`; None when a key
+/// is absent or a value on the way is not an object. For a repeated key the last value counts.
+fn lookup(entries: &[(Cow<'_, str>, Value<'_>)], path: &[String]) -> Option<Value<'static>> {
+    let (first, rest) = path.split_first()?;
+    let i = entries.iter().rposition(|(k, _)| k == first)?;
+    if rest.is_empty() {
+        return Some(entries[i].1.to_owned_value());
+    }
+    let Value::Nested("object", text) = &entries[i].1 else {
+        return None;
+    };
+    let mut current: &RawValue = serde_json::from_str(text).ok()?;
+    for key in rest {
+        let object: HashMap<Cow<'_, str>, &RawValue> = serde_json::from_str(current.get()).ok()?;
+        current = object.get(key.as_str())?;
+    }
+    let value: Value<'_> = serde_json::from_str(current.get()).ok()?;
+    Some(value.to_owned_value())
 }
 
 /// A JSON value as the parser needs it.
@@ -94,6 +228,16 @@ enum Value<'a> {
 }
 
 impl<'a> Value<'a> {
+    fn to_owned_value(&self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Str(s) => Value::Str(Cow::Owned(s.to_string())),
+            Value::Number(n) => Value::Number(n.clone()),
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Nested(kind, text) => Value::Nested(kind, text.clone()),
+        }
+    }
+
     fn into_text(self) -> Option<Cow<'a, str>> {
         match self {
             Value::Null => None,
@@ -296,7 +440,7 @@ mod tests {
     use super::*;
 
     fn format() -> JsonFormat {
-        JsonFormat::new(RoleKeys::json_defaults())
+        JsonFormat::new(RoleKeys::json_defaults(), &[]).unwrap()
     }
 
     #[test]
@@ -378,5 +522,100 @@ mod tests {
             .map(|(k, v)| (k.as_ref(), v.as_deref()))
             .collect();
         assert_eq!(extras, [("key", Some("v")), ("key", Some("w"))]);
+    }
+
+    fn extras<'a>(fields: &'a Fields<'_>) -> Vec<(&'a str, Option<&'a str>)> {
+        fields
+            .extras
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn nested_paths_for_standard_fields_and_extras() {
+        let keys = RoleKeys {
+            time: vec!["meta.time".into()],
+            service: vec!["ctx.service".into(), "svc".into()],
+            level: vec!["a\\.b".into()],
+            ..RoleKeys::json_defaults()
+        };
+        let names = [
+            ("ctx.user.id".to_string(), "extra_fields"),
+            ("ctx.missing".to_string(), "extra_fields"),
+        ];
+        let f = JsonFormat::new(keys, &names).unwrap();
+        let line = r#"{"meta":{"time":"2024-01-15T10:00:00Z"},"ctx":{"service":"api","user":{"id":7,"x":[1]}},"a.b":"warn","message":"m"}"#;
+        let fields = f.parse(line).unwrap();
+        assert!(matches!(fields.ts, TimeValue::Text(ref t) if t == "2024-01-15T10:00:00Z"));
+        assert_eq!(fields.ts_key, "meta.time");
+        assert_eq!(fields.service.as_deref(), Some("api"));
+        // `a\.b` is the key "a.b" (an escaped dot), not "b" inside "a".
+        assert_eq!(fields.level.as_deref(), Some("warn"));
+        assert_eq!(fields.message.as_deref(), Some("m"));
+        // The objects stay extra columns as JSON text; a path extra is added when found.
+        assert_eq!(
+            extras(&fields),
+            [
+                ("meta", Some(r#"{"time":"2024-01-15T10:00:00Z"}"#)),
+                ("ctx", Some(r#"{"service":"api","user":{"id":7,"x":[1]}}"#)),
+                ("ctx.user.id", Some("7")),
+            ]
+        );
+    }
+
+    #[test]
+    fn literal_dotted_key_wins_over_path_and_null_falls_through() {
+        let keys = RoleKeys {
+            service: vec!["ctx.service".into(), "svc".into()],
+            ..RoleKeys::json_defaults()
+        };
+        let f = JsonFormat::new(keys, &[]).unwrap();
+        let both = f
+            .parse(r#"{"ts":1,"ctx":{"service":"nested"},"ctx.service":"literal"}"#)
+            .unwrap();
+        assert_eq!(both.service.as_deref(), Some("literal"));
+        // A null (or absent, or non-object parent) at the path moves on to the next candidate.
+        for line in [
+            r#"{"ts":1,"ctx":{"service":null},"svc":"next"}"#,
+            r#"{"ts":1,"ctx":"not an object","svc":"next"}"#,
+            r#"{"ts":1,"svc":"next"}"#,
+        ] {
+            assert_eq!(
+                f.parse(line).unwrap().service.as_deref(),
+                Some("next"),
+                "{line}"
+            );
+        }
+        // Repeated keys: the last one counts, at every level.
+        let fields = f
+            .parse(r#"{"ts":1,"ctx":{"service":"a"},"ctx":{"service":"b","service":"c"}}"#)
+            .unwrap();
+        assert_eq!(fields.service.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn bad_paths_are_config_errors_naming_the_option() {
+        for (key, needle) in [
+            ("ctx..service", "empty key name"),
+            (".ctx", "empty key name"),
+            ("ctx.", "empty key name"),
+            ("a\\b", "backslash"),
+        ] {
+            let keys = RoleKeys {
+                service: vec![key.into()],
+                ..RoleKeys::json_defaults()
+            };
+            let why = JsonFormat::new(keys, &[]).unwrap_err().to_string();
+            assert!(
+                why.contains("service_field") && why.contains(needle),
+                "{key}: {why}"
+            );
+        }
+        let names = [("a..b".to_string(), "fields")];
+        let why = JsonFormat::new(RoleKeys::json_defaults(), &names)
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("json: fields: bad key path \"a..b\""), "{why}");
     }
 }

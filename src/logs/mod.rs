@@ -5,7 +5,9 @@
 //! RFC 5424 ([`syslog`]). Times are read by [`timestamp`].
 //!
 //! Records: `ts` timestamp[ms, UTC] (required), `level` (upper-cased), `service`, `message`, then
-//! extra fields as utf8 columns in order of first appearance. Rejects: `line`, `position`, `reason`.
+//! extra fields as utf8 columns in order of first appearance (typed ones, `fields`, first and with
+//! their type). Rejects: `line`, `position`, `reason`. Times without a zone are read in `timezone`
+//! (UTC by default). Fields no record had are listed in [`ParsedLogs::missing_fields`].
 //! No line is dropped: every line in is either a record or a reject.
 
 mod config;
@@ -26,14 +28,16 @@ use crate::time::{check_event_time, Millis};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 pub use config::{FormatConfig, ParserConfig, Role, RoleKeys, MAX_LINE_BYTES_LIMIT};
+use hashbrown::HashMap;
 use json::JsonFormat;
 use logfmt::LogfmtFormat;
+pub use output::FieldType;
 use output::{truncate, ExtraColumns, Record};
 use pattern::PatternFormat;
 pub use session::{open_file, ParseSession};
 use std::borrow::Cow;
 use std::path::Path;
-use timestamp::TimeFormat;
+use timestamp::{TimeFormat, Zone};
 
 /// What a format found in one line, before the time is read.
 #[derive(Debug, Default)]
@@ -79,8 +83,14 @@ pub struct LogParser {
     config: ParserConfig,
     format: Format,
     time_format: TimeFormat,
+    /// The zone of zone-less times.
+    zone: Zone,
     required: [bool; 4],
     columns: ExtraColumns,
+    /// Typed extra columns by column name (`fields`).
+    types: HashMap<String, FieldType>,
+    /// The same in the order given.
+    typed: Vec<(String, FieldType)>,
 }
 
 /// Parsed records and rejects. Both are lists of record batches sharing one schema (a batch holds at
@@ -91,6 +101,10 @@ pub struct ParsedLogs {
     pub records: Vec<RecordBatch>,
     pub rejects_schema: SchemaRef,
     pub rejects: Vec<RecordBatch>,
+    /// Standard fields (`level`, `service`, `message`) the format looks for, and extra fields named
+    /// in `extra_fields` or `fields`, that no record had (absent or null in every record; only said
+    /// when there is at least one record): `(column, sentence for the user)`.
+    pub missing_fields: Vec<(String, String)>,
 }
 
 impl ParsedLogs {
@@ -134,8 +148,15 @@ impl LogParser {
         let (format, time_format) = match &config.format {
             FormatConfig::Json(keys) => {
                 keys.validate("json")?;
+                let extra_names: Vec<(String, &str)> = config
+                    .extra_fields
+                    .iter()
+                    .flatten()
+                    .map(|n| (n.clone(), "extra_fields"))
+                    .chain(config.fields.iter().map(|(n, _)| (n.clone(), "fields")))
+                    .collect();
                 (
-                    Format::Json(JsonFormat::new(keys.clone())),
+                    Format::Json(JsonFormat::new(keys.clone(), &extra_names)?),
                     user_time("auto")?,
                 )
             }
@@ -213,6 +234,44 @@ impl LogParser {
                 max: config.max_extra_fields,
             },
         };
+        let zone = match &config.timezone {
+            None => Zone::Utc,
+            Some(name) => Zone::from_name(name)?,
+        };
+        let mut typed: Vec<(String, FieldType)> = Vec::new();
+        if !config.fields.is_empty() && matches!(format, Format::Pattern(_)) {
+            return Err(Error::config(
+                "fields applies to the json and logfmt formats only",
+            ));
+        }
+        for (name, type_name) in &config.fields {
+            let Some(kind) = FieldType::from_name(type_name) else {
+                return Err(Error::config(format!(
+                    "fields: unknown type {type_name:?} for field {name:?}; expected {}",
+                    FieldType::NAMES
+                )));
+            };
+            if name.is_empty() {
+                return Err(Error::config("fields: a field name is empty"));
+            }
+            if Role::from_name(name).is_some() {
+                return Err(Error::config(format!(
+                    "fields: {name:?} is a standard column (only extra fields take a type)"
+                )));
+            }
+            if let ExtraColumns::Fixed(names) = &columns {
+                if !names.contains(name) {
+                    return Err(Error::config(format!(
+                        "fields: {name:?} is not in extra_fields (list it there too)"
+                    )));
+                }
+            }
+            let column = output::extra_column_name(name).into_owned();
+            if typed.iter().any(|(c, _)| *c == column) {
+                return Err(Error::config(format!("fields: {name:?} is listed twice")));
+            }
+            typed.push((column, kind));
+        }
         if config.max_line_bytes == 0 || config.max_line_bytes > MAX_LINE_BYTES_LIMIT {
             return Err(Error::config(format!(
                 "max_line_bytes={} must be between 1 and {MAX_LINE_BYTES_LIMIT}",
@@ -226,8 +285,11 @@ impl LogParser {
             config,
             format,
             time_format,
+            zone,
             required,
             columns,
+            types: typed.iter().cloned().collect(),
+            typed,
         })
     }
 
@@ -276,6 +338,53 @@ impl LogParser {
         session.finish()
     }
 
+    /// Whether the format looks for `role` at all (JSON and logfmt always do; a pattern needs a group).
+    fn looks_for(&self, role: Role) -> bool {
+        match &self.format {
+            Format::Json(_) | Format::Logfmt(_) => true,
+            Format::Pattern(p) => p.has_role(role),
+        }
+    }
+
+    /// The fields never found in `records` records (see [`ParsedLogs::missing_fields`]).
+    fn missing_fields(
+        &self,
+        found: [bool; 4],
+        records: &output::RecordsBuilder,
+    ) -> Vec<(String, String)> {
+        let count = records.rows();
+        if count == 0 {
+            return Vec::new();
+        }
+        let what = if count == 1 {
+            "the record".to_string()
+        } else {
+            format!("all {count} records")
+        };
+        let mut missing: Vec<(String, String)> = [Role::Level, Role::Service, Role::Message]
+            .into_iter()
+            .filter(|&role| !found[role as usize] && self.looks_for(role))
+            .map(|role| {
+                let column = role.column();
+                let label = self.label(role, "");
+                (
+                    column.to_string(),
+                    format!("{column:?} ({label}) was absent or null in {what}"),
+                )
+            })
+            .collect();
+        let named = self.config.extra_fields.iter().flatten();
+        let typed = self.config.fields.iter().map(|(name, _)| name);
+        for name in named.chain(typed) {
+            let column = output::extra_column_name(name).into_owned();
+            if !records.has_values(&column) && !missing.iter().any(|(c, _)| *c == column) {
+                let sentence = format!("extra field {name:?} was absent or null in {what}");
+                missing.push((column, sentence));
+            }
+        }
+        missing
+    }
+
     fn label(&self, role: Role, key: &str) -> String {
         match &self.format {
             Format::Json(_) | Format::Logfmt(_) if role == Role::Time && !key.is_empty() => {
@@ -303,7 +412,7 @@ impl LogParser {
                     show(text)
                 ))
             }
-            TimeValue::Text(text) => (self.time_format.parse_text(text), text),
+            TimeValue::Text(text) => (self.time_format.parse_text_in(text, self.zone), text),
             TimeValue::Number(text) => {
                 if !self.time_format.accepts_numbers() {
                     return Err(format!(
@@ -313,13 +422,13 @@ impl LogParser {
                         self.time_format.expectation()
                     ));
                 }
-                (self.time_format.parse_number(text), text)
+                (self.time_format.parse_number_in(text, self.zone), text)
             }
         };
         let Some(ts) = parsed else {
             let detail = self
                 .time_format
-                .failure_detail(text)
+                .failure_detail(text, self.zone)
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default();
             return Err(format!(
@@ -348,6 +457,23 @@ impl LogParser {
                     role.column(),
                     self.label(role, "")
                 ));
+            }
+        }
+        if !self.types.is_empty() {
+            for (name, value) in &fields.extras {
+                let Some(value) = value else { continue };
+                let column = output::extra_column_name(name);
+                if let Some(&kind) = self.types.get(column.as_ref()) {
+                    if !kind.accepts(value) {
+                        return Err(format!(
+                            "field {:?} value {} is not {} {}",
+                            truncate(name, 80),
+                            show(value),
+                            if kind == FieldType::Int64 { "an" } else { "a" },
+                            kind.name()
+                        ));
+                    }
+                }
             }
         }
         Ok(Record {

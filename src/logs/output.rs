@@ -6,7 +6,7 @@
 
 use crate::error::Result;
 use crate::time::Millis;
-use arrow_array::builder::StringBuilder;
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::{new_null_array, ArrayRef, Int64Array, RecordBatch, TimestampMillisecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use hashbrown::HashMap;
@@ -48,6 +48,127 @@ pub fn extra_column_name(name: &str) -> Cow<'_, str> {
     }
 }
 
+/// The Arrow type of an extra column (`fields=` option); extra columns are utf8 by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Utf8,
+    Int64,
+    Float64,
+    Bool,
+}
+
+impl FieldType {
+    pub const NAMES: &'static str = "\"string\", \"int64\", \"float64\" or \"bool\"";
+
+    pub fn from_name(name: &str) -> Option<FieldType> {
+        Some(match name {
+            "string" | "utf8" | "str" => FieldType::Utf8,
+            "int64" => FieldType::Int64,
+            "float64" => FieldType::Float64,
+            "bool" => FieldType::Bool,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Utf8 => "string",
+            FieldType::Int64 => "int64",
+            FieldType::Float64 => "float64",
+            FieldType::Bool => "bool",
+        }
+    }
+
+    fn data_type(self) -> DataType {
+        match self {
+            FieldType::Utf8 => DataType::Utf8,
+            FieldType::Int64 => DataType::Int64,
+            FieldType::Float64 => DataType::Float64,
+            FieldType::Bool => DataType::Boolean,
+        }
+    }
+
+    /// Whether `text` (a field's value as text: JSON numbers and booleans as their JSON text)
+    /// converts: an integer in int64's range; a finite decimal number; `true` or `false`.
+    pub fn accepts(self, text: &str) -> bool {
+        match self {
+            FieldType::Utf8 => true,
+            FieldType::Int64 => parse_int(text).is_some(),
+            FieldType::Float64 => parse_float(text).is_some(),
+            FieldType::Bool => parse_bool(text).is_some(),
+        }
+    }
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    text.parse().ok()
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    // Rust also reads "inf", "NaN" and "infinity": those are not log numbers.
+    let starts_like_a_number = text
+        .trim_start_matches(['-', '+'])
+        .starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| starts_like_a_number && v.is_finite())
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// One extra column being built.
+enum ColumnBuilder {
+    Utf8(StringBuilder),
+    Int64(Int64Builder),
+    Float64(Float64Builder),
+    Bool(BooleanBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(kind: FieldType) -> Self {
+        match kind {
+            FieldType::Utf8 => ColumnBuilder::Utf8(StringBuilder::new()),
+            FieldType::Int64 => ColumnBuilder::Int64(Int64Builder::new()),
+            FieldType::Float64 => ColumnBuilder::Float64(Float64Builder::new()),
+            FieldType::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+        }
+    }
+
+    fn append_nulls(&mut self, n: usize) {
+        match self {
+            ColumnBuilder::Utf8(b) => b.append_nulls(n),
+            ColumnBuilder::Int64(b) => b.append_nulls(n),
+            ColumnBuilder::Float64(b) => b.append_nulls(n),
+            ColumnBuilder::Bool(b) => b.append_nulls(n),
+        }
+    }
+
+    /// Appends a value; text that does not convert (never the case after `FieldType::accepts`) is null.
+    fn append(&mut self, value: Option<&str>) {
+        match self {
+            ColumnBuilder::Utf8(b) => b.append_option(value),
+            ColumnBuilder::Int64(b) => b.append_option(value.and_then(parse_int)),
+            ColumnBuilder::Float64(b) => b.append_option(value.and_then(parse_float)),
+            ColumnBuilder::Bool(b) => b.append_option(value.and_then(parse_bool)),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Utf8(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
 fn utf8(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)
 }
@@ -66,6 +187,8 @@ pub fn rejects_schema() -> SchemaRef {
 
 pub struct RecordsBuilder {
     mode: ExtraColumns,
+    /// Types of extra columns by column name (others are utf8).
+    types: HashMap<String, FieldType>,
     max_discovered: usize,
     names: Vec<String>,
     index: HashMap<String, usize>,
@@ -75,7 +198,9 @@ pub struct RecordsBuilder {
     level: StringBuilder,
     service: StringBuilder,
     message: StringBuilder,
-    extras: Vec<StringBuilder>,
+    extras: Vec<ColumnBuilder>,
+    /// Per extra column: whether some record had a non-null value for it.
+    has_values: Vec<bool>,
     bytes: usize,
     // finished batches, each with the extra columns known when it was closed
     done: Vec<RecordBatch>,
@@ -85,18 +210,34 @@ pub struct RecordsBuilder {
 
 impl RecordsBuilder {
     pub fn new(mode: ExtraColumns, batch_rows: usize) -> Self {
+        Self::with_types(mode, &[], batch_rows)
+    }
+
+    /// `typed`: typed extra columns `(column name, type)`; when columns are discovered, these are
+    /// the first columns, present (all null) even if no record has them.
+    pub fn with_types(
+        mode: ExtraColumns,
+        typed: &[(String, FieldType)],
+        batch_rows: usize,
+    ) -> Self {
+        let types: HashMap<String, FieldType> = typed.iter().cloned().collect();
         let (names, max_discovered) = match &mode {
             ExtraColumns::Fixed(names) => (names.clone(), names.len()),
-            ExtraColumns::Discover { max } => (Vec::new(), *max),
+            ExtraColumns::Discover { max } => {
+                (typed.iter().map(|(name, _)| name.clone()).collect(), *max)
+            }
         };
         let index = names
             .iter()
             .enumerate()
             .map(|(i, n)| (n.clone(), i))
             .collect();
-        let extras = names.iter().map(|_| StringBuilder::new()).collect();
+        let kind = |name: &str| types.get(name).copied().unwrap_or(FieldType::Utf8);
+        let extras = names.iter().map(|n| ColumnBuilder::new(kind(n))).collect();
+        let has_values = vec![false; names.len()];
         RecordsBuilder {
             mode,
+            types,
             max_discovered,
             names,
             index,
@@ -106,6 +247,7 @@ impl RecordsBuilder {
             service: StringBuilder::new(),
             message: StringBuilder::new(),
             extras,
+            has_values,
             bytes: 0,
             done: Vec::new(),
             slots: Vec::new(),
@@ -115,6 +257,13 @@ impl RecordsBuilder {
 
     pub fn rows(&self) -> usize {
         self.rows_total
+    }
+
+    /// Whether some record had a non-null value for the extra column `column`.
+    pub fn has_values(&self, column: &str) -> bool {
+        self.index
+            .get(column)
+            .is_some_and(|&at| self.has_values[at])
     }
 
     /// Why `record` cannot be added without exceeding the column limit, if it cannot.
@@ -154,11 +303,13 @@ impl RecordsBuilder {
                     ExtraColumns::Fixed(_) => continue,
                     ExtraColumns::Discover { .. } => {
                         let at = self.names.len();
+                        let kind = self.kind(&column);
                         self.names.push(column.clone().into_owned());
                         self.index.insert(column.into_owned(), at);
-                        let mut builder = StringBuilder::new();
+                        let mut builder = ColumnBuilder::new(kind);
                         builder.append_nulls(rows);
                         self.extras.push(builder);
+                        self.has_values.push(false);
                         self.slots.push(None);
                         at
                     }
@@ -176,10 +327,16 @@ impl RecordsBuilder {
             bytes += value.as_ref().map_or(0, |v| v.len());
             builder.append_option(value.as_deref());
         }
-        for (builder, slot) in self.extras.iter_mut().zip(&self.slots) {
+        for ((builder, slot), has) in self
+            .extras
+            .iter_mut()
+            .zip(&self.slots)
+            .zip(&mut self.has_values)
+        {
             let value = slot.and_then(|i| record.extras[i].1.as_deref());
+            *has |= value.is_some();
             bytes += value.map_or(0, str::len);
-            builder.append_option(value);
+            builder.append(value);
         }
         self.bytes += bytes;
         self.rows_total += 1;
@@ -189,6 +346,10 @@ impl RecordsBuilder {
         Ok(())
     }
 
+    fn kind(&self, column: &str) -> FieldType {
+        self.types.get(column).copied().unwrap_or(FieldType::Utf8)
+    }
+
     fn schema_with(&self, extras: usize) -> SchemaRef {
         let mut fields = vec![
             Field::new("ts", ts_type(), false),
@@ -196,7 +357,11 @@ impl RecordsBuilder {
             utf8("service"),
             utf8("message"),
         ];
-        fields.extend(self.names[..extras].iter().map(|n| utf8(n)));
+        fields.extend(
+            self.names[..extras]
+                .iter()
+                .map(|n| Field::new(n, self.kind(n).data_type(), true)),
+        );
         Arc::new(Schema::new(fields))
     }
 
@@ -211,11 +376,7 @@ impl RecordsBuilder {
             Arc::new(self.service.finish()),
             Arc::new(self.message.finish()),
         ];
-        columns.extend(
-            self.extras
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
+        columns.extend(self.extras.iter_mut().map(ColumnBuilder::finish));
         let batch = RecordBatch::try_new(self.schema_with(self.extras.len()), columns)?;
         self.done.push(batch);
         self.bytes = 0;
@@ -235,7 +396,8 @@ impl RecordsBuilder {
                 let rows = batch.num_rows();
                 let mut columns = batch.columns().to_vec();
                 while columns.len() < schema.fields().len() {
-                    columns.push(new_null_array(&DataType::Utf8, rows));
+                    let field = schema.field(columns.len());
+                    columns.push(new_null_array(field.data_type(), rows));
                 }
                 Ok(RecordBatch::try_new(schema.clone(), columns)?)
             })

@@ -136,6 +136,11 @@ impl PatternFormat {
         &self.source
     }
 
+    /// Whether the pattern has a group (or, for syslog, the PRI) for `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles[role as usize].is_some() || (role == Role::Level && self.pri.is_some())
+    }
+
     pub fn label(&self, role: Role) -> &str {
         &self.labels[role as usize]
     }

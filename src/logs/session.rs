@@ -3,7 +3,7 @@
 
 use super::output::{RecordsBuilder, RejectsBuilder};
 use super::reader::{Line, LineReader};
-use super::{LogParser, ParsedLogs};
+use super::{LogParser, ParsedLogs, Role};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -44,14 +44,21 @@ pub struct ParseSession<'p> {
     parser: &'p LogParser,
     records: RecordsBuilder,
     rejects: RejectsBuilder,
+    /// Which standard fields some record had a value for.
+    found: [bool; 4],
 }
 
 impl<'p> ParseSession<'p> {
     pub(super) fn new(parser: &'p LogParser) -> Self {
         ParseSession {
             parser,
-            records: RecordsBuilder::new(parser.columns.clone(), parser.config.batch_rows),
+            records: RecordsBuilder::with_types(
+                parser.columns.clone(),
+                &parser.typed,
+                parser.config.batch_rows,
+            ),
             rejects: RejectsBuilder::new(parser.config.batch_rows),
+            found: [true, false, false, false],
         }
     }
 
@@ -95,7 +102,12 @@ impl<'p> ParseSession<'p> {
         }
         match self.parser.parse_line(text) {
             Ok(record) => match self.records.check_columns(&record) {
-                None => self.records.push(record),
+                None => {
+                    self.found[Role::Level as usize] |= record.level.is_some();
+                    self.found[Role::Service as usize] |= record.service.is_some();
+                    self.found[Role::Message as usize] |= record.message.is_some();
+                    self.records.push(record)
+                }
                 Some(why) => self.rejects.push(Some(bytes), position, &why),
             },
             Err(why) => self.rejects.push(Some(bytes), position, &why),
@@ -134,6 +146,7 @@ impl<'p> ParseSession<'p> {
     }
 
     pub fn finish(self) -> Result<ParsedLogs> {
+        let missing_fields = self.parser.missing_fields(self.found, &self.records);
         let (schema, records) = self.records.finish()?;
         let (rejects_schema, rejects) = self.rejects.finish()?;
         Ok(ParsedLogs {
@@ -141,6 +154,7 @@ impl<'p> ParseSession<'p> {
             records,
             rejects_schema,
             rejects,
+            missing_fields,
         })
     }
 }

@@ -5,6 +5,7 @@ use super::*;
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMillisecondType;
 use arrow_array::Array;
+use arrow_schema::DataType;
 use std::io::Write;
 
 const T0: Millis = 1_705_312_800_000; // 2024-01-15T10:00:00Z
@@ -474,4 +475,270 @@ fn empty_input_has_the_schema() {
     assert_eq!(out.records_batch().unwrap().num_rows(), 0);
     assert_eq!(p.format_name(), "syslog");
     assert!(p.pattern().unwrap().starts_with("^<"));
+}
+
+#[test]
+fn standard_fields_never_found_are_reported() {
+    let keys = RoleKeys {
+        service: strings(&["ctx.service"]),
+        ..RoleKeys::json_defaults()
+    };
+    let p = parser(FormatConfig::Json(keys));
+    let lines = [
+        r#"{"ts":1705312800,"level":"info","message":"a","ctx":{"svc":"x"}}"#,
+        r#"{"ts":1705312800,"level":"info","message":null}"#,
+        "not json",
+    ];
+    let out = p
+        .parse(
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as i64, l.as_bytes())),
+        )
+        .unwrap();
+    let fields: Vec<_> = out.missing_fields.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(fields, ["service"]);
+    assert_eq!(
+        out.missing_fields[0].1,
+        r#""service" (key "ctx.service") was absent or null in all 2 records"#
+    );
+    // Nothing is said without records, nor for a field some record had.
+    let none = p.parse([(0, "x".as_bytes())]).unwrap();
+    assert!(none.missing_fields.is_empty());
+    // A pattern says it only for the fields it has a group for.
+    let p = parser(FormatConfig::Regex(
+        r"^(?P<ts>\S+)(?: (?P<level>[A-Z]+))? (?P<message>.*)$".into(),
+    ));
+    let out = p
+        .parse([(0, "2024-01-15T10:00:00Z hello".as_bytes())])
+        .unwrap();
+    assert_eq!(
+        out.missing_fields,
+        [(
+            "level".to_string(),
+            r#""level" (group "level") was absent or null in the record"#.to_string()
+        )]
+    );
+}
+
+#[test]
+fn typed_extra_fields() {
+    let mut config = ParserConfig::new(FormatConfig::Json(RoleKeys::json_defaults()));
+    config.fields = [
+        ("latency_ms", "int64"),
+        ("ok", "bool"),
+        ("ratio", "float64"),
+        ("ctx", "string"),
+        ("ctx.n", "int64"),
+    ]
+    .iter()
+    .map(|(n, t)| (n.to_string(), t.to_string()))
+    .collect();
+    config.batch_rows = 1; // typed columns discovered in a later batch are back-filled with typed nulls
+    let p = LogParser::new(config).unwrap();
+    let (records, rejects) = run(
+        &p,
+        &[
+            r#"{"ts":1705312800,"other":1}"#,
+            r#"{"ts":1705312800,"latency_ms":"841","ok":true,"ratio":0.25,"ctx":{"n":3}}"#,
+            r#"{"ts":1705312800,"latency_ms":12,"ok":"false","ratio":"1e3","ctx":null}"#,
+            r#"{"ts":1705312800,"latency_ms":"fast"}"#,
+            r#"{"ts":1705312800,"latency_ms":1.5}"#,
+            r#"{"ts":1705312800,"ok":1}"#,
+            r#"{"ts":1705312800,"ratio":"NaN"}"#,
+            r#"{"ts":1705312800,"ctx":{"n":"x"}}"#,
+        ],
+    );
+    let schema = records.schema();
+    let kind = |name: &str| schema.field_with_name(name).unwrap().data_type().clone();
+    assert_eq!(kind("latency_ms"), DataType::Int64);
+    assert_eq!(kind("ok"), DataType::Boolean);
+    assert_eq!(kind("ratio"), DataType::Float64);
+    assert_eq!(kind("ctx"), DataType::Utf8);
+    assert_eq!(kind("ctx.n"), DataType::Int64);
+    assert_eq!(kind("other"), DataType::Utf8);
+    let ints = records
+        .column_by_name("latency_ms")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Int64Type>();
+    assert!(ints.is_null(0));
+    assert_eq!((ints.value(1), ints.value(2)), (841, 12));
+    let bools = records.column_by_name("ok").unwrap().as_boolean();
+    assert!(bools.value(1) && !bools.value(2));
+    let floats = records
+        .column_by_name("ratio")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Float64Type>();
+    assert_eq!((floats.value(1), floats.value(2)), (0.25, 1000.0));
+    assert_eq!(text(&records, "ctx", 1).as_deref(), Some(r#"{"n":3}"#));
+    let n = records
+        .column_by_name("ctx.n")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Int64Type>();
+    assert_eq!(n.value(1), 3);
+    assert_eq!(
+        reasons(&rejects),
+        [
+            (
+                3,
+                r#"field "latency_ms" value "fast" is not an int64"#.to_string()
+            ),
+            (
+                4,
+                r#"field "latency_ms" value "1.5" is not an int64"#.to_string()
+            ),
+            (5, r#"field "ok" value "1" is not a bool"#.to_string()),
+            (
+                6,
+                r#"field "ratio" value "NaN" is not a float64"#.to_string()
+            ),
+            (7, r#"field "ctx.n" value "x" is not an int64"#.to_string()),
+        ]
+    );
+}
+
+#[test]
+fn typed_fields_config_errors() {
+    let build = |fields: &[(&str, &str)], extra: Option<&[&str]>, format: FormatConfig| {
+        let mut config = ParserConfig::new(format);
+        config.fields = fields
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        config.extra_fields = extra.map(strings);
+        LogParser::new(config).unwrap_err().to_string()
+    };
+    let json = || FormatConfig::Json(RoleKeys::json_defaults());
+    for (why, needle) in [
+        (
+            build(&[("a", "int")], None, json()),
+            r#"fields: unknown type "int" for field "a""#,
+        ),
+        (
+            build(&[("level", "int64")], None, json()),
+            "standard column",
+        ),
+        (
+            build(&[("a", "int64")], Some(&["b"]), json()),
+            "not in extra_fields",
+        ),
+        (
+            build(&[("a..b", "int64")], None, json()),
+            "fields: bad key path",
+        ),
+        (
+            build(
+                &[("a", "int64")],
+                None,
+                FormatConfig::Regex("(?P<ts>.*)".into()),
+            ),
+            "json and logfmt formats only",
+        ),
+    ] {
+        assert!(why.contains(needle), "{why}");
+    }
+}
+
+#[test]
+fn timezone_for_zone_less_times_across_dst() {
+    const H: Millis = 3_600_000;
+    let mut config = ParserConfig::new(FormatConfig::Logfmt(RoleKeys::logfmt_defaults()));
+    config.timezone = Some("Europe/Berlin".into());
+    let p = LogParser::new(config).unwrap();
+    let (records, rejects) = run(
+        &p,
+        &[
+            "ts=\"2024-01-15 11:00:00\"",     // CET, +01:00
+            "ts=\"2024-03-31 01:30:00\"",     // before the spring jump: +01:00
+            "ts=\"2024-03-31 03:30:00\"",     // after it: +02:00
+            "ts=\"2024-03-31 02:30:00\"",     // skipped hour: the offset before the jump
+            "ts=\"2024-10-27 02:30:00\"",     // repeated hour: the first (summer) one
+            "ts=\"2024-10-27 03:30:00\"",     // after the fall change: +01:00
+            "ts=2024-01-15T11:00:00+05:00",   // an explicit offset ignores timezone
+            "ts=\"2024-01-15 11:00:00 UTC\"", // so does a UTC suffix
+            "ts=1705312800",                  // and an epoch
+            "ts=2024-01-15",                  // a date alone: midnight in the zone
+        ],
+    );
+    assert_eq!(rejects.num_rows(), 0);
+    let got: Vec<Millis> = (0..records.num_rows()).map(|i| ts(&records, i)).collect();
+    assert_eq!(
+        got,
+        [
+            T0,
+            1_711_845_000_000, // 2024-03-31T00:30Z
+            1_711_848_600_000, // 2024-03-31T01:30Z
+            1_711_848_600_000, // 2024-03-31T01:30Z
+            1_729_989_000_000, // 2024-10-27T00:30Z
+            1_729_996_200_000, // 2024-10-27T02:30Z
+            1_705_298_400_000, // 2024-01-15T06:00Z
+            T0 + H,
+            T0,
+            T0 - 10 * H - H, // 2024-01-14T23:00Z
+        ]
+    );
+}
+
+#[test]
+fn timezone_applies_to_presets_and_strftime_and_is_validated() {
+    let mut config = ParserConfig::new(FormatConfig::PythonLogging {
+        fmt: "%(asctime)s %(message)s".into(),
+        datefmt: None,
+        style: "%".into(),
+    });
+    config.timezone = Some("Europe/Berlin".into());
+    let p = LogParser::new(config.clone()).unwrap();
+    let (records, _) = run(&p, &["2024-07-01 12:00:00,250 summer"]);
+    assert_eq!(ts(&records, 0), 1_719_828_000_000 + 250); // 2024-07-01T10:00:00.250Z
+    let mut strftime = ParserConfig::new(FormatConfig::Json(RoleKeys::json_defaults()));
+    strftime.time_format = Some("%d/%m/%Y %H:%M".into());
+    strftime.timezone = Some("America/New_York".into());
+    let p = LogParser::new(strftime).unwrap();
+    let (records, _) = run(&p, &[r#"{"ts":"15/01/2024 05:00"}"#]);
+    assert_eq!(ts(&records, 0), T0);
+    for bad in ["Mars/Olympus", "", "+01:00"] {
+        config.timezone = Some(bad.into());
+        let why = LogParser::new(config.clone()).unwrap_err().to_string();
+        assert!(why.contains("timezone: unknown time zone"), "{why}");
+    }
+    config.timezone = Some("UTC".into());
+    let (records, _) = run(
+        &LogParser::new(config).unwrap(),
+        &["2024-01-15 10:00:00,000 x"],
+    );
+    assert_eq!(ts(&records, 0), T0);
+}
+
+#[test]
+fn named_extra_fields_never_found_are_reported() {
+    let mut config = ParserConfig::new(FormatConfig::Json(RoleKeys::json_defaults()));
+    config.extra_fields = Some(strings(&["host", "ctx.user", "level_"]));
+    config.fields = vec![("ctx.user".into(), "int64".into())];
+    let p = LogParser::new(config).unwrap();
+    let lines = [
+        r#"{"ts":1,"level":"i","service":"s","message":"m","host":null,"ctx":{"user":1}}"#,
+        r#"{"ts":1,"level":"i","service":"s","message":"m"}"#,
+    ];
+    let out = p
+        .parse(
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as i64, l.as_bytes())),
+        )
+        .unwrap();
+    assert_eq!(
+        out.missing_fields,
+        [
+            (
+                "host".to_string(),
+                r#"extra field "host" was absent or null in all 2 records"#.to_string()
+            ),
+            (
+                "level_".to_string(),
+                r#"extra field "level_" was absent or null in all 2 records"#.to_string()
+            ),
+        ]
+    );
 }

@@ -7,18 +7,72 @@
 //!    a millisecond time before March 1973 would be read as seconds (use `epoch_ms` to force it).
 //! 2. RFC 3339 / ISO 8601 date-times: `T` or a space between date and time, `.` or `,` before the
 //!    fraction, a zone as `Z`, `+hh:mm`, `+hhmm`, `+hh` or a trailing ` UTC`/` GMT`, or no zone at all
-//!    (naive times are UTC); a date alone is midnight UTC.
+//!    (naive times are in the parser's [`Zone`], UTC by default); a date alone is midnight there.
 //! 3. RFC 2822 (`Mon, 15 Jan 2024 10:00:00 +0000`).
 //!
 //! Explicit formats: `rfc3339`/`iso8601` (point 2 only), `epoch_s`, `epoch_ms`, `epoch_us`, `epoch_ns`
 //! (fractions allowed), or a chrono strftime pattern (anything containing `%`). Patterns without a
-//! zone give UTC; patterns without a time of day give midnight. Times are floored to the millisecond.
+//! zone are read in the [`Zone`]; patterns without a time of day give midnight. Times are floored to the millisecond.
 
 use crate::error::{Error, Result};
 use crate::time::Millis;
 use chrono::format::{Item, Parsed, StrftimeItems};
-use chrono::{DateTime, NaiveTime};
+use chrono::{DateTime, LocalResult, NaiveDateTime, NaiveTime, TimeZone};
 use std::sync::OnceLock;
+
+/// The zone of times written without one (`timezone=`); times with an offset ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Zone {
+    #[default]
+    Utc,
+    Iana(chrono_tz::Tz),
+    /// The process's local zone (`TZ`, else `/etc/localtime`), as Python's `time.localtime` sees it.
+    Local,
+}
+
+impl Zone {
+    /// `"UTC"`, an IANA name such as `"Europe/Berlin"`, or `"local"`.
+    pub fn from_name(name: &str) -> Result<Zone> {
+        match name {
+            "UTC" | "utc" => Ok(Zone::Utc),
+            "local" => Ok(Zone::Local),
+            _ => name.parse::<chrono_tz::Tz>().map(Zone::Iana).map_err(|_| {
+                Error::config(format!(
+                    "timezone: unknown time zone {name:?}; expected an IANA name such as \"Europe/Berlin\", \"UTC\" or \"local\""
+                ))
+            }),
+        }
+    }
+
+    /// Milliseconds for a wall-clock time in this zone. A time that occurs twice (the repeated hour
+    /// when clocks go back) is its first occurrence, the one with the offset before the change; a
+    /// time that never occurs (the skipped hour when clocks go forward) is read with the offset in
+    /// force before the jump, so 02:30 on a day Berlin jumps from 02:00 to 03:00 is 01:30 UTC. Both
+    /// as Python's `datetime` with `fold=0`.
+    pub fn to_millis(self, naive: NaiveDateTime) -> Option<Millis> {
+        match self {
+            Zone::Utc => Some(naive.and_utc().timestamp_millis()),
+            Zone::Iana(tz) => wall_to_millis(&tz, naive),
+            Zone::Local => wall_to_millis(&chrono::Local, naive),
+        }
+    }
+}
+
+fn wall_to_millis<Z: TimeZone>(zone: &Z, naive: NaiveDateTime) -> Option<Millis> {
+    use chrono::Offset;
+    match zone.from_local_datetime(&naive) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.timestamp_millis()),
+        LocalResult::None => {
+            // In a gap: the offset a day earlier is the one before the jump.
+            let before = naive.checked_sub_signed(chrono::TimeDelta::days(1))?;
+            let offset = match zone.from_local_datetime(&before) {
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.offset().fix(),
+                LocalResult::None => return None,
+            };
+            Some(naive.and_utc().timestamp_millis() - i64::from(offset.local_minus_utc()) * 1000)
+        }
+    }
+}
 
 /// How a time value is read.
 #[derive(Debug, Clone)]
@@ -72,33 +126,43 @@ impl TimeFormat {
         }
     }
 
-    /// Milliseconds for a textual value.
+    /// Milliseconds for a textual value (zone-less times in UTC).
     pub fn parse_text(&self, text: &str) -> Option<Millis> {
+        self.parse_text_in(text, Zone::Utc)
+    }
+
+    /// Milliseconds for a textual value, zone-less times read in `zone`.
+    pub fn parse_text_in(&self, text: &str, zone: Zone) -> Option<Millis> {
         let text = text.trim();
         match self {
             TimeFormat::Auto => parse_decimal_epoch(text, None)
-                .or_else(|| parse_iso8601(text))
+                .or_else(|| parse_iso8601_in(text, zone))
                 .or_else(|| parse_rfc2822(text)),
-            TimeFormat::Iso8601 => parse_iso8601(text),
+            TimeFormat::Iso8601 => parse_iso8601_in(text, zone),
             TimeFormat::Epoch(digits) => parse_decimal_epoch(text, Some(*digits)),
-            TimeFormat::Strftime(f) => f.parse(text).ok(),
+            TimeFormat::Strftime(f) => f.parse(text, zone).ok(),
         }
     }
 
     /// Milliseconds for a number (its decimal text, as found in JSON).
     pub fn parse_number(&self, text: &str) -> Option<Millis> {
+        self.parse_number_in(text, Zone::Utc)
+    }
+
+    /// Milliseconds for a number; only a strftime pattern can read it in `zone` (epochs are UTC).
+    pub fn parse_number_in(&self, text: &str, zone: Zone) -> Option<Millis> {
         match self {
             TimeFormat::Auto => parse_epoch(text, None),
             TimeFormat::Iso8601 => None,
             TimeFormat::Epoch(digits) => parse_epoch(text, Some(*digits)),
-            TimeFormat::Strftime(f) => f.parse(text).ok(),
+            TimeFormat::Strftime(f) => f.parse(text, zone).ok(),
         }
     }
 
     /// Detail for a value that failed to parse (chrono's reason for strftime patterns).
-    pub fn failure_detail(&self, text: &str) -> Option<String> {
+    pub fn failure_detail(&self, text: &str, zone: Zone) -> Option<String> {
         match self {
-            TimeFormat::Strftime(f) => f.parse(text.trim()).err(),
+            TimeFormat::Strftime(f) => f.parse(text.trim(), zone).err(),
             _ => None,
         }
     }
@@ -140,7 +204,7 @@ impl StrftimeFormat {
         &self.pattern
     }
 
-    fn parse(&self, text: &str) -> Result<Millis, String> {
+    fn parse(&self, text: &str, zone: Zone) -> Result<Millis, String> {
         let mut owned;
         let mut text = text;
         if self.zone_offset && (text.ends_with('Z') || text.ends_with('z')) {
@@ -150,30 +214,37 @@ impl StrftimeFormat {
         }
         let mut parsed = Parsed::new();
         chrono::format::parse(&mut parsed, text, self.items.iter()).map_err(|e| e.to_string())?;
-        to_millis(&parsed).map_err(|e| e.to_string())
+        to_millis(&parsed, zone)
     }
 }
 
-/// Milliseconds from a filled `Parsed`: with its offset if it has one, else UTC; midnight if it has
-/// a date but no time.
-fn to_millis(parsed: &Parsed) -> chrono::format::ParseResult<Millis> {
+/// Milliseconds from a filled `Parsed`: with its offset if it has one, else in `zone`; midnight if
+/// it has a date but no time.
+fn to_millis(parsed: &Parsed, zone: Zone) -> Result<Millis, String> {
     if parsed.offset().is_some() {
-        return Ok(parsed.to_datetime()?.timestamp_millis());
+        return Ok(parsed
+            .to_datetime()
+            .map_err(|e| e.to_string())?
+            .timestamp_millis());
     }
-    match parsed.to_naive_datetime_with_offset(0) {
-        Ok(naive) => Ok(naive.and_utc().timestamp_millis()),
+    let naive = match parsed.to_naive_datetime_with_offset(0) {
+        // An epoch (`%s`) is an instant: no zone applies.
+        Ok(naive) if parsed.timestamp().is_some() => return Ok(naive.and_utc().timestamp_millis()),
+        Ok(naive) => naive,
         Err(e) => {
-            if parsed.hour_div_12().is_none()
+            let date = (parsed.hour_div_12().is_none()
                 && parsed.hour_mod_12().is_none()
-                && parsed.timestamp().is_none()
-            {
-                if let Ok(date) = parsed.to_naive_date() {
-                    return Ok(date.and_time(NaiveTime::MIN).and_utc().timestamp_millis());
-                }
+                && parsed.timestamp().is_none())
+            .then(|| parsed.to_naive_date().ok())
+            .flatten();
+            match date {
+                Some(date) => date.and_time(NaiveTime::MIN),
+                None => return Err(e.to_string()),
             }
-            Err(e)
         }
-    }
+    };
+    zone.to_millis(naive)
+        .ok_or_else(|| format!("{naive} cannot be placed in the time zone"))
 }
 
 fn iso_items() -> &'static [Vec<Item<'static>>] {
@@ -201,6 +272,11 @@ fn iso_items() -> &'static [Vec<Item<'static>>] {
 
 /// RFC 3339 / ISO 8601 text, zone optional (naive is UTC).
 pub fn parse_iso8601(text: &str) -> Option<Millis> {
+    parse_iso8601_in(text, Zone::Utc)
+}
+
+/// RFC 3339 / ISO 8601 text, zone optional (naive is in `zone`; a ` UTC`/` GMT` suffix is UTC).
+pub fn parse_iso8601_in(text: &str, zone: Zone) -> Option<Millis> {
     // Cheap shape check: ISO times start with a four-digit year and a dash.
     let b = text.as_bytes();
     if b.len() < 10 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
@@ -210,9 +286,11 @@ pub fn parse_iso8601(text: &str) -> Option<Millis> {
         return Some(t.timestamp_millis());
     }
     let mut text = text;
+    let mut zone = zone;
     for suffix in [" UTC", " GMT", "UTC", "GMT"] {
         if let Some(stripped) = text.strip_suffix(suffix) {
             text = stripped;
+            zone = Zone::Utc;
             break;
         }
     }
@@ -229,7 +307,7 @@ pub fn parse_iso8601(text: &str) -> Option<Millis> {
     for items in iso_items() {
         let mut parsed = Parsed::new();
         if chrono::format::parse(&mut parsed, text, items.iter()).is_ok() {
-            if let Ok(ms) = to_millis(&parsed) {
+            if let Ok(ms) = to_millis(&parsed, zone) {
                 return Some(ms);
             }
         }
@@ -506,7 +584,7 @@ mod tests {
         let f = TimeFormat::from_name("%Y-%m-%d %H:%M:%S,%3f").unwrap();
         assert_eq!(f.parse_text("2024-01-15 10:00:00,123"), Some(T0 + 123));
         assert_eq!(f.parse_text("2024-01-15 10:00:00"), None);
-        assert!(f.failure_detail("2024-01-15 10:00:00").is_some());
+        assert!(f.failure_detail("2024-01-15 10:00:00", Zone::Utc).is_some());
         let f = TimeFormat::from_name("%d/%b/%Y:%H:%M:%S %z").unwrap();
         assert_eq!(f.parse_text("15/Jan/2024:12:00:00 +0200"), Some(T0));
         let f = TimeFormat::from_name("%Y-%m-%dT%H:%M:%S%.f%:z").unwrap();

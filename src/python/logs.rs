@@ -76,7 +76,8 @@ fn str_bytes(py: Python<'_>, s: &Bound<'_, PyString>, out: &mut Vec<u8>) -> PyRe
 fn tables<'py>(py: Python<'py>, parsed: ParsedLogs) -> PyResult<Bound<'py, PyTuple>> {
     let records = to_pyarrow_table(py, parsed.records, parsed.schema)?;
     let rejects = to_pyarrow_table(py, parsed.rejects, parsed.rejects_schema)?;
-    PyTuple::new(py, [records, rejects])
+    let missing = parsed.missing_fields.into_pyobject(py)?.into_any();
+    PyTuple::new(py, [records, rejects, missing])
 }
 
 impl PyLogParser {
@@ -164,8 +165,8 @@ impl PyLogParser {
     #[new]
     #[pyo3(signature = (
         format, *, pattern=None, datefmt=None, style=None, time_field=None, level_field=None,
-        service_field=None, message_field=None, time_format=None, required=Vec::new(), extra_fields=None,
-        max_extra_fields=1000, max_line_bytes=64 << 20
+        service_field=None, message_field=None, time_format=None, timezone=None, required=Vec::new(), extra_fields=None,
+        fields=Vec::new(), max_extra_fields=1000, max_line_bytes=64 << 20
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -178,8 +179,10 @@ impl PyLogParser {
         service_field: Option<Vec<String>>,
         message_field: Option<Vec<String>>,
         time_format: Option<String>,
+        timezone: Option<String>,
         required: Vec<String>,
         extra_fields: Option<Vec<String>>,
+        fields: Vec<(String, String)>,
         max_extra_fields: usize,
         max_line_bytes: usize,
     ) -> PyResult<Self> {
@@ -248,8 +251,10 @@ impl PyLogParser {
         };
         let mut config = ParserConfig::new(fmt);
         config.time_format = time_format;
+        config.timezone = timezone;
         config.required = required;
         config.extra_fields = extra_fields;
+        config.fields = fields;
         config.max_extra_fields = max_extra_fields;
         config.max_line_bytes = max_line_bytes;
         Ok(PyLogParser {
@@ -271,7 +276,8 @@ impl PyLogParser {
 
     /// Parse lines: an Arrow string/binary array or chunked array (anything with
     /// `__arrow_c_array__`/`__arrow_c_stream__`), or an iterable of str/bytes/None.
-    /// Returns `(records, rejects)` as pyarrow tables; positions are 0-based indexes.
+    /// Returns `(records, rejects, missing_fields)`: pyarrow tables (positions are 0-based indexes)
+    /// and `[(field, sentence)]` for standard fields no record had.
     fn parse<'py>(
         &self,
         py: Python<'py>,
