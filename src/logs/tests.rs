@@ -14,15 +14,13 @@ fn parser(format: FormatConfig) -> LogParser {
     LogParser::new(ParserConfig::new(format)).unwrap()
 }
 
+/// Each line at its 0-based position.
+fn parse_lines<S: AsRef<str>>(parser: &LogParser, lines: &[S]) -> ParsedLogs {
+    parser.parse(lines.iter().enumerate().map(|(i, l)| (i as i64, l.as_ref().as_bytes()))).unwrap()
+}
+
 fn run(parser: &LogParser, lines: &[&str]) -> (RecordBatch, RecordBatch) {
-    let out = parser
-        .parse(
-            lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (i as i64, l.as_bytes())),
-        )
-        .unwrap();
+    let out = parse_lines(parser, lines);
     assert_eq!(out.num_records() + out.num_rejects(), lines.len());
     (out.records_batch().unwrap(), out.rejects_batch().unwrap())
 }
@@ -351,14 +349,7 @@ fn batches_share_the_final_schema() {
     let lines: Vec<String> = (0..5)
         .map(|i| format!("ts={} k{i}=v", 1_705_312_800 + i))
         .collect();
-    let out = p
-        .parse(
-            lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (i as i64, l.as_bytes())),
-        )
-        .unwrap();
+    let out = parse_lines(&p, &lines);
     assert_eq!(out.records.len(), 3);
     for batch in &out.records {
         assert_eq!(batch.schema(), out.schema);
@@ -489,14 +480,7 @@ fn standard_fields_never_found_are_reported() {
         r#"{"ts":1705312800,"level":"info","message":null}"#,
         "not json",
     ];
-    let out = p
-        .parse(
-            lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (i as i64, l.as_bytes())),
-        )
-        .unwrap();
+    let out = parse_lines(&p, &lines);
     let fields: Vec<_> = out.missing_fields.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(fields, ["service"]);
     assert_eq!(
@@ -720,14 +704,7 @@ fn named_extra_fields_never_found_are_reported() {
         r#"{"ts":1,"level":"i","service":"s","message":"m","host":null,"ctx":{"user":1}}"#,
         r#"{"ts":1,"level":"i","service":"s","message":"m"}"#,
     ];
-    let out = p
-        .parse(
-            lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (i as i64, l.as_bytes())),
-        )
-        .unwrap();
+    let out = parse_lines(&p, &lines);
     assert_eq!(
         out.missing_fields,
         [
